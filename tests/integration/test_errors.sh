@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Failures give the documented exit status and exactly one line naming the stage and status:
+# wrong password, unknown user, unknown share, missing file, refused connection, usage errors,
+# and `seal` against a server with encryption turned off.
+# shellcheck source=testlib.sh
+. "$(dirname "$0")/../rig/testlib.sh"
+rig_require
+
+samba_start default || die "samba_start default"
+
+PASSWD_OVERRIDE=wrong-password smbq ls "$UNC" -o "$(opts)"
+expect_failure 5 "smbquic: session setup failed: STATUS_LOGON_FAILURE (wrong user name or password)" \
+    "wrong password"
+
+smbq ls "$UNC" -o "port=$SAMBA_PORT,transport=tcp,username=nosuchuser"
+expect_failure 5 "smbquic: session setup failed: STATUS_LOGON_FAILURE (wrong user name or password)" \
+    "unknown user is not let in as guest"
+
+smbq ls //127.0.0.1/nosuchshare -o "$(opts)"
+expect_failure 6 "smbquic: tree connect failed: STATUS_BAD_NETWORK_NAME (no such share)" \
+    "unknown share"
+
+smbq get "$UNC/missing.txt" "$TEST_TMP/missing.txt" -o "$(opts)"
+expect_failure 1 "smbquic: open failed: STATUS_OBJECT_NAME_NOT_FOUND (no such file or directory)" \
+    "get of a missing file"
+expect_true "get of a missing file leaves no local file" test ! -e "$TEST_TMP/missing.txt"
+
+smbq stat "$UNC/missing.txt" -o "$(opts)"
+expect_failure_match 1 '^smbquic: [a-z ]+ failed: STATUS_OBJECT_NAME_NOT_FOUND \(.+\)$' \
+    "stat of a missing file"
+
+smbq rm "$UNC/missing.txt" -o "$(opts)"
+expect_failure_match 1 '^smbquic: [a-z ]+ failed: STATUS_OBJECT_NAME_NOT_FOUND \(.+\)$' \
+    "rm of a missing file"
+
+smbq ls "$UNC/no/such/dir" -o "$(opts)"
+expect_failure_match 1 '^smbquic: [a-z ]+ failed: STATUS_OBJECT_PATH_NOT_FOUND \(.+\)$' \
+    "ls of a path whose parent is missing"
+
+smbq put "$TEST_TMP/does-not-exist" "$UNC/x.txt" -o "$(opts)"
+expect_true "put of a missing local file fails" test "$RC" -ne 0
+expect_true "put of a missing local file creates nothing on the server" \
+    test ! -e "$SAMBA_SHARE_DIR/x.txt"
+
+# Nothing listens on a closed port: could not connect.
+closed=$(_rig_random_port)
+smbq ls "$UNC" -o "port=$closed,transport=tcp,username=$SAMBA_USER"
+expect_failure_match 3 '^smbquic: .+ failed: .+$' "connection refused"
+
+# Usage and option errors: exit 2, one line, nothing sent.
+smbq
+expect_true "no arguments: exit 2" test "$RC" = 2
+smbq frobnicate "$UNC" -o "$(opts)"
+expect_true "unknown command: exit 2" test "$RC" = 2
+smbq ls -o "$(opts)"
+expect_true "ls without a path: exit 2" test "$RC" = 2
+smbq ls /not/a/unc -o "$(opts)"
+expect_true "local path instead of //SERVER/SHARE: exit 2" test "$RC" = 2
+smbq ls "$UNC" -o "port=notaport,transport=tcp,username=$SAMBA_USER"
+expect_true "port=notaport: exit 2" test "$RC" = 2
+smbq ls "$UNC" -o "$(opts vers=2.0)"
+expect_true "vers=2.0 (not supported): exit 2" test "$RC" = 2
+smbq ls "$UNC" -o "$(opts transport=carrier-pigeon)"
+expect_true "unknown transport: exit 2" test "$RC" = 2
+smbq put "$TEST_TMP/a" -o "$(opts)"
+expect_true "put with one argument: exit 2" test "$RC" = 2
+
+# sign against a server that signs: fine (signing is mandatory on every variant).
+smbq ls "$UNC" -o "$(opts sign)"
+expect_ok "sign against the default server"
+
+samba_stop
+
+# seal against a server with encryption turned off: refused at negotiate, nothing sent in clear.
+samba_start encrypt-off || die "samba_start encrypt-off"
+smbq ls "$UNC" -o "$(opts seal)"
+expect_failure_match 4 '^smbquic: negotiate failed: .*[Ee]ncryption.*$' \
+    "seal against a server with encryption off"
+smbq ls "$UNC" -o "$(opts)"
+expect_ok "without seal the same server works"
+smbq info "$UNC" -o "$(opts)"
+expect_ok "info against encrypt-off"
+expect_line "cipher: none" "encrypt-off: no cipher"
+
+test_done

@@ -1,0 +1,210 @@
+# shellcheck shell=bash
+# Helpers for the integration tests (tests/integration/test_*.sh). Source it first thing:
+#   . "$(dirname "$0")/../rig/testlib.sh"
+#   rig_require            skip (exit 77, with the reason) unless root, smbd and $SMBQUIC exist
+#   samba_start VARIANT    (tests/rig/samba.sh)
+#   smbq ARGS...           run $SMBQUIC with PASSWD set; sets RC, OUT, ERR (stdout/stderr text)
+#   expect_* ...           strict checks; a failed check is reported and counted, the test
+#                          goes on, and test_done exits 1 if any check failed
+#   test_done              print the tally and exit 0 or 1
+#
+# Environment: SMBQUIC (path of the smbquic executable, set by meson), SMBQUIC_SRCDIR.
+
+set -u
+set -o pipefail
+
+RIG_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=samba.sh
+. "$RIG_DIR/samba.sh"
+
+SMBQUIC_SRCDIR=${SMBQUIC_SRCDIR:-$(cd "$RIG_DIR/../.." && pwd)}
+SMBQUIC=${SMBQUIC:-}
+# shellcheck disable=SC2034 # used by the tests that source this file
+UNC=//127.0.0.1/share
+
+_checks=0
+_failures=0
+
+skip() {
+    echo "SKIP: $*"
+    exit 77
+}
+
+# Hard failure of the test's setup (not a check): report and stop.
+die() {
+    echo "ERROR: $*" >&2
+    exit 1
+}
+
+rig_require() {
+    local reason
+    if ! reason=$(samba_check_usable); then
+        skip "$reason"
+    fi
+    if [ -z "$SMBQUIC" ]; then
+        skip "smbquic CLI not built (SMBQUIC is empty: src/cli defines no smbquic_exe yet)"
+    fi
+    if [ ! -x "$SMBQUIC" ]; then
+        skip "smbquic CLI not found at $SMBQUIC"
+    fi
+    TEST_TMP=$(mktemp -d /tmp/smbquic-test.XXXXXX) || die "mktemp failed"
+    export TEST_TMP
+    # shellcheck disable=SC2016 # expanded when the cleanup runs
+    rig_cleanup_add 'rm -rf "$TEST_TMP"'
+}
+
+# opts [EXTRA]: the -o argument every call needs, plus EXTRA options (comma separated).
+opts() {
+    local o="port=$SAMBA_PORT,transport=tcp,username=$SAMBA_USER"
+    if [ -n "${1:-}" ]; then
+        o="$o,$1"
+    fi
+    printf '%s' "$o"
+}
+
+# smbq ARGS...: run the CLI with the instance's password in PASSWD. Sets RC, OUT, ERR.
+# PASSWD_OVERRIDE (if set, even empty) replaces the password; NO_PASSWD=1 unsets PASSWD.
+smbq() {
+    local pw=$SAMBA_PASSWORD
+    if [ -n "${PASSWD_OVERRIDE+x}" ]; then
+        pw=$PASSWD_OVERRIDE
+    fi
+    echo "+ smbquic $*" >&2
+    if [ "${NO_PASSWD:-0}" = 1 ]; then
+        env -u PASSWD "$SMBQUIC" "$@" >"$TEST_TMP/out" 2>"$TEST_TMP/err" </dev/null
+    else
+        PASSWD=$pw "$SMBQUIC" "$@" >"$TEST_TMP/out" 2>"$TEST_TMP/err" </dev/null
+    fi
+    RC=$?
+    OUT=$(cat "$TEST_TMP/out")
+    ERR=$(cat "$TEST_TMP/err")
+    return 0
+}
+
+_pass() {
+    _checks=$((_checks + 1))
+    echo "ok - $1"
+}
+
+_fail() {
+    _checks=$((_checks + 1))
+    _failures=$((_failures + 1))
+    echo "not ok - $1"
+    shift
+    local line
+    for line in "$@"; do
+        printf '    %s\n' "$line"
+    done
+}
+
+_show_run() {
+    printf 'exit status: %s\nstdout:\n%s\nstderr:\n%s\n' "$RC" "$(head -c 2000 <<<"$OUT")" "$(head -c 2000 <<<"$ERR")"
+}
+
+# expect_rc WANT DESC: the last smbq call exited with WANT.
+expect_rc() {
+    if [ "$RC" = "$1" ]; then
+        _pass "$2 (exit $1)"
+    else
+        _fail "$2: exit status $RC, want $1" "$(_show_run)"
+    fi
+}
+
+# expect_ok DESC: the last call succeeded and wrote nothing on stderr.
+expect_ok() {
+    if [ "$RC" = 0 ] && [ -z "$ERR" ]; then
+        _pass "$1"
+    else
+        _fail "$1: want exit 0 and empty stderr" "$(_show_run)"
+    fi
+}
+
+# expect_failure RC LINE DESC: exit status RC and stderr exactly LINE (one line), empty stdout.
+expect_failure() {
+    local want_rc=$1 want_line=$2 desc=$3
+    if [ "$RC" = "$want_rc" ] && [ "$ERR" = "$want_line" ] && [ -z "$OUT" ]; then
+        _pass "$desc (exit $want_rc, '$want_line')"
+    else
+        _fail "$desc: want exit $want_rc, empty stdout and stderr '$want_line'" "$(_show_run)"
+    fi
+}
+
+# expect_failure_match RC ERE DESC: exit status RC, stderr one line matching ERE.
+expect_failure_match() {
+    local want_rc=$1 re=$2 desc=$3 lines
+    lines=$(printf '%s' "$ERR" | grep -c '')
+    if [ "$RC" = "$want_rc" ] && [ "$lines" = 1 ] && grep -Eq -- "$re" <<<"$ERR"; then
+        _pass "$desc (exit $want_rc, '$ERR')"
+    else
+        _fail "$desc: want exit $want_rc and one stderr line matching /$re/" "$(_show_run)"
+    fi
+}
+
+# expect_eq GOT WANT DESC
+expect_eq() {
+    if [ "$1" = "$2" ]; then
+        _pass "$3"
+    else
+        _fail "$3" "got:  $(head -c 2000 <<<"$1")" "want: $(head -c 2000 <<<"$2")"
+    fi
+}
+
+# expect_true DESC CMD...: CMD succeeds.
+expect_true() {
+    local desc=$1
+    shift
+    if "$@"; then
+        _pass "$desc"
+    else
+        _fail "$desc" "command failed: $*"
+    fi
+}
+
+# expect_line LINE DESC: stdout of the last call has LINE as one of its lines.
+expect_line() {
+    if grep -Fxq -- "$1" <<<"$OUT"; then
+        _pass "$2 ('$1')"
+    else
+        _fail "$2: no line '$1' in stdout" "$(_show_run)"
+    fi
+}
+
+# expect_line_match ERE DESC: some line of stdout matches ERE (anchor it yourself).
+expect_line_match() {
+    if grep -Eq -- "$1" <<<"$OUT"; then
+        _pass "$2"
+    else
+        _fail "$2: no stdout line matches /$1/" "$(_show_run)"
+    fi
+}
+
+# field KEY: value of the 'KEY: value' line in the last call's stdout (first one).
+field() {
+    sed -n "s/^$1: //p" <<<"$OUT" | head -n 1
+}
+
+sha256() {
+    sha256sum "$1" | cut -d' ' -f1
+}
+
+# make_random FILE SIZE (head -c syntax, e.g. 64M)
+make_random() {
+    head -c "$2" /dev/urandom >"$1" || die "cannot write $1"
+}
+
+# as_share_owner: chown files created directly in the share to the Samba user.
+as_share_owner() {
+    chown -R "$SAMBA_USER:" "$@"
+}
+
+test_done() {
+    echo "# $_checks checks, $_failures failed"
+    if [ "$_failures" -ne 0 ]; then
+        exit 1
+    fi
+    if [ "$_checks" -eq 0 ]; then
+        echo "no checks ran" >&2
+        exit 1
+    fi
+    exit 0
+}
