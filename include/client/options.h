@@ -1,0 +1,55 @@
+/* Connection options shared by the `smbquic` CLI and (later) mount.smbquic: UNC parsing,
+ * `-o` option strings with the names mount.cifs users know, and mount.cifs credentials files. */
+#ifndef SMBQUIC_CLIENT_OPTIONS_H
+#define SMBQUIC_CLIENT_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth/gss.h"
+
+enum sq_transport_kind {
+    SQ_TRANSPORT_QUIC = 0, /* the default: SMB over QUIC on UDP 443 */
+    SQ_TRANSPORT_TCP,
+    SQ_TRANSPORT_AUTO,
+};
+
+struct sq_options {
+    char *server;     /* host name or address from the UNC */
+    char *share;      /* share name; NULL when the UNC names only a server */
+    char *path;       /* path inside the share, '\\'-separated, no leading separator; "" = root */
+    uint16_t port;    /* 0 = the transport's default */
+    enum sq_transport_kind transport;
+    char *username;
+    char *domain;
+    char *password;   /* wiped by sq_options_free */
+    bool sign;        /* require signing */
+    bool seal;        /* require encryption */
+    bool guest;       /* allow a guest session (never a fallback) */
+    enum auth_mech_pref sec;
+    uint16_t dialect; /* the one dialect to offer; SMB 3.1.1 by default */
+    int verbose;
+};
+
+/* Sets the defaults (QUIC, SMB 3.1.1, user from $USER, password from $PASSWD). */
+void sq_options_init(struct sq_options *o);
+void sq_options_free(struct sq_options *o);
+
+/* Parses //server/share[/path] (or backslashes). Returns 0 or SQ_ERR_INVAL with a message. */
+int sq_options_parse_unc(struct sq_options *o, const char *unc, bool share_required, char *why,
+                         size_t why_len);
+/* Parses a comma-separated option string (may be called several times). Returns 0 or
+ * SQ_ERR_INVAL with a message naming the bad option. */
+int sq_options_parse(struct sq_options *o, const char *opts, char *why, size_t why_len);
+/* Reads a mount.cifs credentials file (username=, password=, domain= lines). Refuses a file
+ * that group or others can read. */
+int sq_options_read_credentials(struct sq_options *o, const char *file, char *why,
+                                size_t why_len);
+/* Checks combinations (e.g. vers= below 3.1.1 only over TCP). */
+int sq_options_validate(const struct sq_options *o, char *why, size_t why_len);
+
+/* "3.1.1", "3.0.2", "3.0" */
+const char *sq_dialect_name(uint16_t dialect);
+
+#endif

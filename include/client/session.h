@@ -1,0 +1,89 @@
+/* A connected, authenticated SMB session with one tree, driven synchronously over a transport:
+ * what the `smbquic` CLI (and the mount's initial connect) needs. The protocol lives in the
+ * sans-I/O core (smb2/conn.h); this module owns the transport, runs the I/O loop and walks the
+ * stages NEGOTIATE -> SESSION_SETUP -> TREE_CONNECT with the security policy of
+ * shared/PRODUCT.md: SMB 3.1.1 with pre-auth integrity, every message signed or sealed, no
+ * guest or anonymous session unless asked, `sign`/`seal` fail rather than degrade. */
+#ifndef SMBQUIC_CLIENT_SESSION_H
+#define SMBQUIC_CLIENT_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client/options.h"
+#include "smb2/conn.h"
+
+/* Where a connection attempt or an operation failed, for one clear line to the user. */
+enum sq_stage {
+    SQ_STAGE_OPTIONS = 0,
+    SQ_STAGE_RESOLVE,
+    SQ_STAGE_CONNECT,
+    SQ_STAGE_NEGOTIATE,
+    SQ_STAGE_SESSION_SETUP,
+    SQ_STAGE_TREE_CONNECT,
+    SQ_STAGE_OPERATION,
+};
+
+struct sq_failure {
+    enum sq_stage stage;
+    const char *stage_name; /* "negotiate", "session setup", "open", ... */
+    int err;                /* sq_error */
+    uint32_t status;        /* NTSTATUS when err == SQ_ERR_STATUS */
+    char detail[512];       /* the full one-line message, without the program name */
+};
+
+/* Fills f and returns err: the message is "<stage> failed: STATUS_NAME (hint)" for
+ * NTSTATUS failures and "<stage> failed: <detail>" otherwise. */
+int sq_fail(struct sq_failure *f, enum sq_stage stage, const char *stage_name, int err,
+            uint32_t status, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+struct sq_session;
+
+/* What was negotiated, for `smbquic info`. */
+struct sq_session_info {
+    const char *transport;   /* "tcp" */
+    char peer[64];
+    uint16_t dialect;
+    const char *cipher;      /* "AES-128-GCM" or "none" */
+    const char *signing;     /* "AES-GMAC" ... or "none" */
+    const char *auth;        /* "ntlmssp", "kerberos", "guest" */
+    uint8_t server_guid[16];
+    uint16_t session_flags;
+    uint32_t share_flags;
+    uint32_t share_type;
+    bool encrypted;          /* requests on this tree are sealed */
+    uint32_t max_read, max_write, max_transact;
+};
+
+/* Connects, negotiates, authenticates and connects the share in o. On failure returns a
+ * negative error and fills *fail; nothing is left open. */
+int sq_session_open(const struct sq_options *o, struct sq_session **out, struct sq_failure *fail);
+/* Tree disconnect, logoff, close; NULL is fine. */
+void sq_session_close(struct sq_session *s);
+
+struct smb2_conn *sq_session_conn(struct sq_session *s);
+uint32_t sq_session_tree_id(const struct sq_session *s);
+const struct sq_session_info *sq_session_info(const struct sq_session *s);
+
+/* A reply copied out of the connection so it outlives the callback. */
+struct sq_reply {
+    bool done;
+    int err;                 /* 0: a response arrived (see status); else the local error */
+    uint32_t status;
+    uint8_t *msg;            /* the whole message, header first; free with sq_reply_clear */
+    size_t len;
+};
+void sq_reply_clear(struct sq_reply *r);
+
+/* Submits requests (a compound when count > 1; tree ids are set to this session's tree) and
+ * runs the I/O loop until all replies arrived. Returns 0 when every reply arrived (statuses may
+ * still be errors) or the error that broke the connection. */
+int sq_session_call(struct sq_session *s, struct smb2_request *reqs, size_t count,
+                    struct sq_reply *replies);
+
+/* Runs the I/O loop until *done becomes true or the connection fails (pipelined I/O: the
+ * caller submits through sq_session_conn and counts completions itself). */
+int sq_session_run_until(struct sq_session *s, const bool *done);
+
+#endif

@@ -1,0 +1,18 @@
+/* Private to src/client/: the session object shared by session.c and io.c. */
+#ifndef SMBQUIC_CLIENT_SESSION_INTERNAL_H
+#define SMBQUIC_CLIENT_SESSION_INTERNAL_H
+
+#include "client/session.h"
+#include "transport/transport.h"
+
+struct sq_session {
+    struct transport *transport;
+    struct smb2_conn *conn;
+    uint32_t tree_id;
+    bool tree_connected;
+    bool logged_on;
+    int response_timeout_ms; /* no byte from the server for this long fails the connection */
+    struct sq_session_info info;
+};
+
+#endif

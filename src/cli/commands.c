@@ -1,0 +1,779 @@
+/* The `smbquic` subcommands over one synchronous session. Each command keeps round trips to
+ * the minimum: related compounds (MS-SMB2 3.2.4.1.4) for open+query+close, and pipelined
+ * multi-credit READ/WRITE requests for transfers (MS-SMB2 3.2.4.1.5). */
+#include "cli/commands.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "smb2/msg.h"
+#include "smb2/ntstatus.h"
+#include "util/error.h"
+#include "util/utf16.h"
+
+/* A file id that tells the server to use the one from the previous request of a related
+ * compound (MS-SMB2 3.2.4.1.4). */
+static const struct smb2_file_id related_file_id = {UINT64_MAX, UINT64_MAX};
+
+#define READ_CHUNK_MAX (1024u * 1024u)
+#define WRITE_CHUNK_MAX (1024u * 1024u)
+#define IO_WINDOW 16           /* transfers in flight */
+#define DIR_BUFFER_LEN (256u * 1024u)
+
+/* The share-relative path as UTF-16LE (empty for the root). */
+static int path_utf16(const char *path, uint8_t **out, size_t *out_len)
+{
+    return utf8_to_utf16le(path ? path : "", path ? strlen(path) : 0, out, out_len);
+}
+
+static int op_fail(struct sq_failure *f, const char *op, uint32_t status)
+{
+    return sq_fail(f, SQ_STAGE_OPERATION, op, SQ_ERR_STATUS, status, NULL);
+}
+
+static int local_fail(struct sq_failure *f, const char *op, int err, const char *fmt,
+                      const char *arg)
+{
+    return sq_fail(f, SQ_STAGE_OPERATION, op, err, 0, fmt, arg, strerror(errno));
+}
+
+static int conn_fail(struct sq_failure *f, const char *op, int err)
+{
+    return sq_fail(f, SQ_STAGE_OPERATION, op, err, 0, "%s", sq_strerror(err));
+}
+
+/* Builds a CREATE request for path. */
+static int build_create(struct smb2_request *r, const uint8_t *name, size_t name_len,
+                        uint32_t access, uint32_t disposition, uint32_t options,
+                        uint32_t attributes)
+{
+    int rc = smb2_request_init(r, SMB2_CREATE, 0);
+    if (rc)
+        return rc;
+    struct smb2_create_request c = {
+        .requested_oplock_level = SMB2_OPLOCK_LEVEL_NONE,
+        .impersonation_level = SMB2_IMPERSONATION_IMPERSONATION,
+        .desired_access = access,
+        .file_attributes = attributes,
+        .share_access = FILE_SHARE_ALL,
+        .create_disposition = disposition,
+        .create_options = options,
+        .name = name,
+        .name_len = name_len,
+    };
+    return smb2_create_request_encode(&r->msg, &c);
+}
+
+static int build_close(struct smb2_request *r, const struct smb2_file_id *id, bool related)
+{
+    int rc = smb2_request_init(r, SMB2_CLOSE, 0);
+    if (rc)
+        return rc;
+    struct smb2_close_request c = {.flags = 0, .file_id = *id};
+    r->related = related;
+    return smb2_close_request_encode(&r->msg, &c);
+}
+
+static void free_requests(struct smb2_request *reqs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        writer_free(&reqs[i].msg);
+}
+
+static void clear_replies(struct sq_reply *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sq_reply_clear(&r[i]);
+}
+
+/* ---- time formatting ---- */
+
+/* FILETIME (100 ns since 1601-01-01) to "YYYY-MM-DD HH:MM:SS" UTC. */
+static void format_filetime(uint64_t ft, char *buf, size_t len)
+{
+    const uint64_t epoch_diff = 116444736000000000ull;
+    if (ft < epoch_diff) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    time_t t = (time_t)((ft - epoch_diff) / 10000000ull);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+/* ---- info ---- */
+
+static void format_guid(const uint8_t g[16], char *buf, size_t len)
+{
+    /* GUIDs are mixed-endian on the wire (MS-DTYP 2.3.4.2). */
+    snprintf(buf, len,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             g[3], g[2], g[1], g[0], g[5], g[4], g[7], g[6], g[8], g[9], g[10], g[11], g[12],
+             g[13], g[14], g[15]);
+}
+
+int cmd_info(struct sq_session *s, const struct sq_options *o, struct sq_failure *f)
+{
+    const struct sq_session_info *i = sq_session_info(s);
+    char guid[40];
+    format_guid(i->server_guid, guid, sizeof(guid));
+    printf("server: %s\n", o->server);
+    printf("share: %s\n", o->share);
+    printf("transport: %s\n", i->transport);
+    printf("peer: %s\n", i->peer);
+    printf("dialect: %s\n", sq_dialect_name(i->dialect));
+    printf("cipher: %s\n", i->encrypted ? i->cipher : "none");
+    printf("signing: %s\n", i->signing);
+    printf("auth: %s\n", i->auth);
+    printf("server_guid: %s\n", guid);
+    printf("session_flags: 0x%04x\n", i->session_flags);
+    printf("share_type: %s\n", i->share_type == SMB2_SHARE_TYPE_DISK   ? "disk"
+                               : i->share_type == SMB2_SHARE_TYPE_PIPE ? "pipe"
+                                                                       : "print");
+    printf("share_flags: 0x%08x\n", i->share_flags);
+    printf("max_read: %u\n", i->max_read);
+    printf("max_write: %u\n", i->max_write);
+    printf("max_transact: %u\n", i->max_transact);
+    return 0;
+}
+
+/* ---- stat: CREATE + QUERY_INFO(FileAllInformation) + CLOSE in one round trip ---- */
+
+int cmd_stat(struct sq_session *s, const struct sq_options *o, struct sq_failure *f)
+{
+    uint8_t *name;
+    size_t name_len;
+    int rc = path_utf16(o->path, &name, &name_len);
+    if (rc)
+        return sq_fail(f, SQ_STAGE_OPTIONS, "stat", rc, 0, "path is not valid UTF-8");
+    struct smb2_request reqs[3];
+    struct sq_reply replies[3];
+    memset(reqs, 0, sizeof(reqs));
+    rc = build_create(&reqs[0], name, name_len, FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE,
+                      FILE_OPEN, 0, 0);
+    free(name);
+    if (!rc)
+        rc = smb2_request_init(&reqs[1], SMB2_QUERY_INFO, 0);
+    if (!rc) {
+        struct smb2_query_info_request q = {
+            .info_type = SMB2_0_INFO_FILE,
+            .info_class = FILE_ALL_INFORMATION,
+            .output_buffer_length = 4096,
+            .file_id = related_file_id,
+        };
+        reqs[1].related = true;
+        reqs[1].expected_response_len = 4096;
+        rc = smb2_query_info_request_encode(&reqs[1].msg, &q);
+    }
+    if (!rc)
+        rc = build_close(&reqs[2], &related_file_id, true);
+    if (rc) {
+        free_requests(reqs, 3);
+        return conn_fail(f, "stat", rc);
+    }
+    rc = sq_session_call(s, reqs, 3, replies);
+    if (rc) {
+        clear_replies(replies, 3);
+        return conn_fail(f, "stat", rc);
+    }
+    if (replies[0].status != STATUS_SUCCESS) {
+        rc = op_fail(f, "stat", replies[0].status);
+    } else if (replies[1].status != STATUS_SUCCESS) {
+        rc = op_fail(f, "stat", replies[1].status);
+    } else {
+        struct smb2_output_buffer out;
+        struct smb2_file_all_info all;
+        rc = smb2_query_info_response_decode(replies[1].msg, replies[1].len, &out);
+        if (!rc)
+            rc = smb2_file_all_info_decode(out.buffer, out.buffer_len, &all);
+        if (rc) {
+            rc = conn_fail(f, "stat", rc);
+        } else {
+            char t[4][32];
+            format_filetime(all.basic.creation_time, t[0], sizeof(t[0]));
+            format_filetime(all.basic.last_access_time, t[1], sizeof(t[1]));
+            format_filetime(all.basic.last_write_time, t[2], sizeof(t[2]));
+            format_filetime(all.basic.change_time, t[3], sizeof(t[3]));
+            bool dir = all.standard.directory;
+            printf("type: %s\n", dir ? "directory" : "file");
+            printf("size: %" PRIu64 "\n", all.standard.end_of_file);
+            printf("allocation_size: %" PRIu64 "\n", all.standard.allocation_size);
+            printf("attributes: 0x%08x\n", all.basic.file_attributes);
+            printf("links: %u\n", all.standard.number_of_links);
+            printf("file_id: %" PRIu64 "\n", all.index_number);
+            printf("creation_time: %s\n", t[0]);
+            printf("last_access_time: %s\n", t[1]);
+            printf("last_write_time: %s\n", t[2]);
+            printf("change_time: %s\n", t[3]);
+        }
+    }
+    clear_replies(replies, 3);
+    return rc;
+}
+
+/* ---- ls: CREATE + QUERY_DIRECTORY compound, then QUERY_DIRECTORY until NO_MORE_FILES ---- */
+
+static int print_entries(const uint8_t *buf, uint32_t len, bool long_format)
+{
+    struct reader r;
+    reader_init(&r, buf, len);
+    struct smb2_dirent e;
+    int rc;
+    while ((rc = smb2_dirinfo_next(&r, FILE_ID_BOTH_DIRECTORY_INFORMATION, &e)) == 1) {
+        char *name;
+        if (utf16le_to_utf8(e.name, e.name_len, &name) != 0)
+            return SQ_ERR_PROTO;
+        if (strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
+            bool dir = e.file_attributes & FILE_ATTRIBUTE_DIRECTORY;
+            if (long_format) {
+                char t[32];
+                format_filetime(e.last_write_time, t, sizeof(t));
+                printf("%c %12" PRIu64 " %s %s%s\n", dir ? 'd' : '-', e.end_of_file, t, name,
+                       dir ? "/" : "");
+            } else {
+                printf("%s%s\n", name, dir ? "/" : "");
+            }
+        }
+        free(name);
+    }
+    return rc < 0 ? rc : 0;
+}
+
+static int build_query_directory(struct smb2_request *r, const struct smb2_file_id *id,
+                                 bool related, bool restart)
+{
+    static const uint8_t star[2] = {'*', 0};
+    int rc = smb2_request_init(r, SMB2_QUERY_DIRECTORY, 0);
+    if (rc)
+        return rc;
+    struct smb2_query_directory_request q = {
+        .info_class = FILE_ID_BOTH_DIRECTORY_INFORMATION,
+        .flags = restart ? SMB2_RESTART_SCANS : 0,
+        .file_id = *id,
+        .pattern = star,
+        .pattern_len = sizeof(star),
+        .output_buffer_length = DIR_BUFFER_LEN,
+    };
+    r->related = related;
+    r->expected_response_len = DIR_BUFFER_LEN;
+    return smb2_query_directory_request_encode(&r->msg, &q);
+}
+
+static int close_handle(struct sq_session *s, const struct smb2_file_id *id)
+{
+    struct smb2_request req;
+    struct sq_reply reply;
+    int rc = build_close(&req, id, false);
+    if (rc) {
+        writer_free(&req.msg);
+        return rc;
+    }
+    rc = sq_session_call(s, &req, 1, &reply);
+    sq_reply_clear(&reply);
+    return rc;
+}
+
+int cmd_ls(struct sq_session *s, const struct sq_options *o, bool long_format,
+           struct sq_failure *f)
+{
+    uint8_t *name;
+    size_t name_len;
+    int rc = path_utf16(o->path, &name, &name_len);
+    if (rc)
+        return sq_fail(f, SQ_STAGE_OPTIONS, "list", rc, 0, "path is not valid UTF-8");
+    struct smb2_request reqs[2];
+    struct sq_reply replies[2];
+    memset(reqs, 0, sizeof(reqs));
+    rc = build_create(&reqs[0], name, name_len,
+                      FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE, FILE_OPEN,
+                      FILE_DIRECTORY_FILE, 0);
+    free(name);
+    if (!rc)
+        rc = build_query_directory(&reqs[1], &related_file_id, true, true);
+    if (rc) {
+        free_requests(reqs, 2);
+        return conn_fail(f, "list", rc);
+    }
+    rc = sq_session_call(s, reqs, 2, replies);
+    if (rc) {
+        clear_replies(replies, 2);
+        return conn_fail(f, "list", rc);
+    }
+    if (replies[0].status != STATUS_SUCCESS) {
+        rc = op_fail(f, "list", replies[0].status);
+        clear_replies(replies, 2);
+        return rc;
+    }
+    struct smb2_create_response created;
+    rc = smb2_create_response_decode(replies[0].msg, replies[0].len, &created);
+    if (rc) {
+        clear_replies(replies, 2);
+        return conn_fail(f, "list", rc);
+    }
+    struct smb2_file_id dir = created.file_id;
+    struct sq_reply current = replies[1];
+    sq_reply_clear(&replies[0]);
+    for (;;) {
+        if (current.status == STATUS_NO_MORE_FILES) {
+            rc = 0;
+            break;
+        }
+        if (current.status != STATUS_SUCCESS) {
+            rc = op_fail(f, "list", current.status);
+            break;
+        }
+        struct smb2_output_buffer out;
+        rc = smb2_query_directory_response_decode(current.msg, current.len, &out);
+        if (!rc)
+            rc = print_entries(out.buffer, out.buffer_len, long_format);
+        if (rc) {
+            rc = conn_fail(f, "list", rc);
+            break;
+        }
+        sq_reply_clear(&current);
+        struct smb2_request next;
+        rc = build_query_directory(&next, &dir, false, false);
+        if (rc) {
+            writer_free(&next.msg);
+            rc = conn_fail(f, "list", rc);
+            break;
+        }
+        rc = sq_session_call(s, &next, 1, &current);
+        if (rc) {
+            rc = conn_fail(f, "list", rc);
+            break;
+        }
+    }
+    sq_reply_clear(&current);
+    int crc = close_handle(s, &dir);
+    if (!rc && crc)
+        rc = conn_fail(f, "list", crc);
+    return rc;
+}
+
+/* ---- create + close style commands: mkdir, rm, rmdir ---- */
+
+static int create_and_close(struct sq_session *s, const char *path, const char *op,
+                            uint32_t access, uint32_t disposition, uint32_t options,
+                            struct sq_failure *f)
+{
+    uint8_t *name;
+    size_t name_len;
+    int rc = path_utf16(path, &name, &name_len);
+    if (rc)
+        return sq_fail(f, SQ_STAGE_OPTIONS, op, rc, 0, "path is not valid UTF-8");
+    struct smb2_request reqs[2];
+    struct sq_reply replies[2];
+    memset(reqs, 0, sizeof(reqs));
+    rc = build_create(&reqs[0], name, name_len, access, disposition, options, 0);
+    free(name);
+    if (!rc)
+        rc = build_close(&reqs[1], &related_file_id, true);
+    if (rc) {
+        free_requests(reqs, 2);
+        return conn_fail(f, op, rc);
+    }
+    rc = sq_session_call(s, reqs, 2, replies);
+    if (rc)
+        rc = conn_fail(f, op, rc);
+    else if (replies[0].status != STATUS_SUCCESS)
+        rc = op_fail(f, op, replies[0].status);
+    else if (replies[1].status != STATUS_SUCCESS)
+        rc = op_fail(f, op, replies[1].status);
+    clear_replies(replies, 2);
+    return rc;
+}
+
+int cmd_mkdir(struct sq_session *s, const struct sq_options *o, struct sq_failure *f)
+{
+    return create_and_close(s, o->path, "mkdir", FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE,
+                            FILE_CREATE, FILE_DIRECTORY_FILE, f);
+}
+
+int cmd_rm(struct sq_session *s, const struct sq_options *o, struct sq_failure *f)
+{
+    return create_and_close(s, o->path, "remove", SMB2_DELETE | FILE_READ_ATTRIBUTES, FILE_OPEN,
+                            FILE_NON_DIRECTORY_FILE | FILE_DELETE_ON_CLOSE, f);
+}
+
+int cmd_rmdir(struct sq_session *s, const struct sq_options *o, struct sq_failure *f)
+{
+    return create_and_close(s, o->path, "rmdir", SMB2_DELETE | FILE_READ_ATTRIBUTES, FILE_OPEN,
+                            FILE_DIRECTORY_FILE | FILE_DELETE_ON_CLOSE, f);
+}
+
+/* ---- mv: CREATE(DELETE) + SET_INFO(FileRenameInformation) + CLOSE ---- */
+
+int cmd_mv(struct sq_session *s, const struct sq_options *o, const char *new_path,
+           struct sq_failure *f)
+{
+    uint8_t *name = NULL, *new_name = NULL;
+    size_t name_len, new_len;
+    int rc = path_utf16(o->path, &name, &name_len);
+    if (!rc)
+        rc = path_utf16(new_path, &new_name, &new_len);
+    if (rc) {
+        free(name);
+        return sq_fail(f, SQ_STAGE_OPTIONS, "rename", rc, 0, "path is not valid UTF-8");
+    }
+    struct smb2_request reqs[3];
+    struct sq_reply replies[3];
+    struct writer info;
+    writer_init(&info);
+    memset(reqs, 0, sizeof(reqs));
+    rc = build_create(&reqs[0], name, name_len,
+                      SMB2_DELETE | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE, FILE_OPEN, 0, 0);
+    if (!rc)
+        rc = smb2_file_rename_info_encode(&info, false, new_name, new_len);
+    if (!rc)
+        rc = smb2_request_init(&reqs[1], SMB2_SET_INFO, 0);
+    if (!rc) {
+        struct smb2_set_info_request si = {
+            .info_type = SMB2_0_INFO_FILE,
+            .info_class = FILE_RENAME_INFORMATION,
+            .file_id = related_file_id,
+            .buffer = info.data,
+            .buffer_len = (uint32_t)info.len,
+        };
+        reqs[1].related = true;
+        rc = smb2_set_info_request_encode(&reqs[1].msg, &si);
+    }
+    if (!rc)
+        rc = build_close(&reqs[2], &related_file_id, true);
+    free(name);
+    free(new_name);
+    writer_free(&info);
+    if (rc) {
+        free_requests(reqs, 3);
+        return conn_fail(f, "rename", rc);
+    }
+    rc = sq_session_call(s, reqs, 3, replies);
+    if (rc)
+        rc = conn_fail(f, "rename", rc);
+    else if (replies[0].status != STATUS_SUCCESS)
+        rc = op_fail(f, "rename", replies[0].status);
+    else if (replies[1].status != STATUS_SUCCESS)
+        rc = op_fail(f, "rename", replies[1].status);
+    clear_replies(replies, 3);
+    return rc;
+}
+
+/* ---- get / put: pipelined multi-credit transfers ---- */
+
+struct transfer {
+    struct sq_session *session;
+    struct smb2_file_id file_id;
+    int fd;               /* local file */
+    uint64_t size;        /* bytes to move */
+    uint64_t next_offset; /* next request's offset */
+    uint64_t done_bytes;
+    uint32_t chunk;
+    unsigned in_flight;
+    bool is_read;         /* get (READ) or put (WRITE) */
+    bool finished;
+    int err;              /* first local or connection error */
+    uint32_t status;      /* first failing NTSTATUS */
+};
+
+static void transfer_finish_check(struct transfer *t)
+{
+    if (t->in_flight == 0 && (t->err || t->status || t->next_offset >= t->size))
+        t->finished = true;
+}
+
+static int transfer_issue(struct transfer *t);
+
+/* Accounts one finished request of a transfer. */
+static void transfer_request_done(struct transfer *t, int err, const struct smb2_reply *reply)
+{
+    t->in_flight--;
+    if (err) {
+        if (!t->err)
+            t->err = err;
+    } else if (reply->hdr.status != STATUS_SUCCESS && !t->status) {
+        t->status = reply->hdr.status;
+    }
+    transfer_finish_check(t);
+}
+
+struct read_slot {
+    struct transfer *t;
+    uint64_t offset;
+    uint32_t length;
+};
+
+static void read_slot_cb(void *arg, int err, const struct smb2_reply *reply)
+{
+    struct read_slot *slot = arg;
+    struct transfer *t = slot->t;
+    if (!err && reply->hdr.status == STATUS_SUCCESS && !t->err && !t->status) {
+        struct smb2_read_response rr;
+        int rc = smb2_read_response_decode(reply->msg, reply->len, &rr);
+        if (rc || rr.data_len > slot->length) {
+            t->err = SQ_ERR_PROTO;
+        } else if (rr.data_len &&
+                   pwrite(t->fd, rr.data, rr.data_len, (off_t)slot->offset) !=
+                       (ssize_t)rr.data_len) {
+            t->err = SQ_ERR_IO;
+        } else {
+            t->done_bytes += rr.data_len;
+            /* A short read before the end we learned at open means the file shrank. */
+            if (rr.data_len < slot->length && slot->offset + rr.data_len < t->size)
+                t->size = slot->offset + rr.data_len;
+        }
+    }
+    free(slot);
+    transfer_request_done(t, err, reply);
+    if (!t->finished)
+        transfer_issue(t);
+}
+
+struct write_slot {
+    struct transfer *t;
+    uint32_t length;
+};
+
+static void write_slot_cb(void *arg, int err, const struct smb2_reply *reply)
+{
+    struct write_slot *slot = arg;
+    struct transfer *t = slot->t;
+    if (!err && reply->hdr.status == STATUS_SUCCESS) {
+        struct smb2_write_response wr;
+        if (smb2_write_response_decode(reply->msg, reply->len, &wr) != 0 ||
+            wr.count != slot->length) {
+            /* A short write is not retried silently: report it as an I/O error. */
+            if (!t->err)
+                t->err = SQ_ERR_PROTO;
+        } else {
+            t->done_bytes += wr.count;
+        }
+    }
+    free(slot);
+    transfer_request_done(t, err, reply);
+    if (!t->finished)
+        transfer_issue(t);
+}
+
+static int issue_read(struct transfer *t)
+{
+    uint64_t left = t->size - t->next_offset;
+    uint32_t len = left < t->chunk ? (uint32_t)left : t->chunk;
+    struct read_slot *slot = malloc(sizeof(*slot));
+    if (!slot)
+        return SQ_ERR_NOMEM;
+    slot->t = t;
+    slot->offset = t->next_offset;
+    slot->length = len;
+    struct smb2_request r;
+    int rc = smb2_request_init(&r, SMB2_READ, sq_session_tree_id(t->session));
+    if (!rc) {
+        struct smb2_read_request rq = {
+            .padding = SMB2_READ_RESPONSE_DATA_OFFSET,
+            .length = len,
+            .offset = t->next_offset,
+            .file_id = t->file_id,
+        };
+        rc = smb2_read_request_encode(&r.msg, &rq);
+    }
+    r.expected_response_len = len;
+    r.cb = read_slot_cb;
+    r.arg = slot;
+    if (!rc)
+        rc = smb2_conn_submit(sq_session_conn(t->session), &r, 1);
+    else
+        writer_free(&r.msg);
+    if (rc) {
+        free(slot);
+        return rc;
+    }
+    t->in_flight++;
+    t->next_offset += len;
+    return 0;
+}
+
+static int issue_write(struct transfer *t)
+{
+    uint64_t left = t->size - t->next_offset;
+    uint32_t len = left < t->chunk ? (uint32_t)left : t->chunk;
+    struct write_slot *slot = malloc(sizeof(*slot));
+    if (!slot)
+        return SQ_ERR_NOMEM;
+    slot->t = t;
+    slot->length = len;
+    struct smb2_request r;
+    int rc = smb2_request_init(&r, SMB2_WRITE, sq_session_tree_id(t->session));
+    if (!rc) {
+        struct smb2_write_request wq = {
+            .offset = t->next_offset,
+            .file_id = t->file_id,
+            .length = len,
+        };
+        rc = smb2_write_request_encode_header(&r.msg, &wq);
+    }
+    /* Read the local data straight into the request: no intermediate copy. */
+    uint8_t *payload = rc ? NULL : writer_extend(&r.msg, len);
+    if (!rc && !payload)
+        rc = writer_error(&r.msg);
+    if (!rc && pread(t->fd, payload, len, (off_t)t->next_offset) != (ssize_t)len)
+        rc = SQ_ERR_IO;
+    r.cb = write_slot_cb;
+    r.arg = slot;
+    if (!rc)
+        rc = smb2_conn_submit(sq_session_conn(t->session), &r, 1);
+    else
+        writer_free(&r.msg);
+    if (rc) {
+        free(slot);
+        return rc;
+    }
+    t->in_flight++;
+    t->next_offset += len;
+    return 0;
+}
+
+static int transfer_issue(struct transfer *t)
+{
+    while (!t->err && !t->status && t->in_flight < IO_WINDOW && t->next_offset < t->size) {
+        int rc = t->is_read ? issue_read(t) : issue_write(t);
+        if (rc) {
+            t->err = rc;
+            break;
+        }
+    }
+    transfer_finish_check(t);
+    return t->err;
+}
+
+static int open_remote(struct sq_session *s, const char *path, uint32_t access,
+                       uint32_t disposition, struct smb2_create_response *out,
+                       struct sq_failure *f, const char *op)
+{
+    uint8_t *name;
+    size_t name_len;
+    int rc = path_utf16(path, &name, &name_len);
+    if (rc)
+        return sq_fail(f, SQ_STAGE_OPTIONS, op, rc, 0, "path is not valid UTF-8");
+    struct smb2_request req;
+    struct sq_reply reply;
+    rc = build_create(&req, name, name_len, access, disposition, FILE_NON_DIRECTORY_FILE,
+                      FILE_ATTRIBUTE_NORMAL);
+    free(name);
+    if (rc) {
+        writer_free(&req.msg);
+        return conn_fail(f, op, rc);
+    }
+    rc = sq_session_call(s, &req, 1, &reply);
+    if (rc)
+        rc = conn_fail(f, "open", rc);
+    else if (reply.status != STATUS_SUCCESS)
+        rc = op_fail(f, "open", reply.status);
+    else if (smb2_create_response_decode(reply.msg, reply.len, out) != 0)
+        rc = conn_fail(f, "open", SQ_ERR_PROTO);
+    sq_reply_clear(&reply);
+    return rc;
+}
+
+static uint32_t io_chunk(uint32_t server_max, uint32_t cap)
+{
+    uint32_t chunk = server_max < cap ? server_max : cap;
+    return chunk ? chunk : 65536;
+}
+
+static int run_transfer(struct sq_session *s, struct transfer *t)
+{
+    transfer_issue(t);
+    return sq_session_run_until(s, &t->finished);
+}
+
+int cmd_get(struct sq_session *s, const struct sq_options *o, const char *local,
+            struct sq_failure *f)
+{
+    struct smb2_create_response cr;
+    int rc = open_remote(s, o->path, FILE_READ_DATA | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE,
+                         FILE_OPEN, &cr, f, "open");
+    if (rc)
+        return rc;
+    int fd = open(local, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        close_handle(s, &cr.file_id);
+        return local_fail(f, "get", SQ_ERR_IO, "cannot create %s: %s", local);
+    }
+    struct transfer t = {
+        .session = s,
+        .file_id = cr.file_id,
+        .fd = fd,
+        .size = cr.end_of_file,
+        .is_read = true,
+        .chunk = io_chunk(sq_session_info(s)->max_read, READ_CHUNK_MAX),
+    };
+    rc = run_transfer(s, &t);
+    if (!rc)
+        rc = t.err;
+    int crc = smb2_conn_error(sq_session_conn(s)) ? 0 : close_handle(s, &cr.file_id);
+    if (!rc && !t.status && ftruncate(fd, (off_t)t.size) != 0)
+        rc = SQ_ERR_IO;
+    if (close(fd) != 0 && !rc)
+        rc = SQ_ERR_IO;
+    if (t.status)
+        return op_fail(f, "read", t.status);
+    if (rc == SQ_ERR_IO)
+        return local_fail(f, "get", rc, "cannot write %s: %s", local);
+    if (rc)
+        return conn_fail(f, "read", rc);
+    if (crc)
+        return conn_fail(f, "close", crc);
+    return 0;
+}
+
+int cmd_put(struct sq_session *s, const struct sq_options *o, const char *local,
+            struct sq_failure *f)
+{
+    int fd = open(local, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return local_fail(f, "put", SQ_ERR_IO, "cannot open %s: %s", local);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        errno = EINVAL;
+        return local_fail(f, "put", SQ_ERR_IO, "%s is not a regular file (%s)", local);
+    }
+    struct smb2_create_response cr;
+    int rc = open_remote(s, o->path,
+                         FILE_WRITE_DATA | FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES |
+                             SMB2_SYNCHRONIZE,
+                         FILE_OVERWRITE_IF, &cr, f, "open");
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    struct transfer t = {
+        .session = s,
+        .file_id = cr.file_id,
+        .fd = fd,
+        .size = (uint64_t)st.st_size,
+        .chunk = io_chunk(sq_session_info(s)->max_write, WRITE_CHUNK_MAX),
+    };
+    rc = run_transfer(s, &t);
+    if (!rc)
+        rc = t.err;
+    close(fd);
+    /* CLOSE makes the server commit what we wrote; its failure is the put's failure. */
+    int crc = smb2_conn_error(sq_session_conn(s)) ? 0 : close_handle(s, &cr.file_id);
+    if (t.status)
+        return op_fail(f, "write", t.status);
+    if (rc == SQ_ERR_IO)
+        return local_fail(f, "put", rc, "cannot read %s: %s", local);
+    if (rc)
+        return conn_fail(f, "write", rc);
+    if (crc)
+        return conn_fail(f, "close", crc);
+    return 0;
+}

@@ -1,0 +1,24 @@
+/* `smbquic` subcommands. Each returns 0 or a negative error with *f filled. */
+#ifndef SMBQUIC_CLI_COMMANDS_H
+#define SMBQUIC_CLI_COMMANDS_H
+
+#include <stdbool.h>
+
+#include "client/options.h"
+#include "client/session.h"
+
+int cmd_info(struct sq_session *s, const struct sq_options *o, struct sq_failure *f);
+int cmd_stat(struct sq_session *s, const struct sq_options *o, struct sq_failure *f);
+int cmd_ls(struct sq_session *s, const struct sq_options *o, bool long_format,
+           struct sq_failure *f);
+int cmd_mkdir(struct sq_session *s, const struct sq_options *o, struct sq_failure *f);
+int cmd_rm(struct sq_session *s, const struct sq_options *o, struct sq_failure *f);
+int cmd_rmdir(struct sq_session *s, const struct sq_options *o, struct sq_failure *f);
+int cmd_mv(struct sq_session *s, const struct sq_options *o, const char *new_path,
+           struct sq_failure *f);
+int cmd_get(struct sq_session *s, const struct sq_options *o, const char *local,
+            struct sq_failure *f);
+int cmd_put(struct sq_session *s, const struct sq_options *o, const char *local,
+            struct sq_failure *f);
+
+#endif

@@ -1,0 +1,170 @@
+/* The synchronous I/O loop between a transport and the sans-I/O SMB2 core. */
+#include "client/session_internal.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/error.h"
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Writes as much queued output as the transport takes now. */
+static int flush_output(struct sq_session *s)
+{
+    for (;;) {
+        const uint8_t *data;
+        size_t len, sent = 0;
+        smb2_conn_output(s->conn, &data, &len);
+        if (!len)
+            return 0;
+        int rc = s->transport->ops->send(s->transport, data, len, &sent);
+        if (rc)
+            return rc;
+        if (!sent)
+            return 0;
+        smb2_conn_output_consumed(s->conn, sent);
+    }
+}
+
+/* Reads what the transport has (bounded, so output gets its turn) into the core. */
+static int pump_input(struct sq_session *s, bool *progress)
+{
+    for (int i = 0; i < 64; i++) {
+        uint8_t *buf;
+        size_t cap, got = 0;
+        smb2_conn_input_buffer(s->conn, &buf, &cap);
+        if (!buf)
+            return SQ_ERR_NOMEM;
+        int rc = s->transport->ops->recv(s->transport, buf, cap, &got);
+        if (rc)
+            return rc;
+        if (!got)
+            return 0;
+        *progress = true;
+        rc = smb2_conn_input_commit(s->conn, got);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int sq_session_run_until(struct sq_session *s, const bool *done)
+{
+    int64_t last_progress = monotonic_ms();
+    while (!*done) {
+        int rc = smb2_conn_error(s->conn);
+        if (!rc)
+            rc = flush_output(s);
+        if (rc) {
+            smb2_conn_fail(s->conn, rc);
+            return rc;
+        }
+        if (*done)
+            break;
+        struct pollfd pfd = {
+            .fd = s->transport->fd,
+            .events = s->transport->ops->poll_events(s->transport,
+                                                     smb2_conn_wants_output(s->conn)),
+        };
+        int timeout = 1000;
+        int tt = s->transport->ops->timeout_ms(s->transport);
+        if (tt >= 0 && tt < timeout)
+            timeout = tt;
+        int n = poll(&pfd, 1, timeout);
+        if (n < 0 && errno != EINTR) {
+            smb2_conn_fail(s->conn, SQ_ERR_IO);
+            return SQ_ERR_IO;
+        }
+        bool progress = false;
+        if (n > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP)))
+            rc = pump_input(s, &progress);
+        if (!rc && tt >= 0 && tt <= timeout)
+            rc = s->transport->ops->on_timeout(s->transport);
+        if (rc) {
+            smb2_conn_fail(s->conn, rc);
+            return rc;
+        }
+        int64_t now = monotonic_ms();
+        if (progress || (pfd.revents & POLLOUT))
+            last_progress = now;
+        else if (now - last_progress > s->response_timeout_ms) {
+            smb2_conn_fail(s->conn, SQ_ERR_TIMEOUT);
+            return SQ_ERR_TIMEOUT;
+        }
+    }
+    return 0;
+}
+
+void sq_reply_clear(struct sq_reply *r)
+{
+    free(r->msg);
+    memset(r, 0, sizeof(*r));
+}
+
+struct call_slot {
+    struct sq_reply *reply;
+    size_t *remaining;
+    bool *all_done;
+};
+
+static void copy_reply_cb(void *arg, int err, const struct smb2_reply *reply)
+{
+    struct call_slot *slot = arg;
+    struct sq_reply *r = slot->reply;
+    r->done = true;
+    r->err = err;
+    if (!err && reply) {
+        r->status = reply->hdr.status;
+        r->msg = malloc(reply->len);
+        if (r->msg) {
+            memcpy(r->msg, reply->msg, reply->len);
+            r->len = reply->len;
+        } else {
+            r->err = SQ_ERR_NOMEM;
+        }
+    }
+    if (--*slot->remaining == 0)
+        *slot->all_done = true;
+}
+
+int sq_session_call(struct sq_session *s, struct smb2_request *reqs, size_t count,
+                    struct sq_reply *replies)
+{
+    struct call_slot *slots = calloc(count, sizeof(*slots));
+    if (!slots) {
+        for (size_t i = 0; i < count; i++)
+            writer_free(&reqs[i].msg);
+        return SQ_ERR_NOMEM;
+    }
+    size_t remaining = count;
+    bool all_done = false;
+    for (size_t i = 0; i < count; i++) {
+        memset(&replies[i], 0, sizeof(replies[i]));
+        slots[i].reply = &replies[i];
+        slots[i].remaining = &remaining;
+        slots[i].all_done = &all_done;
+        if (reqs[i].command != SMB2_NEGOTIATE && reqs[i].command != SMB2_SESSION_SETUP &&
+            reqs[i].command != SMB2_TREE_CONNECT && reqs[i].command != SMB2_LOGOFF)
+            reqs[i].tree_id = s->tree_id;
+        reqs[i].cb = copy_reply_cb;
+        reqs[i].arg = &slots[i];
+    }
+    int rc = smb2_conn_submit(s->conn, reqs, count);
+    if (!rc)
+        rc = sq_session_run_until(s, &all_done);
+    /* A failed connection completed every callback with its error already. */
+    free(slots);
+    if (!rc)
+        for (size_t i = 0; i < count; i++)
+            if (replies[i].err)
+                return replies[i].err;
+    return rc;
+}

@@ -1,0 +1,361 @@
+/* Option parsing; contract in include/client/options.h. */
+#include "client/options.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto/smbcrypto.h"
+#include "smb2/proto.h"
+#include "util/error.h"
+
+static void free_secret(char **s)
+{
+    if (*s) {
+        crypto_wipe(*s, strlen(*s));
+        free(*s);
+        *s = NULL;
+    }
+}
+
+static int set_string(char **dst, const char *value)
+{
+    char *copy = strdup(value);
+    if (!copy)
+        return SQ_ERR_NOMEM;
+    free(*dst);
+    *dst = copy;
+    return 0;
+}
+
+static int set_password(struct sq_options *o, const char *value)
+{
+    char *copy = strdup(value);
+    if (!copy)
+        return SQ_ERR_NOMEM;
+    free_secret(&o->password);
+    o->password = copy;
+    return 0;
+}
+
+void sq_options_init(struct sq_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->transport = SQ_TRANSPORT_QUIC;
+    o->dialect = SMB2_DIALECT_0311;
+    o->sec = AUTH_MECH_ANY;
+    const char *user = getenv("USER");
+    if (user && *user)
+        o->username = strdup(user);
+    /* As mount.cifs does: the password may come from $PASSWD. */
+    const char *pw = getenv("PASSWD");
+    if (pw)
+        o->password = strdup(pw);
+}
+
+void sq_options_free(struct sq_options *o)
+{
+    free(o->server);
+    free(o->share);
+    free(o->path);
+    free(o->username);
+    free(o->domain);
+    free_secret(&o->password);
+    memset(o, 0, sizeof(*o));
+}
+
+const char *sq_dialect_name(uint16_t dialect)
+{
+    switch (dialect) {
+    case SMB2_DIALECT_0311: return "3.1.1";
+    case SMB2_DIALECT_0302: return "3.0.2";
+    case SMB2_DIALECT_0300: return "3.0";
+    case SMB2_DIALECT_0210: return "2.1";
+    case SMB2_DIALECT_0202: return "2.0.2";
+    }
+    return "unknown";
+}
+
+int sq_options_parse_unc(struct sq_options *o, const char *unc, bool share_required, char *why,
+                         size_t why_len)
+{
+    if (!((unc[0] == '/' && unc[1] == '/') || (unc[0] == '\\' && unc[1] == '\\'))) {
+        snprintf(why, why_len, "'%s' is not of the form //SERVER/SHARE[/PATH]", unc);
+        return SQ_ERR_INVAL;
+    }
+    char *copy = strdup(unc + 2);
+    if (!copy)
+        return SQ_ERR_NOMEM;
+    for (char *p = copy; *p; p++)
+        if (*p == '\\')
+            *p = '/';
+    char *server = copy, *rest = NULL;
+    if (server[0] == '[') { /* [IPv6 address] */
+        char *close = strchr(server, ']');
+        if (!close) {
+            free(copy);
+            snprintf(why, why_len, "unterminated '[' in '%s'", unc);
+            return SQ_ERR_INVAL;
+        }
+        *close = '\0';
+        server++;
+        rest = close + 1;
+        if (*rest == '/')
+            rest++;
+        else if (*rest)
+            server = NULL;
+    } else {
+        rest = strchr(server, '/');
+        if (rest)
+            *rest++ = '\0';
+    }
+    if (!server || !*server) {
+        free(copy);
+        snprintf(why, why_len, "no server name in '%s'", unc);
+        return SQ_ERR_INVAL;
+    }
+    char *share = rest && *rest ? rest : NULL;
+    char *path = NULL;
+    if (share) {
+        path = strchr(share, '/');
+        if (path)
+            *path++ = '\0';
+    }
+    if (share_required && (!share || !*share)) {
+        free(copy);
+        snprintf(why, why_len, "no share name in '%s' (expected //SERVER/SHARE)", unc);
+        return SQ_ERR_INVAL;
+    }
+    int rc = set_string(&o->server, server);
+    if (!rc && share)
+        rc = set_string(&o->share, share);
+    /* Normalise the path: backslash separators (MS-SMB2 2.2.13), no empty components. */
+    if (!rc) {
+        char *norm = calloc(1, path ? strlen(path) + 1 : 1);
+        if (!norm)
+            rc = SQ_ERR_NOMEM;
+        size_t n = 0;
+        for (char *tok = path ? strtok(path, "/") : NULL; norm && tok; tok = strtok(NULL, "/")) {
+            if (n)
+                norm[n++] = '\\';
+            memcpy(norm + n, tok, strlen(tok));
+            n += strlen(tok);
+        }
+        if (norm) {
+            free(o->path);
+            o->path = norm;
+        }
+    }
+    free(copy);
+    return rc;
+}
+
+static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Options mount(8) passes to helpers that have no meaning for the connection itself. */
+static bool is_mount_only_option(const char *name)
+{
+    static const char *const ignored[] = {"_netdev", "nofail", "auto", "noauto", "user",
+                                          "users", "defaults", "nouser", NULL};
+    for (int i = 0; ignored[i]; i++)
+        if (strcmp(name, ignored[i]) == 0)
+            return true;
+    return strncmp(name, "x-", 2) == 0;
+}
+
+static int parse_one(struct sq_options *o, char *opt, char *why, size_t why_len)
+{
+    char *value = strchr(opt, '=');
+    if (value)
+        *value++ = '\0';
+    const char *name = opt;
+    unsigned long n;
+    int rc = 0;
+
+#define NEEDS_VALUE()                                                                           \
+    do {                                                                                        \
+        if (!value) {                                                                           \
+            snprintf(why, why_len, "option '%s' needs a value", name);                          \
+            return SQ_ERR_INVAL;                                                                \
+        }                                                                                       \
+    } while (0)
+
+    if (strcmp(name, "port") == 0) {
+        NEEDS_VALUE();
+        if (!parse_uint(value, 65535, &n) || n == 0) {
+            snprintf(why, why_len, "bad port '%s'", value);
+            return SQ_ERR_INVAL;
+        }
+        o->port = (uint16_t)n;
+    } else if (strcmp(name, "transport") == 0) {
+        NEEDS_VALUE();
+        if (strcmp(value, "quic") == 0)
+            o->transport = SQ_TRANSPORT_QUIC;
+        else if (strcmp(value, "tcp") == 0)
+            o->transport = SQ_TRANSPORT_TCP;
+        else if (strcmp(value, "auto") == 0)
+            o->transport = SQ_TRANSPORT_AUTO;
+        else {
+            snprintf(why, why_len, "bad transport '%s' (quic, tcp or auto)", value);
+            return SQ_ERR_INVAL;
+        }
+    } else if (strcmp(name, "username") == 0 || strcmp(name, "user") == 0) {
+        if (!value)
+            return is_mount_only_option(name) ? 0 : SQ_ERR_INVAL;
+        rc = set_string(&o->username, value);
+    } else if (strcmp(name, "domain") == 0 || strcmp(name, "dom") == 0 ||
+               strcmp(name, "workgroup") == 0) {
+        NEEDS_VALUE();
+        rc = set_string(&o->domain, value);
+    } else if (strcmp(name, "password") == 0 || strcmp(name, "pass") == 0) {
+        NEEDS_VALUE();
+        rc = set_password(o, value);
+    } else if (strcmp(name, "credentials") == 0 || strcmp(name, "cred") == 0) {
+        NEEDS_VALUE();
+        rc = sq_options_read_credentials(o, value, why, why_len);
+    } else if (strcmp(name, "sign") == 0) {
+        o->sign = true;
+    } else if (strcmp(name, "seal") == 0) {
+        o->seal = true;
+    } else if (strcmp(name, "guest") == 0) {
+        o->guest = true;
+    } else if (strcmp(name, "sec") == 0) {
+        NEEDS_VALUE();
+        if (strcmp(value, "krb5") == 0 || strcmp(value, "krb5i") == 0)
+            o->sec = AUTH_MECH_KRB5;
+        else if (strcmp(value, "ntlmssp") == 0 || strcmp(value, "ntlmsspi") == 0 ||
+                 strcmp(value, "ntlmv2") == 0)
+            o->sec = AUTH_MECH_NTLMSSP;
+        else {
+            snprintf(why, why_len, "bad sec '%s' (krb5 or ntlmssp)", value);
+            return SQ_ERR_INVAL;
+        }
+    } else if (strcmp(name, "vers") == 0) {
+        NEEDS_VALUE();
+        if (strcmp(value, "3.1.1") == 0 || strcmp(value, "3.11") == 0)
+            o->dialect = SMB2_DIALECT_0311;
+        else if (strcmp(value, "3.0.2") == 0 || strcmp(value, "3.02") == 0)
+            o->dialect = SMB2_DIALECT_0302;
+        else if (strcmp(value, "3.0") == 0 || strcmp(value, "3") == 0)
+            o->dialect = SMB2_DIALECT_0300;
+        else {
+            /* SMB1 and SMB 2.x are never offered: they lack the protections we require. */
+            snprintf(why, why_len, "unsupported vers '%s' (3.1.1, 3.0.2 or 3.0)", value);
+            return SQ_ERR_INVAL;
+        }
+    } else if (strcmp(name, "verbose") == 0) {
+        o->verbose++;
+    } else if (is_mount_only_option(name)) {
+        /* accepted silently, as mount(8) helpers do */
+    } else {
+        snprintf(why, why_len, "unknown option '%s'", name);
+        return SQ_ERR_INVAL;
+    }
+#undef NEEDS_VALUE
+    if (rc == SQ_ERR_NOMEM)
+        snprintf(why, why_len, "out of memory");
+    return rc;
+}
+
+int sq_options_parse(struct sq_options *o, const char *opts, char *why, size_t why_len)
+{
+    char *copy = strdup(opts);
+    if (!copy)
+        return SQ_ERR_NOMEM;
+    int rc = 0;
+    char *save = NULL;
+    for (char *opt = strtok_r(copy, ",", &save); opt && !rc; opt = strtok_r(NULL, ",", &save))
+        rc = parse_one(o, opt, why, why_len);
+    crypto_wipe(copy, strlen(opts)); /* it may have held a password */
+    free(copy);
+    return rc;
+}
+
+int sq_options_read_credentials(struct sq_options *o, const char *file, char *why,
+                                size_t why_len)
+{
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(why, why_len, "cannot open credentials file %s: %s", file, strerror(errno));
+        return SQ_ERR_INVAL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        snprintf(why, why_len, "credentials file %s is not a regular file", file);
+        return SQ_ERR_INVAL;
+    }
+    if (st.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)) {
+        close(fd);
+        snprintf(why, why_len,
+                 "credentials file %s is readable or writable by group or others "
+                 "(mode %04o); chmod 600 it",
+                 file, (unsigned)(st.st_mode & 07777));
+        return SQ_ERR_INVAL;
+    }
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        close(fd);
+        return SQ_ERR_NOMEM;
+    }
+    char line[1024];
+    int rc = 0;
+    while (!rc && fgets(line, sizeof(line), f)) {
+        size_t len = strcspn(line, "\r\n");
+        line[len] = '\0';
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!*p || *p == '#')
+            continue;
+        char *eq = strchr(p, '=');
+        if (!eq) {
+            snprintf(why, why_len, "credentials file %s: line without '='", file);
+            rc = SQ_ERR_INVAL;
+            break;
+        }
+        *eq = '\0';
+        const char *key = p, *value = eq + 1;
+        if (strcmp(key, "username") == 0 || strcmp(key, "user") == 0)
+            rc = set_string(&o->username, value);
+        else if (strcmp(key, "password") == 0 || strcmp(key, "pass") == 0)
+            rc = set_password(o, value);
+        else if (strcmp(key, "domain") == 0 || strcmp(key, "dom") == 0)
+            rc = set_string(&o->domain, value);
+        else {
+            snprintf(why, why_len, "credentials file %s: unknown key '%s'", file, key);
+            rc = SQ_ERR_INVAL;
+        }
+    }
+    crypto_wipe(line, sizeof(line));
+    fclose(f);
+    return rc;
+}
+
+int sq_options_validate(const struct sq_options *o, char *why, size_t why_len)
+{
+    /* MS-SMB2 2.1: QUIC always carries SMB 3.1.1; lower dialects only when asked, over TCP. */
+    if (o->dialect != SMB2_DIALECT_0311 && o->transport != SQ_TRANSPORT_TCP) {
+        snprintf(why, why_len, "vers=%s is only allowed with transport=tcp",
+                 sq_dialect_name(o->dialect));
+        return SQ_ERR_INVAL;
+    }
+    if (!o->server) {
+        snprintf(why, why_len, "no server given");
+        return SQ_ERR_INVAL;
+    }
+    return 0;
+}

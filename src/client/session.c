@@ -1,0 +1,501 @@
+/* Session establishment and teardown; contract in include/client/session.h. */
+#include "client/session_internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/gss.h"
+#include "crypto/smbcrypto.h"
+#include "smb2/msg.h"
+#include "smb2/ntstatus.h"
+#include "util/error.h"
+
+#define DEFAULT_TCP_PORT 445
+#define CONNECT_TIMEOUT_MS 10000
+#define RESPONSE_TIMEOUT_MS 60000
+
+int sq_fail(struct sq_failure *f, enum sq_stage stage, const char *stage_name, int err,
+            uint32_t status, const char *fmt, ...)
+{
+    f->stage = stage;
+    f->stage_name = stage_name;
+    f->err = err;
+    f->status = status;
+    if (err == SQ_ERR_STATUS) {
+        char code[32];
+        const char *name = ntstatus_name(status);
+        if (!name) {
+            ntstatus_format(status, code);
+            name = code;
+        }
+        const char *hint = ntstatus_description(status);
+        snprintf(f->detail, sizeof(f->detail), "%s failed: %s (%s)", stage_name, name,
+                 hint ? hint : "error from the server");
+    } else {
+        char what[400] = "";
+        if (fmt) {
+            va_list ap;
+            va_start(ap, fmt);
+            vsnprintf(what, sizeof(what), fmt, ap);
+            va_end(ap);
+        } else {
+            snprintf(what, sizeof(what), "%s", sq_strerror(err));
+        }
+        snprintf(f->detail, sizeof(f->detail), "%s failed: %s", stage_name, what);
+    }
+    return err;
+}
+
+struct smb2_conn *sq_session_conn(struct sq_session *s)
+{
+    return s->conn;
+}
+
+uint32_t sq_session_tree_id(const struct sq_session *s)
+{
+    return s->tree_id;
+}
+
+const struct sq_session_info *sq_session_info(const struct sq_session *s)
+{
+    return &s->info;
+}
+
+static enum crypto_cipher cipher_from_wire(uint16_t id)
+{
+    switch (id) {
+    case SMB2_ENCRYPTION_AES128_CCM: return CRYPTO_CIPHER_AES_128_CCM;
+    case SMB2_ENCRYPTION_AES128_GCM: return CRYPTO_CIPHER_AES_128_GCM;
+    case SMB2_ENCRYPTION_AES256_CCM: return CRYPTO_CIPHER_AES_256_CCM;
+    case SMB2_ENCRYPTION_AES256_GCM: return CRYPTO_CIPHER_AES_256_GCM;
+    }
+    return CRYPTO_CIPHER_NONE;
+}
+
+/* ---- NEGOTIATE, MS-SMB2 3.2.4.2.2 / 3.2.5.2 ---- */
+
+static int negotiate(struct sq_session *s, const struct sq_options *o, struct sq_failure *f)
+{
+    static const char stage[] = "negotiate";
+    /* Strongest first; the server picks (Samba by its own order). GCM/GMAC are several
+     * times faster than CCM/CMAC on current CPUs. */
+    static const uint16_t ciphers[] = {SMB2_ENCRYPTION_AES256_GCM, SMB2_ENCRYPTION_AES128_GCM,
+                                       SMB2_ENCRYPTION_AES256_CCM, SMB2_ENCRYPTION_AES128_CCM};
+    static const uint16_t signing[] = {SMB2_SIGNING_AES_GMAC, SMB2_SIGNING_AES_CMAC,
+                                       SMB2_SIGNING_HMAC_SHA256};
+    uint8_t salt[32];
+    uint16_t dialect = o->dialect;
+    struct smb2_negotiate_request nr = {
+        .dialects = &dialect,
+        .dialect_count = 1,
+        /* We always sign; "required" tells the server so (MS-SMB2 3.2.4.2.2.2). */
+        .security_mode = SMB2_NEGOTIATE_SIGNING_ENABLED | SMB2_NEGOTIATE_SIGNING_REQUIRED,
+        .capabilities = SMB2_GLOBAL_CAP_LEASING | SMB2_GLOBAL_CAP_LARGE_MTU |
+                        SMB2_GLOBAL_CAP_ENCRYPTION,
+        .preauth_salt = salt,
+        .preauth_salt_len = sizeof(salt),
+        .ciphers = ciphers,
+        .cipher_count = 4,
+        .signing_algorithms = signing,
+        .signing_algorithm_count = 3,
+        .netname = o->server,
+        .send_transport_capabilities = false,
+    };
+    int rc = crypto_random(salt, sizeof(salt));
+    if (!rc)
+        rc = crypto_random(nr.client_guid, sizeof(nr.client_guid));
+    struct smb2_request req;
+    if (!rc)
+        rc = smb2_request_init(&req, SMB2_NEGOTIATE, 0);
+    if (!rc)
+        rc = smb2_negotiate_request_encode(&req.msg, &nr);
+    if (rc) {
+        writer_free(&req.msg);
+        return sq_fail(f, SQ_STAGE_NEGOTIATE, stage, rc, 0, NULL);
+    }
+    struct sq_reply reply;
+    rc = sq_session_call(s, &req, 1, &reply);
+    if (rc) {
+        sq_reply_clear(&reply);
+        return sq_fail(f, SQ_STAGE_NEGOTIATE, stage, rc, 0,
+                       rc == SQ_ERR_CLOSED ? "the server closed the connection (does it "
+                                             "speak SMB %s?)"
+                                           : "%s",
+                       rc == SQ_ERR_CLOSED ? sq_dialect_name(o->dialect) : sq_strerror(rc));
+    }
+    if (reply.status != STATUS_SUCCESS) {
+        rc = sq_fail(f, SQ_STAGE_NEGOTIATE, stage, SQ_ERR_STATUS, reply.status, NULL);
+        sq_reply_clear(&reply);
+        return rc;
+    }
+    struct smb2_negotiate_response resp;
+    rc = smb2_negotiate_response_decode(reply.msg, reply.len, &resp);
+    if (rc) {
+        sq_reply_clear(&reply);
+        return sq_fail(f, SQ_STAGE_NEGOTIATE, stage, rc, 0, "malformed NEGOTIATE response");
+    }
+    struct smb2_negotiated n = {
+        .dialect = resp.dialect,
+        .security_mode = resp.security_mode,
+        .capabilities = resp.capabilities,
+        .max_transact_size = resp.max_transact_size,
+        .max_read_size = resp.max_read_size,
+        .max_write_size = resp.max_write_size,
+    };
+    memcpy(n.server_guid, resp.server_guid, 16);
+    sq_reply_clear(&reply);
+
+    if (n.dialect != o->dialect)
+        return sq_fail(f, SQ_STAGE_NEGOTIATE, stage, SQ_ERR_POLICY, 0,
+                       "the server chose dialect 0x%04x, we offered only SMB %s", n.dialect,
+                       sq_dialect_name(o->dialect));
+    if (n.dialect == SMB2_DIALECT_0311) {
+        /* MS-SMB2 3.2.5.2: exactly one hash algorithm, SHA-512. */
+        if (!(resp.contexts_seen & SMB2_NEGOTIATE_CONTEXT_BIT(SMB2_PREAUTH_INTEGRITY_CAPABILITIES)) ||
+            resp.preauth_hash_algorithm_count != 1 ||
+            resp.preauth_hash_algorithm != SMB2_PREAUTH_HASH_SHA512)
+            return sq_fail(f, SQ_STAGE_NEGOTIATE, stage, SQ_ERR_PROTO, 0,
+                           "the server did not select SHA-512 pre-authentication integrity");
+        n.cipher = cipher_from_wire(resp.cipher);
+        if (resp.cipher && n.cipher == CRYPTO_CIPHER_NONE)
+            return sq_fail(f, SQ_STAGE_NEGOTIATE, stage, SQ_ERR_PROTO, 0,
+                           "the server selected cipher 0x%04x, which we did not offer",
+                           resp.cipher);
+        /* Without a SIGNING_CAPABILITIES answer, 3.1.1 signs with AES-CMAC (3.2.5.2). */
+        n.signing_alg = CRYPTO_SIGN_AES_CMAC;
+        if (resp.contexts_seen & SMB2_NEGOTIATE_CONTEXT_BIT(SMB2_SIGNING_CAPABILITIES)) {
+            if (resp.signing_algorithm > SMB2_SIGNING_AES_GMAC)
+                return sq_fail(f, SQ_STAGE_NEGOTIATE, stage, SQ_ERR_PROTO, 0,
+                               "the server selected signing algorithm 0x%04x, which we did "
+                               "not offer",
+                               resp.signing_algorithm);
+            n.signing_alg = (enum crypto_signing_alg)resp.signing_algorithm;
+        }
+    } else {
+        /* SMB 3.0/3.0.2: AES-CMAC signing, AES-128-CCM when the server can encrypt. */
+        n.signing_alg = CRYPTO_SIGN_AES_CMAC;
+        n.cipher = (n.capabilities & SMB2_GLOBAL_CAP_ENCRYPTION) ? CRYPTO_CIPHER_AES_128_CCM
+                                                                 : CRYPTO_CIPHER_NONE;
+    }
+    if (o->seal && n.cipher == CRYPTO_CIPHER_NONE)
+        return sq_fail(f, SQ_STAGE_NEGOTIATE, stage, SQ_ERR_POLICY, 0,
+                       "encryption is required (seal) but the server offers no common cipher");
+    smb2_conn_set_negotiated(s->conn, &n);
+    s->info.dialect = n.dialect;
+    memcpy(s->info.server_guid, n.server_guid, 16);
+    s->info.max_read = n.max_read_size;
+    s->info.max_write = n.max_write_size;
+    s->info.max_transact = n.max_transact_size;
+    s->info.signing = crypto_signing_alg_name(n.signing_alg);
+    s->info.cipher = crypto_cipher_name(n.cipher);
+    return 0;
+}
+
+/* ---- SESSION_SETUP, MS-SMB2 3.2.4.2.3 / 3.2.5.3 ---- */
+
+static int send_session_setup(struct sq_session *s, const uint8_t *token, size_t token_len,
+                              struct sq_reply *reply)
+{
+    struct smb2_session_setup_request sr = {
+        .security_mode = SMB2_NEGOTIATE_SIGNING_ENABLED | SMB2_NEGOTIATE_SIGNING_REQUIRED,
+        .security_buffer = token,
+        .security_buffer_len = token_len,
+    };
+    struct smb2_request req;
+    int rc = smb2_request_init(&req, SMB2_SESSION_SETUP, 0);
+    if (!rc)
+        rc = smb2_session_setup_request_encode(&req.msg, &sr);
+    if (rc) {
+        writer_free(&req.msg);
+        return rc;
+    }
+    return sq_session_call(s, &req, 1, reply);
+}
+
+static int session_setup(struct sq_session *s, const struct sq_options *o, struct sq_failure *f)
+{
+    static const char stage[] = "session setup";
+    if (o->guest)
+        return sq_fail(f, SQ_STAGE_SESSION_SETUP, stage, SQ_ERR_UNSUPPORTED, 0,
+                       "guest sessions are not supported yet");
+    struct auth_params ap = {
+        .server = o->server,
+        .username = o->username,
+        .domain = o->domain,
+        .password = o->password,
+        .mech = o->sec,
+    };
+    struct auth_ctx *auth = NULL;
+    int rc = auth_new(&ap, &auth);
+    if (rc)
+        return sq_fail(f, SQ_STAGE_SESSION_SETUP, stage, rc, 0, NULL);
+
+    smb2_conn_session_begin(s->conn);
+    uint8_t *token = NULL;
+    size_t token_len = 0;
+    bool complete = false;
+    struct sq_reply reply = {0};
+    rc = auth_step(auth, NULL, 0, &token, &token_len, &complete);
+    if (rc) {
+        rc = sq_fail(f, SQ_STAGE_SESSION_SETUP, stage, SQ_ERR_AUTH, 0, "%s",
+                     auth_last_error(auth));
+        goto out;
+    }
+    for (;;) {
+        rc = send_session_setup(s, token, token_len, &reply);
+        free(token);
+        token = NULL;
+        if (rc) {
+            rc = sq_fail(f, SQ_STAGE_SESSION_SETUP, stage, rc, 0, NULL);
+            goto out;
+        }
+        if (reply.status != STATUS_SUCCESS && reply.status != STATUS_MORE_PROCESSING_REQUIRED) {
+            rc = sq_fail(f, SQ_STAGE_SESSION_SETUP, stage, SQ_ERR_STATUS, reply.status, NULL);
+            goto out;
+        }
+        struct smb2_session_setup_response sr;
+        struct reader hr;
+        struct smb2_header hdr;
+        reader_init(&hr, reply.msg, reply.len);
+        if (smb2_header_decode(&hr, &hdr) != 0 ||
+            smb2_session_setup_response_decode(reply.msg, reply.len, &sr) != 0) {
+            rc = sq_fail(f, SQ_STAGE_SESSION_SETUP, stage, SQ_ERR_PROTO, 0,
+                         "malformed SESSION_SETUP response");
+            goto out;
+        }
+        if (smb2_conn_session_id(s->conn) == 0)
+            smb2_conn_session_set_id(s->conn, hdr.session_id);
+        else if (hdr.session_id != smb2_conn_session_id(s->conn)) {
+            rc = sq_fail(f, SQ_STAGE_SESSION_SETUP, stage, SQ_ERR_PROTO, 0,
+                         "the server changed the session id during setup");
+            goto out;
+        }
+        if (complete && reply.status == STATUS_MORE_PROCESSING_REQUIRED) {
+            rc = sq_fail(f, SQ_STAGE_SESSION_SETUP, stage, SQ_ERR_PROTO, 0,
+                         "the server wants another round after authentication completed");
+            goto out;
+        }
+        if (!complete) {
+            /* Feed every server token, including the one in the final success response:
+             * it carries the server's mechListMIC (shared/PROTOCOL.md). */
+            rc = auth_step(auth, sr.security_buffer, sr.security_buffer_len, &token, &token_len,
+                           &complete);
+            if (rc) {
+                rc = sq_fail(f, SQ_STAGE_SESSION_SETUP, stage, SQ_ERR_AUTH, 0, "%s",
+                             auth_last_error(auth));
+                goto out;
+            }
+        }
+        if (reply.status == STATUS_MORE_PROCESSING_REQUIRED) {
+            sq_reply_clear(&reply);
+            continue;
+        }
+
+        /* STATUS_SUCCESS: policy checks, then keys, then the signature of this response. */
+        if (!complete || token_len) {
+            rc = sq_fail(f, SQ_STAGE_SESSION_SETUP, stage, SQ_ERR_AUTH, 0,
+                         "the server accepted the session but GSSAPI authentication did not "
+                         "complete");
+            goto out;
+        }
+        /* Never accept a guest or anonymous session we did not ask for: it has no session key
+         * and no signing (CVE-2016-2119). */
+        if (sr.session_flags & (SMB2_SESSION_FLAG_IS_GUEST | SMB2_SESSION_FLAG_IS_NULL)) {
+            rc = sq_fail(f, SQ_STAGE_SESSION_SETUP, stage, SQ_ERR_POLICY, 0,
+                         "the server offered a %s session; refusing it",
+                         (sr.session_flags & SMB2_SESSION_FLAG_IS_GUEST) ? "guest"
+                                                                         : "anonymous");
+            goto out;
+        }
+        uint8_t key[64];
+        size_t key_len = 0;
+        rc = auth_session_key(auth, key, sizeof(key), &key_len);
+        if (!rc)
+            rc = smb2_conn_session_keys(s->conn, key, key_len);
+        crypto_wipe(key, sizeof(key));
+        if (rc) {
+            rc = sq_fail(f, SQ_STAGE_SESSION_SETUP, stage, rc, 0,
+                         "cannot derive session keys: %s", sq_strerror(rc));
+            goto out;
+        }
+        /* MS-SMB2 3.2.5.3.1: the final response of a 3.x session setup is signed with the new
+         * signing key; verify it, so a man in the middle cannot fake success. */
+        struct smb2_reply r = {.hdr = hdr, .msg = reply.msg, .len = reply.len};
+        rc = smb2_conn_verify_reply(s->conn, &r);
+        if (rc) {
+            rc = sq_fail(f, SQ_STAGE_SESSION_SETUP, stage, SQ_ERR_SIGNATURE, 0,
+                         "the server's final SESSION_SETUP response is not correctly signed");
+            goto out;
+        }
+        bool encrypt = o->seal || (sr.session_flags & SMB2_SESSION_FLAG_ENCRYPT_DATA);
+        const struct smb2_negotiated *n = smb2_conn_negotiated(s->conn);
+        if (encrypt && n->cipher == CRYPTO_CIPHER_NONE) {
+            rc = sq_fail(f, SQ_STAGE_SESSION_SETUP, stage, SQ_ERR_POLICY, 0,
+                         "the server requires encryption but negotiated no cipher");
+            goto out;
+        }
+        smb2_conn_session_set_policy(s->conn, true, encrypt);
+        s->info.session_flags = sr.session_flags;
+        s->info.auth = auth_mech_name(auth);
+        s->info.encrypted = encrypt;
+        s->logged_on = true;
+        rc = 0;
+        break;
+    }
+out:
+    free(token);
+    sq_reply_clear(&reply);
+    auth_free(auth);
+    return rc;
+}
+
+/* ---- TREE_CONNECT, MS-SMB2 3.2.4.2.4 / 3.2.5.5 ---- */
+
+static int tree_connect(struct sq_session *s, const struct sq_options *o, struct sq_failure *f)
+{
+    static const char stage[] = "tree connect";
+    size_t len = strlen(o->server) + strlen(o->share) + 4;
+    char *unc = malloc(len);
+    if (!unc)
+        return sq_fail(f, SQ_STAGE_TREE_CONNECT, stage, SQ_ERR_NOMEM, 0, NULL);
+    snprintf(unc, len, "\\\\%s\\%s", o->server, o->share);
+    struct smb2_tree_connect_request tr = {.path = unc};
+    struct smb2_request req;
+    int rc = smb2_request_init(&req, SMB2_TREE_CONNECT, 0);
+    if (!rc)
+        rc = smb2_tree_connect_request_encode(&req.msg, &tr);
+    free(unc);
+    if (rc) {
+        writer_free(&req.msg);
+        return sq_fail(f, SQ_STAGE_TREE_CONNECT, stage, rc, 0, "bad share name");
+    }
+    struct sq_reply reply;
+    rc = sq_session_call(s, &req, 1, &reply);
+    if (rc) {
+        sq_reply_clear(&reply);
+        return sq_fail(f, SQ_STAGE_TREE_CONNECT, stage, rc, 0, NULL);
+    }
+    if (reply.status != STATUS_SUCCESS) {
+        rc = sq_fail(f, SQ_STAGE_TREE_CONNECT, stage, SQ_ERR_STATUS, reply.status, NULL);
+        sq_reply_clear(&reply);
+        return rc;
+    }
+    struct smb2_tree_connect_response tresp;
+    struct reader hr;
+    struct smb2_header hdr;
+    reader_init(&hr, reply.msg, reply.len);
+    rc = smb2_header_decode(&hr, &hdr);
+    if (!rc)
+        rc = smb2_tree_connect_response_decode(reply.msg, reply.len, &tresp);
+    sq_reply_clear(&reply);
+    if (rc)
+        return sq_fail(f, SQ_STAGE_TREE_CONNECT, stage, SQ_ERR_PROTO, 0,
+                       "malformed TREE_CONNECT response");
+    s->tree_id = hdr.tree_id;
+    s->tree_connected = true;
+    s->info.share_type = tresp.share_type;
+    s->info.share_flags = tresp.share_flags;
+    if (tresp.share_flags & SMB2_SHAREFLAG_ENCRYPT_DATA) {
+        /* MS-SMB2 3.2.5.5: the share requires encryption. */
+        if (smb2_conn_negotiated(s->conn)->cipher == CRYPTO_CIPHER_NONE)
+            return sq_fail(f, SQ_STAGE_TREE_CONNECT, stage, SQ_ERR_POLICY, 0,
+                           "the share requires encryption but no cipher was negotiated");
+        rc = smb2_conn_tree_set_encrypt(s->conn, s->tree_id, true);
+        if (rc)
+            return sq_fail(f, SQ_STAGE_TREE_CONNECT, stage, rc, 0, NULL);
+        s->info.encrypted = true;
+    }
+    return 0;
+}
+
+/* ---- open / close ---- */
+
+static int connect_transport(struct sq_session *s, const struct sq_options *o,
+                             struct sq_failure *f)
+{
+    char why[256] = "";
+    if (o->transport == SQ_TRANSPORT_QUIC)
+        return sq_fail(f, SQ_STAGE_CONNECT, "connect", SQ_ERR_UNSUPPORTED, 0,
+                       "the QUIC transport is not available in this build yet; use "
+                       "-o transport=tcp");
+    /* transport=auto: QUIC is not built yet, so auto goes straight to TCP. */
+    uint16_t port = o->port ? o->port : DEFAULT_TCP_PORT;
+    int rc = transport_tcp_connect(o->server, port, CONNECT_TIMEOUT_MS, &s->transport, why,
+                                   sizeof(why));
+    if (rc == SQ_ERR_RESOLVE)
+        return sq_fail(f, SQ_STAGE_RESOLVE, "name resolution", rc, 0, "%s", why);
+    if (rc)
+        return sq_fail(f, SQ_STAGE_CONNECT, "connect", rc, 0, "%s", why);
+    s->info.transport = s->transport->ops->name;
+    snprintf(s->info.peer, sizeof(s->info.peer), "%s", s->transport->peer);
+    return 0;
+}
+
+int sq_session_open(const struct sq_options *o, struct sq_session **out, struct sq_failure *f)
+{
+    char why[256];
+    int rc = sq_options_validate(o, why, sizeof(why));
+    if (rc)
+        return sq_fail(f, SQ_STAGE_OPTIONS, "options", rc, 0, "%s", why);
+    if (!o->share)
+        return sq_fail(f, SQ_STAGE_OPTIONS, "options", SQ_ERR_INVAL, 0, "no share given");
+    struct sq_session *s = calloc(1, sizeof(*s));
+    if (!s)
+        return sq_fail(f, SQ_STAGE_CONNECT, "connect", SQ_ERR_NOMEM, 0, NULL);
+    s->response_timeout_ms = RESPONSE_TIMEOUT_MS;
+    s->info.auth = "none";
+    rc = smb2_conn_new(NULL, &s->conn);
+    if (rc) {
+        free(s);
+        return sq_fail(f, SQ_STAGE_CONNECT, "connect", rc, 0, NULL);
+    }
+    rc = connect_transport(s, o, f);
+    if (!rc)
+        rc = negotiate(s, o, f);
+    if (!rc)
+        rc = session_setup(s, o, f);
+    if (!rc)
+        rc = tree_connect(s, o, f);
+    if (rc) {
+        sq_session_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+/* Best effort: the server cleans up on disconnect anyway. */
+static void send_simple(struct sq_session *s, uint16_t command)
+{
+    struct smb2_request req;
+    struct sq_reply reply;
+    int rc = smb2_request_init(&req, command, s->tree_id);
+    if (!rc)
+        rc = command == SMB2_LOGOFF ? smb2_logoff_request_encode(&req.msg)
+                                    : smb2_tree_disconnect_request_encode(&req.msg);
+    if (rc) {
+        writer_free(&req.msg);
+        return;
+    }
+    if (sq_session_call(s, &req, 1, &reply) == 0 && command == SMB2_TREE_DISCONNECT) {
+        /* nothing to check: a failed disconnect changes nothing for us */
+    }
+    sq_reply_clear(&reply);
+}
+
+void sq_session_close(struct sq_session *s)
+{
+    if (!s)
+        return;
+    if (s->conn && s->transport && !smb2_conn_error(s->conn)) {
+        if (s->tree_connected)
+            send_simple(s, SMB2_TREE_DISCONNECT);
+        if (s->logged_on)
+            send_simple(s, SMB2_LOGOFF);
+    }
+    smb2_conn_free(s->conn);
+    transport_close(s->transport);
+    free(s);
+}
