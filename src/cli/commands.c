@@ -359,55 +359,99 @@ int cmd_ls(struct sq_session *s, const struct sq_options *o, bool long_format,
     return rc;
 }
 
-/* ---- create + close style commands: mkdir, rm, rmdir ---- */
+/* ---- mkdir: CREATE(FILE_CREATE, directory) + CLOSE ---- */
 
-static int create_and_close(struct sq_session *s, const char *path, const char *op,
-                            uint32_t access, uint32_t disposition, uint32_t options,
-                            struct sq_failure *f)
+static int check_chain(struct sq_reply *replies, size_t n, const char *op, struct sq_failure *f)
+{
+    /* In a related compound a failure propagates to the later requests; the first failing
+     * status is the one that explains it. */
+    for (size_t i = 0; i < n; i++)
+        if (replies[i].status != STATUS_SUCCESS)
+            return op_fail(f, op, replies[i].status);
+    return 0;
+}
+
+int cmd_mkdir(struct sq_session *s, const struct sq_options *o, struct sq_failure *f)
+{
+    uint8_t *name;
+    size_t name_len;
+    int rc = path_utf16(o->path, &name, &name_len);
+    if (rc)
+        return sq_fail(f, SQ_STAGE_OPTIONS, "mkdir", rc, 0, "path is not valid UTF-8");
+    struct smb2_request reqs[2];
+    struct sq_reply replies[2];
+    memset(reqs, 0, sizeof(reqs));
+    rc = build_create(&reqs[0], name, name_len, FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE,
+                      FILE_CREATE, FILE_DIRECTORY_FILE, 0);
+    free(name);
+    if (!rc)
+        rc = build_close(&reqs[1], &related_file_id, true);
+    if (rc) {
+        free_requests(reqs, 2);
+        return conn_fail(f, "mkdir", rc);
+    }
+    rc = sq_session_call(s, reqs, 2, replies);
+    rc = rc ? conn_fail(f, "mkdir", rc) : check_chain(replies, 2, "mkdir", f);
+    clear_replies(replies, 2);
+    return rc;
+}
+
+/* ---- rm, rmdir: CREATE(DELETE) + SET_INFO(FileDispositionInformation) + CLOSE ----
+ * Setting the disposition, rather than FILE_DELETE_ON_CLOSE, makes the server check at once
+ * and answer STATUS_DIRECTORY_NOT_EMPTY for a non-empty directory (MS-FSCC 2.4.11); a
+ * delete-on-close open of such a directory would succeed and silently not delete it. */
+static int remove_path(struct sq_session *s, const char *path, const char *op, bool directory,
+                       struct sq_failure *f)
 {
     uint8_t *name;
     size_t name_len;
     int rc = path_utf16(path, &name, &name_len);
     if (rc)
         return sq_fail(f, SQ_STAGE_OPTIONS, op, rc, 0, "path is not valid UTF-8");
-    struct smb2_request reqs[2];
-    struct sq_reply replies[2];
+    struct smb2_request reqs[3];
+    struct sq_reply replies[3];
+    struct writer info;
+    writer_init(&info);
     memset(reqs, 0, sizeof(reqs));
-    rc = build_create(&reqs[0], name, name_len, access, disposition, options, 0);
+    rc = build_create(&reqs[0], name, name_len, SMB2_DELETE | FILE_READ_ATTRIBUTES, FILE_OPEN,
+                      directory ? FILE_DIRECTORY_FILE : FILE_NON_DIRECTORY_FILE, 0);
     free(name);
     if (!rc)
-        rc = build_close(&reqs[1], &related_file_id, true);
+        rc = smb2_file_disposition_info_encode(&info, true);
+    if (!rc)
+        rc = smb2_request_init(&reqs[1], SMB2_SET_INFO, 0);
+    if (!rc) {
+        struct smb2_set_info_request si = {
+            .info_type = SMB2_0_INFO_FILE,
+            .info_class = FILE_DISPOSITION_INFORMATION,
+            .file_id = related_file_id,
+            .buffer = info.data,
+            .buffer_len = (uint32_t)info.len,
+        };
+        reqs[1].related = true;
+        rc = smb2_set_info_request_encode(&reqs[1].msg, &si);
+    }
+    if (!rc)
+        rc = build_close(&reqs[2], &related_file_id, true);
+    writer_free(&info);
     if (rc) {
-        free_requests(reqs, 2);
+        free_requests(reqs, 3);
         return conn_fail(f, op, rc);
     }
-    rc = sq_session_call(s, reqs, 2, replies);
-    if (rc)
-        rc = conn_fail(f, op, rc);
-    else if (replies[0].status != STATUS_SUCCESS)
-        rc = op_fail(f, op, replies[0].status);
-    else if (replies[1].status != STATUS_SUCCESS)
-        rc = op_fail(f, op, replies[1].status);
-    clear_replies(replies, 2);
+    rc = sq_session_call(s, reqs, 3, replies);
+    rc = rc ? conn_fail(f, op, rc) : check_chain(replies, 3, op, f);
+    clear_replies(replies, 3);
     return rc;
-}
-
-int cmd_mkdir(struct sq_session *s, const struct sq_options *o, struct sq_failure *f)
-{
-    return create_and_close(s, o->path, "mkdir", FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE,
-                            FILE_CREATE, FILE_DIRECTORY_FILE, f);
 }
 
 int cmd_rm(struct sq_session *s, const struct sq_options *o, struct sq_failure *f)
 {
-    return create_and_close(s, o->path, "remove", SMB2_DELETE | FILE_READ_ATTRIBUTES, FILE_OPEN,
-                            FILE_NON_DIRECTORY_FILE | FILE_DELETE_ON_CLOSE, f);
+    return remove_path(s, o->path, "remove", false, f);
 }
 
 int cmd_rmdir(struct sq_session *s, const struct sq_options *o, struct sq_failure *f)
 {
-    return create_and_close(s, o->path, "rmdir", SMB2_DELETE | FILE_READ_ATTRIBUTES, FILE_OPEN,
-                            FILE_DIRECTORY_FILE | FILE_DELETE_ON_CLOSE, f);
+    return remove_path(s, o->path, "rmdir", true, f);
 }
 
 /* ---- mv: CREATE(DELETE) + SET_INFO(FileRenameInformation) + CLOSE ---- */
@@ -456,12 +500,7 @@ int cmd_mv(struct sq_session *s, const struct sq_options *o, const char *new_pat
         return conn_fail(f, "rename", rc);
     }
     rc = sq_session_call(s, reqs, 3, replies);
-    if (rc)
-        rc = conn_fail(f, "rename", rc);
-    else if (replies[0].status != STATUS_SUCCESS)
-        rc = op_fail(f, "rename", replies[0].status);
-    else if (replies[1].status != STATUS_SUCCESS)
-        rc = op_fail(f, "rename", replies[1].status);
+    rc = rc ? conn_fail(f, "rename", rc) : check_chain(replies, 3, "rename", f);
     clear_replies(replies, 3);
     return rc;
 }
