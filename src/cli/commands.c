@@ -236,8 +236,8 @@ static int print_entries(const uint8_t *buf, uint32_t len, bool long_format)
             if (long_format) {
                 char t[32];
                 format_filetime(e.last_write_time, t, sizeof(t));
-                printf("%c %12" PRIu64 " %s %s%s\n", dir ? 'd' : '-', e.end_of_file, t, name,
-                       dir ? "/" : "");
+                /* Single spaces: scripts split it with read(1); TYPE says what a directory is. */
+                printf("%c %" PRIu64 " %s %s\n", dir ? 'd' : '-', e.end_of_file, t, name);
             } else {
                 printf("%s%s\n", name, dir ? "/" : "");
             }
