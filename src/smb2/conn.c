@@ -402,17 +402,12 @@ static void frame_queue(struct smb2_conn *c, struct out_frame *f)
     c->out_tail = f;
 }
 
-/* Wraps plain (one message or a compound) into a TRANSFORM_HEADER frame, MS-SMB2 3.2.4.1.8. */
-static struct out_frame *encrypt_frame(struct smb2_conn *c, const uint8_t *plain, size_t len,
-                                       int *err)
+/* Seals the frame's payload in place: its first 52 bytes are reserved for the
+ * TRANSFORM_HEADER, the rest is the plaintext (one message or a compound),
+ * MS-SMB2 3.2.4.1.8. */
+static int encrypt_in_place(struct smb2_conn *c, uint8_t *th, size_t plain_len)
 {
     struct smb2_session_state *s = &c->session;
-    struct out_frame *f = frame_alloc(SMB2_TRANSFORM_HEADER_SIZE + len);
-    if (!f) {
-        *err = SQ_ERR_NOMEM;
-        return NULL;
-    }
-    uint8_t *th = f->data + FRAME_PREFIX_LEN;
     struct writer w;
     writer_init_fixed(&w, th, SMB2_TRANSFORM_HEADER_SIZE);
     writer_put_le32(&w, SMB2_TRANSFORM_PROTOCOL_ID);
@@ -427,19 +422,13 @@ static struct out_frame *encrypt_frame(struct smb2_conn *c, const uint8_t *plain
     if (nonce_len == 12)
         nonce[11] = (uint8_t)(ctr >> 56);
     writer_put_bytes(&w, nonce, 16);
-    writer_put_le32(&w, (uint32_t)len);
+    writer_put_le32(&w, (uint32_t)plain_len);
     writer_put_le16(&w, 0);
     writer_put_le16(&w, SMB2_TRANSFORM_FLAG_ENCRYPTED);
     writer_put_le64(&w, s->id);
-    uint8_t *body = th + SMB2_TRANSFORM_HEADER_SIZE;
-    memcpy(body, plain, len);
     /* The AAD is the transform header from the Nonce field on (32 bytes). */
-    *err = crypto_aead_encrypt(s->encryptor, nonce, th + 20, 32, body, len, th + 4);
-    if (*err) {
-        free(f);
-        return NULL;
-    }
-    return f;
+    return crypto_aead_encrypt(s->encryptor, nonce, th + 20, 32,
+                               th + SMB2_TRANSFORM_HEADER_SIZE, plain_len, th + 4);
 }
 
 static bool should_encrypt(const struct smb2_conn *c, const struct smb2_request *r)
@@ -471,18 +460,21 @@ static int emit_batch(struct smb2_conn *c, struct queued_batch *b)
             len = (len + 7) & ~(size_t)7; /* MS-SMB2 3.2.4.1.4: 8-byte aligned */
         total += len;
     }
-    if (total > c->max_frame_len)
-        return SQ_ERR_INVAL;
-    uint8_t *plain = calloc(1, total ? total : 1);
-    struct pending **ps = calloc(b->count, sizeof(*ps));
-    if (!plain || !ps) {
-        free(plain);
-        free(ps);
-        return SQ_ERR_NOMEM;
-    }
     bool encrypt = false;
     for (size_t i = 0; i < b->count; i++)
         encrypt = encrypt || should_encrypt(c, &b->reqs[i]);
+    size_t lead = encrypt ? SMB2_TRANSFORM_HEADER_SIZE : 0;
+    if (total > c->max_frame_len - lead)
+        return SQ_ERR_INVAL;
+    /* Messages are copied once, straight into the frame; sealing happens in place. */
+    struct out_frame *f = frame_alloc(lead + total);
+    struct pending **ps = calloc(b->count, sizeof(*ps));
+    if (!f || !ps) {
+        free(f);
+        free(ps);
+        return SQ_ERR_NOMEM;
+    }
+    uint8_t *plain = f->data + FRAME_PREFIX_LEN + lead;
 
     size_t off = 0;
     int rc = 0;
@@ -509,6 +501,8 @@ static int emit_batch(struct smb2_conn *c, struct queued_batch *b)
         writer_init_fixed(&hw, r->msg.data, SMB2_HEADER_SIZE);
         smb2_header_encode(&hw, &h);
         memcpy(plain + off, r->msg.data, len);
+        if (padded > len)
+            memset(plain + off + len, 0, padded - len);
         if (sign)
             rc = sign_message(&c->session, plain + off, padded, h.message_id, false, h.command,
                               plain + off + SMB2_HDR_OFF_SIGNATURE);
@@ -535,20 +529,10 @@ static int emit_batch(struct smb2_conn *c, struct queued_batch *b)
         off += padded;
     }
 
-    struct out_frame *f = NULL;
-    if (!rc) {
-        if (encrypt) {
-            f = encrypt_frame(c, plain, total, &rc);
-        } else {
-            f = frame_alloc(total);
-            if (f)
-                memcpy(f->data + FRAME_PREFIX_LEN, plain, total);
-            else
-                rc = SQ_ERR_NOMEM;
-        }
-    }
-    free(plain);
+    if (!rc && encrypt)
+        rc = encrypt_in_place(c, f->data + FRAME_PREFIX_LEN, total);
     if (rc) {
+        free(f);
         for (size_t i = 0; i < b->count; i++)
             free(ps[i]);
         free(ps);
@@ -574,10 +558,14 @@ static void pump(struct smb2_conn *c)
             c->queue_tail = NULL;
         int rc = emit_batch(c, b);
         if (rc) {
-            /* The requests never reached the wire: fail just them. */
+            /* Message ids may already be spent, leaving a hole in the server's sequence
+             * window (MS-SMB2 3.3.1.1) that nothing can fill: the connection is unusable. */
             for (size_t i = 0; i < b->count; i++)
                 if (b->reqs[i].cb)
                     b->reqs[i].cb(b->reqs[i].arg, rc, NULL);
+            free_batch(b);
+            smb2_conn_fail(c, rc);
+            return;
         }
         free_batch(b);
     }
@@ -653,18 +641,18 @@ int smb2_conn_cancel(struct smb2_conn *c, uint64_t message_id)
                           msg + SMB2_HDR_OFF_SIGNATURE);
     if (rc)
         return rc;
-    struct out_frame *f;
+    size_t lead = encrypt ? SMB2_TRANSFORM_HEADER_SIZE : 0;
+    struct out_frame *f = frame_alloc(lead + sizeof(msg));
+    if (!f)
+        return SQ_ERR_NOMEM;
+    memcpy(f->data + FRAME_PREFIX_LEN + lead, msg, sizeof(msg));
     if (encrypt) {
-        f = encrypt_frame(c, msg, sizeof(msg), &rc);
-    } else {
-        f = frame_alloc(sizeof(msg));
-        if (f)
-            memcpy(f->data + FRAME_PREFIX_LEN, msg, sizeof(msg));
-        else
-            rc = SQ_ERR_NOMEM;
+        rc = encrypt_in_place(c, f->data + FRAME_PREFIX_LEN, sizeof(msg));
+        if (rc) {
+            free(f);
+            return rc;
+        }
     }
-    if (rc)
-        return rc;
     frame_queue(c, f);
     c->sent_by_command[SMB2_CANCEL]++;
     return 0;
