@@ -85,5 +85,8 @@ int sq_session_call(struct sq_session *s, struct smb2_request *reqs, size_t coun
 /* Runs the I/O loop until *done becomes true or the connection fails (pipelined I/O: the
  * caller submits through sq_session_conn and counts completions itself). */
 int sq_session_run_until(struct sq_session *s, const bool *done);
+/* The same, but gives up after wait_ms (-1: no limit) with SQ_ERR_TIMEOUT, leaving the
+ * connection and its pending requests as they are. */
+int sq_session_run_for(struct sq_session *s, const bool *done, int wait_ms);
 
 #endif

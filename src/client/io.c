@@ -56,9 +56,10 @@ static int pump_input(struct sq_session *s, bool *progress)
     return 0;
 }
 
-int sq_session_run_until(struct sq_session *s, const bool *done)
+int sq_session_run_for(struct sq_session *s, const bool *done, int wait_ms)
 {
-    int64_t last_progress = monotonic_ms();
+    int64_t start = monotonic_ms();
+    int64_t last_progress = start;
     while (!*done) {
         int rc = smb2_conn_error(s->conn);
         if (!rc)
@@ -69,12 +70,17 @@ int sq_session_run_until(struct sq_session *s, const bool *done)
         }
         if (*done)
             break;
+        int64_t now = monotonic_ms();
+        if (wait_ms >= 0 && now - start >= wait_ms)
+            return SQ_ERR_TIMEOUT;
         struct pollfd pfd = {
             .fd = s->transport->fd,
             .events = s->transport->ops->poll_events(s->transport,
                                                      smb2_conn_wants_output(s->conn)),
         };
         int timeout = 1000;
+        if (wait_ms >= 0 && wait_ms - (now - start) < timeout)
+            timeout = (int)(wait_ms - (now - start));
         int tt = s->transport->ops->timeout_ms(s->transport);
         if (tt >= 0 && tt < timeout)
             timeout = tt;
@@ -92,8 +98,10 @@ int sq_session_run_until(struct sq_session *s, const bool *done)
             smb2_conn_fail(s->conn, rc);
             return rc;
         }
-        int64_t now = monotonic_ms();
-        if (progress || (pfd.revents & POLLOUT))
+        now = monotonic_ms();
+        /* Unbounded waits fail after response_timeout_ms of silence from the server; a
+         * bounded wait is the caller's own timeout and never kills the connection. */
+        if (progress || (pfd.revents & POLLOUT) || wait_ms >= 0)
             last_progress = now;
         else if (now - last_progress > s->response_timeout_ms) {
             smb2_conn_fail(s->conn, SQ_ERR_TIMEOUT);
@@ -101,6 +109,11 @@ int sq_session_run_until(struct sq_session *s, const bool *done)
         }
     }
     return 0;
+}
+
+int sq_session_run_until(struct sq_session *s, const bool *done)
+{
+    return sq_session_run_for(s, done, -1);
 }
 
 void sq_reply_clear(struct sq_reply *r)

@@ -617,11 +617,12 @@ int smb2_conn_cancel(struct smb2_conn *c, uint64_t message_id)
     struct pending *p = pending_find(c, message_id, false);
     if (!p)
         return SQ_ERR_INVAL;
-    /* MS-SMB2 3.2.4.24: CANCEL reuses the MessageId (or AsyncId) of the request, takes no
+    /* MS-SMB2 3.2.4.24: CANCEL reuses the MessageId of the request (also once it went async:
+     * Samba's GMAC check covers it), adds the AsyncId after an interim response, takes no
      * credit and gets no response of its own. */
     struct smb2_header h = {0};
     h.command = SMB2_CANCEL;
-    h.message_id = p->is_async ? 0 : message_id;
+    h.message_id = message_id;
     h.async_id = p->async_id;
     h.flags = p->is_async ? SMB2_FLAGS_ASYNC_COMMAND : 0;
     h.session_id = c->session.id;
