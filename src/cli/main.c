@@ -8,6 +8,7 @@
 #include "client/options.h"
 #include "client/session.h"
 #include "util/error.h"
+#include "util/log.h"
 
 /* Exit statuses, documented in smbquic(1). */
 enum exit_status {
@@ -120,6 +121,9 @@ int main(int argc, char **argv)
     }
     hide_passwords(argc, argv);
     free(option_strings);
+    sq_log_init("smbquic", false);
+    if (o.verbose)
+        sq_log_set_level(o.verbose > 1 ? SQ_LOG_DEBUG : SQ_LOG_INFO);
 
     int nargs = argc - optind;
     char **args = argv + optind;

@@ -11,6 +11,7 @@
 #include "smb2/msg.h"
 #include "smb2/ntstatus.h"
 #include "util/error.h"
+#include "util/log.h"
 
 #define DEFAULT_TCP_PORT 445
 #define CONNECT_TIMEOUT_MS 10000
@@ -190,6 +191,9 @@ static int negotiate(struct sq_session *s, const struct sq_options *o, struct sq
     s->info.max_transact = n.max_transact_size;
     s->info.signing = crypto_signing_alg_name(n.signing_alg);
     s->info.cipher = crypto_cipher_name(n.cipher);
+    sq_log(SQ_LOG_INFO, "negotiated SMB %s, cipher %s, signing %s, max read/write %u/%u",
+           sq_dialect_name(n.dialect), s->info.cipher, s->info.signing, n.max_read_size,
+           n.max_write_size);
     return 0;
 }
 
@@ -341,6 +345,10 @@ static int session_setup(struct sq_session *s, const struct sq_options *o, struc
         s->info.auth = auth_mech_name(auth);
         s->info.encrypted = encrypt;
         s->logged_on = true;
+        sq_log(SQ_LOG_INFO, "session 0x%016llx established with %s%s, requests %s",
+               (unsigned long long)smb2_conn_session_id(s->conn), s->info.auth,
+               strcmp(s->info.auth, "ntlmssp") == 0 ? " (NTLM: Kerberos was not used)" : "",
+               encrypt ? "encrypted" : "signed");
         rc = 0;
         break;
     }
@@ -407,6 +415,8 @@ static int tree_connect(struct sq_session *s, const struct sq_options *o, struct
             return sq_fail(f, SQ_STAGE_TREE_CONNECT, stage, rc, 0, NULL);
         s->info.encrypted = true;
     }
+    sq_log(SQ_LOG_INFO, "connected to share \\\\%s\\%s (tree 0x%08x%s)", o->server, o->share,
+           s->tree_id, s->info.encrypted ? ", encrypted" : "");
     return 0;
 }
 
@@ -422,6 +432,7 @@ static int connect_transport(struct sq_session *s, const struct sq_options *o,
                        "-o transport=tcp");
     /* transport=auto: QUIC is not built yet, so auto goes straight to TCP. */
     uint16_t port = o->port ? o->port : DEFAULT_TCP_PORT;
+    sq_log(SQ_LOG_INFO, "connecting to %s port %u over tcp", o->server, port);
     int rc = transport_tcp_connect(o->server, port, CONNECT_TIMEOUT_MS, &s->transport, why,
                                    sizeof(why));
     if (rc == SQ_ERR_RESOLVE)
@@ -430,6 +441,7 @@ static int connect_transport(struct sq_session *s, const struct sq_options *o,
         return sq_fail(f, SQ_STAGE_CONNECT, "connect", rc, 0, "%s", why);
     s->info.transport = s->transport->ops->name;
     snprintf(s->info.peer, sizeof(s->info.peer), "%s", s->transport->peer);
+    sq_log(SQ_LOG_INFO, "connected to %s over %s", s->info.peer, s->info.transport);
     return 0;
 }
 
@@ -489,6 +501,9 @@ void sq_session_close(struct sq_session *s)
 {
     if (!s)
         return;
+    if (s->logged_on)
+        sq_log(SQ_LOG_INFO, "disconnecting session 0x%016llx",
+               (unsigned long long)smb2_conn_session_id(s->conn));
     if (s->conn && s->transport && !smb2_conn_error(s->conn)) {
         if (s->tree_connected)
             send_simple(s, SMB2_TREE_DISCONNECT);
