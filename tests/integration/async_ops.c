@@ -314,6 +314,97 @@ static void test_echo_flush_compound(struct sq_session *s)
         sq_reply_clear(&replies[i]);
 }
 
+/* ---- lease break between two sessions (MS-SMB2 3.2.5.19.2, 3.2.4.25) ---- */
+
+struct break_seen {
+    bool done;
+    struct smb2_break brk;
+};
+
+static void break_cb(void *arg, const struct smb2_reply *reply)
+{
+    struct break_seen *b = arg;
+    if (smb2_oplock_break_decode(reply->msg, reply->len, &b->brk) == 0)
+        b->done = true;
+}
+
+static void test_lease_break(struct sq_session *s1, struct sq_session *s2)
+{
+    uint8_t *name;
+    size_t name_len;
+    utf8_to_utf16le("leased.txt", 10, &name, &name_len);
+    struct smb2_lease lease = {.state = SMB2_LEASE_READ_CACHING | SMB2_LEASE_WRITE_CACHING |
+                                        SMB2_LEASE_HANDLE_CACHING};
+    memcpy(lease.key, "smbquic-lease-01", 16);
+    struct smb2_request req;
+    smb2_request_init(&req, SMB2_CREATE, 0);
+    struct smb2_create_request c = {
+        .requested_oplock_level = SMB2_OPLOCK_LEVEL_LEASE,
+        .impersonation_level = SMB2_IMPERSONATION_IMPERSONATION,
+        .desired_access = FILE_READ_DATA | FILE_WRITE_DATA | FILE_READ_ATTRIBUTES,
+        .share_access = FILE_SHARE_ALL,
+        .create_disposition = FILE_OVERWRITE_IF,
+        .create_options = FILE_NON_DIRECTORY_FILE,
+        .name = name,
+        .name_len = name_len,
+        .lease = &lease,
+    };
+    smb2_create_request_encode(&req.msg, &c);
+    struct sq_reply reply;
+    int rc = sq_session_call(s1, &req, 1, &reply);
+    struct smb2_create_response cr = {0};
+    bool ok = rc == 0 && reply.status == STATUS_SUCCESS &&
+              smb2_create_response_decode(reply.msg, reply.len, &cr) == 0;
+    CHECK(ok && cr.has_lease && cr.lease.state == lease.state,
+          "session 1 holds a RWH lease (granted state 0x%x)", cr.lease.state);
+    sq_reply_clear(&reply);
+    struct smb2_file_id leased = cr.file_id;
+
+    struct break_seen seen = {0};
+    smb2_conn_set_break_callback(sq_session_conn(s1), break_cb, &seen);
+
+    /* Session 2 opens the same file for writing: the server breaks session 1's lease and
+     * holds session 2's CREATE until session 1 acknowledges. */
+    struct outcome second;
+    uint64_t mid;
+    smb2_request_init(&req, SMB2_CREATE, 0);
+    c.requested_oplock_level = SMB2_OPLOCK_LEVEL_NONE;
+    c.lease = NULL;
+    c.create_disposition = FILE_OPEN;
+    smb2_create_request_encode(&req.msg, &c);
+    free(name);
+    submit(s2, &req, &second, &mid);
+    sq_session_run_for(s2, &second.done, 300);
+    rc = sq_session_run_for(s1, &seen.done, 10000);
+    CHECK(rc == 0 && seen.done && seen.brk.kind == SMB2_BREAK_LEASE_NOTIFY &&
+              memcmp(seen.brk.lease_key, lease.key, 16) == 0,
+          "session 1 received a lease break notification for its lease key");
+    CHECK(seen.brk.flags & SMB2_NOTIFY_BREAK_LEASE_FLAG_ACK_REQUIRED,
+          "the break requires an acknowledgment (0x%x -> 0x%x)", seen.brk.lease_state,
+          seen.brk.new_lease_state);
+
+    smb2_request_init(&req, SMB2_OPLOCK_BREAK, 0);
+    smb2_lease_break_ack_encode(&req.msg, lease.key, seen.brk.new_lease_state);
+    rc = sq_session_call(s1, &req, 1, &reply);
+    struct smb2_break ack = {0};
+    CHECK(rc == 0 && reply.status == STATUS_SUCCESS &&
+              smb2_oplock_break_decode(reply.msg, reply.len, &ack) == 0 &&
+              ack.kind == SMB2_BREAK_LEASE_RESPONSE &&
+              ack.lease_state == seen.brk.new_lease_state,
+          "lease break acknowledged (status 0x%08x)", reply.status);
+    sq_reply_clear(&reply);
+
+    rc = sq_session_run_for(s2, &second.done, 10000);
+    CHECK(rc == 0 && second.done && second.status == STATUS_SUCCESS,
+          "session 2's open completed after the acknowledgment (0x%08x)", second.status);
+    struct smb2_create_response cr2;
+    if (second.msg && smb2_create_response_decode(second.msg, second.len, &cr2) == 0)
+        close_file(s2, &cr2.file_id);
+    free(second.msg);
+    close_file(s1, &leased);
+    smb2_conn_set_break_callback(sq_session_conn(s1), NULL, NULL);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -338,6 +429,14 @@ int main(int argc, char **argv)
     test_change_notify(s);
     test_blocking_lock(s);
     test_echo_flush_compound(s);
+    struct sq_session *s2;
+    if (sq_session_open(&o, &s2, &f) == 0) {
+        test_lease_break(s, s2);
+        CHECK(smb2_conn_error(sq_session_conn(s2)) == 0, "second connection healthy");
+        sq_session_close(s2);
+    } else {
+        CHECK(false, "second connection: %s", f.detail);
+    }
     CHECK(smb2_conn_error(sq_session_conn(s)) == 0, "connection still healthy at the end");
     sq_session_close(s);
     sq_options_free(&o);
