@@ -792,7 +792,8 @@ struct smb2_fs_attribute_info {
 int smb2_fs_attribute_info_decode(const uint8_t *p, size_t len, struct smb2_fs_attribute_info *out);
 
 /* FILE_FULL_EA_INFORMATION, MS-FSCC 2.4.15: names are 8-bit, not NUL-terminated here (the
- * wire form has the NUL, which the decoder checks and the encoder adds). */
+ * wire form has the NUL, which the decoder checks and the encoder adds) and never contain a
+ * NUL (the decoder refuses such entries, the encoder such names). */
 struct smb2_ea {
     uint8_t flags; /* FILE_NEED_EA */
     const uint8_t *name;

@@ -312,8 +312,9 @@ int smb2_ea_next(struct reader *r, struct smb2_ea *out)
     size_t need = EA_FIXED_SIZE + (size_t)name_len + 1 + value_len;
     if (reader_error(r) || extent == 0 || name_len == 0 || need > extent)
         goto bad;
+    /* The name is NUL-terminated and holds no other NUL (it becomes a C string upstream). */
     const uint8_t *name = r->data + start + EA_FIXED_SIZE;
-    if (name[name_len] != 0)
+    if (name[name_len] != 0 || memchr(name, 0, name_len))
         goto bad;
     out->flags = flags;
     out->name = name;

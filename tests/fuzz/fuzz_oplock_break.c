@@ -1,0 +1,36 @@
+/* libFuzzer target: SMB2 OPLOCK_BREAK messages from the server (MS-SMB2 2.2.23, 2.2.25). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smb2/msg_file.h"
+#include "util/error.h"
+
+/* Aborts unless [p, p+n) lies inside [base, base+size). */
+#define INSIDE(p, n, base, size)                                                                   \
+    do {                                                                                           \
+        if ((n) && ((p) < (base) || (size_t)((p) - (base)) > (size) ||                             \
+                    (size_t)(n) > (size) - (size_t)((p) - (base))))                                \
+            abort();                                                                               \
+    } while (0)
+
+static volatile unsigned sink;
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct smb2_break o;
+    int rc = smb2_oplock_break_decode(data, size, &o);
+    if (rc == 0) {
+        size_t need = o.kind == SMB2_BREAK_OPLOCK           ? 24
+                      : o.kind == SMB2_BREAK_LEASE_NOTIFY   ? 44
+                      : o.kind == SMB2_BREAK_LEASE_RESPONSE ? 36
+                                                            : SIZE_MAX;
+        if (need == SIZE_MAX || size < SMB2_HEADER_SIZE + need)
+            abort();
+    } else if (rc != SQ_ERR_PROTO || o.kind != 0) {
+        abort();
+    }
+    return 0;
+}
