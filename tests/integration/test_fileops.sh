@@ -62,6 +62,13 @@ expect_line_match '^type: (file|regular|regular file)$' "stat type of a file"
 smbq stat "$UNC/dir" -o "$(opts)"
 expect_ok "stat of a directory"
 expect_line_match '^type: (directory|dir)$' "stat type of a directory"
+printf '0123456789' >"$S/dated.txt"
+touch -d '2001-02-03 04:05:06 UTC' "$S/dated.txt"
+as_share_owner "$S/dated.txt"
+TZ=UTC smbq stat "$UNC/dated.txt" -o "$(opts)"
+expect_ok "stat of a file with a known mtime"
+expect_line "size: 10" "stat size of dated.txt"
+expect_line "last_write_time: 2001-02-03 04:05:06" "stat last_write_time (TZ=UTC)"
 
 # mv (within the share)
 smbq mv "$UNC/dir/sub/a.txt" "dir/renamed.txt" -o "$(opts)"
