@@ -67,7 +67,7 @@ struct smb2_negotiate_request {
     size_t cipher_count;
     const uint16_t *signing_algorithms; /* most preferred first; 0: no SIGNING context */
     size_t signing_algorithm_count;
-    const char *netname;              /* UTF-8 server name for the NETNAME context; NULL: none */
+    const char *netname;              /* UTF-8 server name (NETNAME context); NULL or "": none */
     bool send_transport_capabilities; /* TRANSPORT_CAPABILITIES context (SMB over QUIC) */
     uint32_t transport_flags;         /* SMB2_ACCEPT_TRANSPORT_LEVEL_SECURITY or 0 */
     bool send_compression_none;       /* COMPRESSION_CAPABILITIES listing only NONE */

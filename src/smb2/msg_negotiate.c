@@ -40,7 +40,7 @@ static int check_request(const struct smb2_negotiate_request *req, size_t *netna
     if (bad_list(req->ciphers, req->cipher_count) ||
         bad_list(req->signing_algorithms, req->signing_algorithm_count))
         return SQ_ERR_INVAL;
-    if (req->netname) {
+    if (req->netname && req->netname[0]) {
         if (utf8_utf16le_size(req->netname, strlen(req->netname), netname_size) != 0 ||
             *netname_size > CONTEXT_MAX_DATA)
             return SQ_ERR_INVAL;
@@ -101,7 +101,7 @@ static uint16_t put_contexts(struct writer *w, size_t hdr, const struct smb2_neg
         context_end(w, at);
         count++;
     }
-    if (req->netname) { /* 2.2.3.1.4 */
+    if (req->netname && req->netname[0]) { /* 2.2.3.1.4 */
         at = context_begin(w, hdr, SMB2_NETNAME_NEGOTIATE_CONTEXT_ID);
         writer_put_utf16le(w, req->netname);
         context_end(w, at);

@@ -467,6 +467,19 @@ START_TEST(test_negotiate_request_all_contexts)
     ck_assert_uint_eq(lens[5], 8);
     ck_assert_mem_eq(data[5], "\x03\x00\x02\x00\x01\x00\x00\x00", 8);
     writer_free(&w);
+
+    /* Only the mandatory PREAUTH context; an empty netname means none. */
+    memset(&req, 0, sizeof(req));
+    req.dialects = dialects;
+    req.dialect_count = 1;
+    req.netname = "";
+    start_message(&w, SMB2_NEGOTIATE);
+    ck_assert_int_eq(smb2_negotiate_request_encode(&w, &req), 0);
+    ck_assert_uint_eq(walk_request_contexts(w.data, w.len, types, data, lens), 1);
+    ck_assert_uint_eq(types[0], SMB2_PREAUTH_INTEGRITY_CAPABILITIES);
+    ck_assert_uint_eq(lens[0], 6);
+    ck_assert_mem_eq(data[0], "\x01\x00\x00\x00\x01\x00", 6);
+    writer_free(&w);
 }
 END_TEST
 
