@@ -582,14 +582,14 @@ struct smb2_copychunk_response {
 int smb2_copychunk_response_decode(const uint8_t *p, size_t len,
                                    struct smb2_copychunk_response *out);
 
-/* FSCTL_QUERY_ALLOCATED_RANGES: FILE_ALLOCATED_RANGE_BUFFER (MS-FSCC 2.3.33/34) input and an
+/* FSCTL_QUERY_ALLOCATED_RANGES: FILE_ALLOCATED_RANGE_BUFFER (MS-FSCC 2.3) input and an
  * iterator over the output array (its length must be a multiple of 16). */
 int smb2_allocated_range_encode(struct writer *w, uint64_t offset, uint64_t length);
 int smb2_allocated_range_next(struct reader *r, uint64_t *offset, uint64_t *length);
 
-/* FSCTL_SET_ZERO_DATA input, FILE_ZERO_DATA_INFORMATION (MS-FSCC 2.3.80). */
+/* FSCTL_SET_ZERO_DATA input, FILE_ZERO_DATA_INFORMATION (MS-FSCC 2.3). */
 int smb2_zero_data_encode(struct writer *w, uint64_t offset, uint64_t beyond_final_zero);
-/* FSCTL_SET_SPARSE input, FILE_SET_SPARSE_BUFFER (MS-FSCC 2.3.71). */
+/* FSCTL_SET_SPARSE input, FILE_SET_SPARSE_BUFFER (MS-FSCC 2.3). */
 int smb2_set_sparse_encode(struct writer *w, bool sparse);
 
 /* REPARSE_DATA_BUFFER (MS-FSCC 2.1.2.2): tag and ReparseDataLength bytes of data, checked. */
@@ -642,7 +642,7 @@ int smb2_query_directory_response_decode(const uint8_t *msg, size_t len,
 
 /* One directory entry from FILE_DIRECTORY_INFORMATION, FILE_FULL_DIRECTORY_INFORMATION,
  * FILE_BOTH_DIRECTORY_INFORMATION, FILE_ID_FULL_DIRECTORY_INFORMATION or
- * FILE_ID_BOTH_DIRECTORY_INFORMATION (MS-FSCC 2.4.10/14/8/18/17); absent fields are zero. */
+ * FILE_ID_BOTH_DIRECTORY_INFORMATION (MS-FSCC 2.4); absent fields are zero. */
 struct smb2_dirent {
     uint32_t file_index;
     uint64_t creation_time;
@@ -728,7 +728,7 @@ struct smb2_file_basic_info {
 int smb2_file_basic_info_decode(const uint8_t *p, size_t len, struct smb2_file_basic_info *out);
 int smb2_file_basic_info_encode(struct writer *w, const struct smb2_file_basic_info *in);
 
-/* FILE_STANDARD_INFORMATION, MS-FSCC 2.4.41 (24 bytes). */
+/* FILE_STANDARD_INFORMATION, MS-FSCC 2.4 FileStandardInformation (24 bytes). */
 struct smb2_file_standard_info {
     uint64_t allocation_size;
     uint64_t end_of_file;
@@ -739,10 +739,11 @@ struct smb2_file_standard_info {
 int smb2_file_standard_info_decode(const uint8_t *p, size_t len,
                                    struct smb2_file_standard_info *out);
 
-/* FILE_INTERNAL_INFORMATION, MS-FSCC 2.4.22: the 64-bit file index (inode number). */
+/* FILE_INTERNAL_INFORMATION, MS-FSCC 2.4 FileInternalInformation: the 64-bit file index (inode
+ * number). */
 int smb2_file_internal_info_decode(const uint8_t *p, size_t len, uint64_t *index_number);
 
-/* FILE_ALL_INFORMATION, MS-FSCC 2.4.2 (100 fixed bytes then the name). */
+/* FILE_ALL_INFORMATION, MS-FSCC 2.4 FileAllInformation (100 fixed bytes then the name). */
 struct smb2_file_all_info {
     struct smb2_file_basic_info basic;
     struct smb2_file_standard_info standard;
@@ -809,7 +810,7 @@ int smb2_ea_next(struct reader *r, struct smb2_ea *out);
  * FILE_FULL_EA_INFORMATION should return. */
 int smb2_get_ea_list_encode(struct writer *w, const struct smb2_ea *names, size_t count);
 
-/* FILE_STREAM_INFORMATION, MS-FSCC 2.4.47 (entries 8-byte aligned). */
+/* FILE_STREAM_INFORMATION, MS-FSCC 2.4 FileStreamInformation (entries 8-byte aligned). */
 struct smb2_stream_info {
     uint64_t size;
     uint64_t allocation_size;
@@ -819,13 +820,17 @@ struct smb2_stream_info {
 int smb2_stream_info_next(struct reader *r, struct smb2_stream_info *out);
 
 /* SET_INFO payloads. */
-int smb2_file_end_of_file_info_encode(struct writer *w, uint64_t end_of_file);    /* 2.4.14 */
-int smb2_file_allocation_info_encode(struct writer *w, uint64_t allocation_size); /* 2.4.4 */
-int smb2_file_disposition_info_encode(struct writer *w, bool delete_pending);     /* 2.4.11 */
-/* FILE_RENAME_INFORMATION / FILE_LINK_INFORMATION for SMB2 (MS-FSCC 2.4.42.2 / 2.4.27.2):
- * ReplaceIfExists, RootDirectory 0, the new path relative to the share root (UTF-16LE), then a
- * UTF-16 NUL not counted in FileNameLength (what Windows and cifs send; some servers size-check
- * against the 24-byte C struct). SQ_ERR_INVAL for an empty or odd-length name. */
+int smb2_file_end_of_file_info_encode(struct writer *w,
+                                      uint64_t end_of_file); /* FileEndOfFileInformation */
+int smb2_file_allocation_info_encode(struct writer *w,
+                                     uint64_t allocation_size); /* FileAllocationInformation */
+int smb2_file_disposition_info_encode(struct writer *w,
+                                      bool delete_pending); /* FileDispositionInformation */
+/* FILE_RENAME_INFORMATION / FILE_LINK_INFORMATION for SMB2 (MS-FSCC 2.4,
+ * FILE_RENAME_INFORMATION_TYPE_2 / FILE_LINK_INFORMATION_TYPE_2): ReplaceIfExists, RootDirectory 0,
+ * the new path relative to the share root (UTF-16LE), then a UTF-16 NUL not counted in
+ * FileNameLength (what Windows and cifs send; some servers size-check against the 24-byte C
+ * struct). SQ_ERR_INVAL for an empty or odd-length name. */
 int smb2_file_rename_info_encode(struct writer *w, bool replace_if_exists, const uint8_t *name,
                                  size_t name_len);
 int smb2_file_link_info_encode(struct writer *w, bool replace_if_exists, const uint8_t *name,

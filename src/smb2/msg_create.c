@@ -10,8 +10,9 @@
 #define CREATE_RESPONSE_SIZE      89                      /* StructureSize, 2.2.14 */
 #define CREATE_NAME_OFFSET        (SMB2_HEADER_SIZE + 56) /* 0x78: right after the fixed part */
 #define CREATE_RESPONSE_FIXED_END (SMB2_HEADER_SIZE + 88) /* 0x98 */
-#define CONTEXT_HEADER_SIZE       16 /* Next, NameOffset, NameLength, Reserved, DataOffset, DataLength \
-                                      */
+#define CONTEXT_HEADER_SIZE                                                                        \
+    16 /* Next, NameOffset, NameLength, Reserved, DataOffset, DataLength                           \
+        */
 #define LEASE_V1_SIZE 32
 #define LEASE_V2_SIZE 52
 

@@ -66,15 +66,15 @@ int smb2_query_directory_response_decode(const uint8_t *msg, size_t len,
 static size_t dirinfo_fixed_size(uint8_t info_class)
 {
     switch (info_class) {
-    case FILE_DIRECTORY_INFORMATION: /* MS-FSCC 2.4.10 */
+    case FILE_DIRECTORY_INFORMATION: /* FileDirectoryInformation */
         return 64;
-    case FILE_FULL_DIRECTORY_INFORMATION: /* 2.4.14 */
+    case FILE_FULL_DIRECTORY_INFORMATION: /* FileFullDirectoryInformation */
         return 68;
-    case FILE_ID_FULL_DIRECTORY_INFORMATION: /* 2.4.18 */
+    case FILE_ID_FULL_DIRECTORY_INFORMATION: /* FileIdFullDirectoryInformation */
         return 80;
-    case FILE_BOTH_DIRECTORY_INFORMATION: /* 2.4.8 */
+    case FILE_BOTH_DIRECTORY_INFORMATION: /* FileBothDirectoryInformation */
         return 94;
-    case FILE_ID_BOTH_DIRECTORY_INFORMATION: /* 2.4.17 */
+    case FILE_ID_BOTH_DIRECTORY_INFORMATION: /* FileIdBothDirectoryInformation */
         return 104;
     default:
         return 0;

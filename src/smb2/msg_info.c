@@ -15,16 +15,8 @@
 #define SET_INFO_BUFFER_OFFSET        (SMB2_HEADER_SIZE + 32) /* 0x60 */
 #define SET_INFO_RESPONSE_SIZE        2
 
-#define BASIC_INFO_SIZE         40
-#define STANDARD_INFO_SIZE      24
-#define ALL_INFO_FIXED_SIZE     100
-#define NETWORK_OPEN_INFO_SIZE  56
-#define FS_FULL_SIZE_INFO_SIZE  32
-#define FS_SIZE_INFO_SIZE       24
-#define FS_ATTRIBUTE_FIXED_SIZE 12
-#define EA_FIXED_SIZE           8
-#define STREAM_FIXED_SIZE       24
-#define RENAME_FIXED_SIZE       20
+#define EA_FIXED_SIZE     8
+#define STREAM_FIXED_SIZE 24
 
 int smb2_query_info_request_encode(struct writer *w, const struct smb2_query_info_request *req)
 {
@@ -106,7 +98,7 @@ static void get_basic(struct reader *r, struct smb2_file_basic_info *out)
     reader_skip(r, 4); /* Reserved */
 }
 
-/* Reads the 24-byte FILE_STANDARD_INFORMATION body (MS-FSCC 2.4.41). */
+/* Reads the 24-byte FILE_STANDARD_INFORMATION body (MS-FSCC 2.4). */
 static void get_standard(struct reader *r, struct smb2_file_standard_info *out)
 {
     out->allocation_size = reader_get_le64(r);

@@ -17,7 +17,6 @@
 #define WRITE_RESPONSE_SIZE     17
 #define LOCK_REQUEST_SIZE       48
 #define LOCK_RESPONSE_SIZE      4
-#define LOCK_ELEMENT_SIZE       24
 
 /* Opens a reader on a response body: positioned after StructureSize, which must match. */
 static int body_open(const uint8_t *msg, size_t len, uint16_t structure_size, struct reader *r)

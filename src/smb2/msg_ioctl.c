@@ -11,8 +11,6 @@
 #define IOCTL_RESPONSE_SIZE      49
 #define IOCTL_INPUT_OFFSET       (SMB2_HEADER_SIZE + 56) /* 0x78 */
 #define IOCTL_RESPONSE_FIXED_END (SMB2_HEADER_SIZE + 48)
-#define COPYCHUNK_SIZE           24
-#define REPARSE_HEADER_SIZE      8  /* ReparseTag, ReparseDataLength, Reserved */
 #define SYMLINK_FIXED_SIZE       12 /* name offsets and lengths, Flags */
 
 int smb2_ioctl_request_encode(struct writer *w, const struct smb2_ioctl_request *req)

@@ -16,8 +16,6 @@
             abort();                                                                               \
     } while (0)
 
-static volatile unsigned sink;
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void payloads(const uint8_t *p, size_t n, const uint8_t *base, size_t size)

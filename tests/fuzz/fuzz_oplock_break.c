@@ -6,16 +6,6 @@
 #include "smb2/msg_file.h"
 #include "util/error.h"
 
-/* Aborts unless [p, p+n) lies inside [base, base+size). */
-#define INSIDE(p, n, base, size)                                                                   \
-    do {                                                                                           \
-        if ((n) && ((p) < (base) || (size_t)((p) - (base)) > (size) ||                             \
-                    (size_t)(n) > (size) - (size_t)((p) - (base))))                                \
-            abort();                                                                               \
-    } while (0)
-
-static volatile unsigned sink;
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1364,7 +1364,7 @@ END_TEST
 
 START_TEST(dirent_other_classes)
 {
-    /* FileIdFullDirectoryInformation (MS-FSCC 2.4.18): 80 fixed bytes. */
+    /* FileIdFullDirectoryInformation (MS-FSCC 2.4): 80 fixed bytes. */
     struct mb d = {.len = 0};
     mb_32(&d, 0);
     mb_32(&d, 9); /* FileIndex */
@@ -1697,7 +1697,7 @@ START_TEST(file_info_decoders)
     ck_assert(st.directory);
     check_truncations(dec_standard, m.b, m.len);
 
-    /* FileAllInformation (MS-FSCC 2.4.2). */
+    /* FileAllInformation (MS-FSCC 2.4). */
     m.len = 0;
     mb_basic(&m);
     mb_standard(&m);
