@@ -78,6 +78,20 @@ expect_true "new name has the content" cmp -s "$TEST_TMP/b.txt" "$S/dir/renamed.
 smbq mv "$UNC/dir/sub" "moved-sub" -o "$(opts)"
 expect_ok "mv of a directory"
 expect_true "directory moved" test -d "$S/moved-sub" -a ! -e "$S/dir/sub"
+printf 'keep me\n' >"$S/target.txt"
+printf 'mover\n' >"$S/mover.txt"
+as_share_owner "$S/target.txt" "$S/mover.txt"
+smbq mv "$UNC/mover.txt" "target.txt" -o "$(opts)"
+expect_failure_match 1 '^smbquic: [a-z ]+ failed: STATUS_OBJECT_NAME_COLLISION \(.+\)$' \
+    "mv onto an existing file is refused"
+expect_eq "$(cat "$S/target.txt")" "keep me" "mv did not replace the existing target"
+expect_eq "$(cat "$S/mover.txt")" "mover" "mv left the source in place"
+smbq mv "$UNC/mover.txt" "$UNC/moved.txt" -o "$(opts)"
+expect_ok "mv with a full //SERVER/SHARE/PATH target"
+expect_true "mv with a full target renamed the file" test -f "$S/moved.txt" -a ! -e "$S/mover.txt"
+smbq put "$TEST_TMP/b.txt" "$UNC/no-such-dir/b.txt" -o "$(opts)"
+expect_failure_match 1 '^smbquic: [a-z ]+ failed: STATUS_OBJECT_PATH_NOT_FOUND \(.+\)$' \
+    "put into a missing directory"
 smbq mv "$UNC/nothing-here" "x" -o "$(opts)"
 expect_failure_match 1 '^smbquic: [a-z ]+ failed: STATUS_OBJECT_NAME_NOT_FOUND \(.+\)$' \
     "mv of a missing file"
