@@ -32,7 +32,11 @@ if [ -z "$smbquic" ]; then
         fi
         ninja -C "$builddir" >&2 || echo "getput: build failed; smbquic rows will say n/a" >&2
     fi
-    smbquic=$srcdir/$builddir/src/cli/smbquic
+    case "$builddir" in
+    /*) ;;
+    *) builddir=$srcdir/$builddir ;;
+    esac
+    smbquic=$builddir/src/cli/smbquic
 fi
 if [ ! -x "$smbquic" ]; then
     echo "getput: no smbquic binary at $smbquic; its rows will say n/a" >&2
