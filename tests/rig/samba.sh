@@ -55,6 +55,8 @@ rig_cleanup_add() {
 
 rig_cleanup() {
     local i
+    # A second signal must not cut the cleanup short.
+    trap '' INT TERM HUP
     for ((i = ${#_rig_cleanups[@]} - 1; i >= 0; i--)); do
         eval "${_rig_cleanups[$i]}" || true
     done
