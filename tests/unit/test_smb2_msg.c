@@ -572,6 +572,60 @@ START_TEST(create_response_bad_contexts)
 }
 END_TEST
 
+/* A response with only the given contexts after the fixed part. */
+static void build_create_with(struct mb *m, const char *const *tags, const uint32_t *lens, int n)
+{
+    build_create_response(m, false);
+    m->len = 0x98;
+    uint8_t data[64];
+    memset(data, 0x5a, sizeof(data));
+    for (int i = 0; i < n; i++)
+        mb_context(m, tags[i], data, lens[i], i == n - 1);
+    put32(m->b + 64 + 80, 0x98);
+    put32(m->b + 64 + 84, (uint32_t)(m->len - 0x98));
+}
+
+START_TEST(create_response_durable_v1_and_duplicates)
+{
+    struct mb m;
+    struct smb2_create_response o;
+    /* DHnQ (2.2.14.2.3), then duplicates: only the first of each kind counts. */
+    const char *tags[] = {"DHnQ", "MxAc", "MxAc", "QFid", "QFid", "DH2Q", "DH2Q", "RqLs", "RqLs"};
+    const uint32_t lens[] = {8, 8, 8, 32, 32, 8, 8, 32, 52};
+    build_create_with(&m, tags, lens, 9);
+    ck_assert_int_eq(smb2_create_response_decode(m.b, m.len, &o), 0);
+    ck_assert(o.has_durable_v1);
+    ck_assert(o.has_maximal_access && o.has_on_disk_id && o.has_durable_v2 && o.has_lease);
+    ck_assert_uint_eq(o.lease.version, 1);
+    ck_assert_uint_eq(o.maximal_access, 0x5a5a5a5a);
+    check_truncations(dec_create, m.b, m.len);
+
+    /* Short data for each known context is an error, even for a duplicate. */
+    const char *one[] = {"QFid"};
+    const uint32_t short_qfid[] = {15};
+    build_create_with(&m, one, short_qfid, 1);
+    ck_assert_int_eq(smb2_create_response_decode(m.b, m.len, &o), SQ_ERR_PROTO);
+    const char *dh2q[] = {"DH2Q"};
+    const uint32_t short_dh2q[] = {4};
+    build_create_with(&m, dh2q, short_dh2q, 1);
+    ck_assert_int_eq(smb2_create_response_decode(m.b, m.len, &o), SQ_ERR_PROTO);
+    const char *rqls[] = {"RqLs"};
+    const uint32_t short_rqls[] = {31};
+    build_create_with(&m, rqls, short_rqls, 1);
+    ck_assert_int_eq(smb2_create_response_decode(m.b, m.len, &o), SQ_ERR_PROTO);
+    const char *dup[] = {"MxAc", "MxAc"};
+    const uint32_t dup_short[] = {8, 4};
+    build_create_with(&m, dup, dup_short, 2);
+    ck_assert_int_eq(smb2_create_response_decode(m.b, m.len, &o), SQ_ERR_PROTO);
+    /* A context with no data at all is fine when unknown or DHnQ-like. */
+    const char *empty[] = {"DHnQ", "Xyzw"};
+    const uint32_t zero[] = {0, 0};
+    build_create_with(&m, empty, zero, 2);
+    ck_assert_int_eq(smb2_create_response_decode(m.b, m.len, &o), 0);
+    ck_assert(o.has_durable_v1);
+}
+END_TEST
+
 /* ---- CLOSE / FLUSH ------------------------------------------------------------------------ */
 
 START_TEST(close_and_flush)
@@ -1407,6 +1461,28 @@ START_TEST(dirent_other_classes)
         ck_assert_int_eq(smb2_dirinfo_next(&r, FILE_ID_FULL_DIRECTORY_INFORMATION, &e),
                          n ? SQ_ERR_PROTO : 0);
     }
+
+    /* FileBothDirectoryInformation (94 fixed bytes: ShortNameLength at 68, ShortName at 70). */
+    struct mb b = {.len = 0};
+    mb_zeros(&b, 94);
+    put32(b.b + 60, 2); /* FileNameLength */
+    put32(b.b + 64, 0); /* EaSize */
+    b.b[68] = 2;        /* ShortNameLength */
+    b.b[70] = 'S';
+    mb_bytes(&b, "L\0", 2);
+    reader_init(&r, b.b, b.len);
+    ck_assert_int_eq(smb2_dirinfo_next(&r, FILE_BOTH_DIRECTORY_INFORMATION, &e), 1);
+    ck_assert_ptr_eq(e.short_name, b.b + 70);
+    ck_assert_uint_eq(e.short_name_len, 2);
+    ck_assert_ptr_eq(e.name, b.b + 94);
+    ck_assert_uint_eq(e.file_id, 0);
+    ck_assert_int_eq(smb2_dirinfo_next(&r, FILE_BOTH_DIRECTORY_INFORMATION, &e), 0);
+    b.b[68] = 3; /* odd short name */
+    reader_init(&r, b.b, b.len);
+    ck_assert_int_eq(smb2_dirinfo_next(&r, FILE_BOTH_DIRECTORY_INFORMATION, &e), SQ_ERR_PROTO);
+    /* The error is sticky. */
+    ck_assert_int_eq(smb2_dirinfo_next(&r, FILE_BOTH_DIRECTORY_INFORMATION, &e), SQ_ERR_PROTO);
+    ck_assert_ptr_null(e.name);
 }
 END_TEST
 
@@ -2122,6 +2198,7 @@ static Suite *msg_suite(void)
     tcase_add_test(t, create_response_valid);
     tcase_add_test(t, create_response_bad_structure);
     tcase_add_test(t, create_response_bad_contexts);
+    tcase_add_test(t, create_response_durable_v1_and_duplicates);
     tcase_add_test(t, close_and_flush);
     tcase_add_test(t, close_response);
     tcase_add_test(t, small_responses);
