@@ -372,6 +372,14 @@ START_TEST(test_writer_huge_reserve)
     ck_assert_uint_eq(w.len, 1);
     writer_free(&w);
 
+    /* Sizes whose doubling would wrap the capacity to zero (and loop forever) are refused. */
+    writer_init(&w);
+    writer_put_zeros(&w, 3);
+    ck_assert_int_eq(writer_reserve(&w, SIZE_MAX - 8), SQ_ERR_NOMEM);
+    ck_assert_int_eq(writer_reserve(&w, SIZE_MAX / 2), SQ_ERR_NOMEM);
+    ck_assert_uint_eq(w.cap, 256);
+    writer_free(&w);
+
     /* Just past the growth limit: refused before any allocation is attempted. */
     writer_init(&w);
     ck_assert_int_eq(writer_reserve(&w, SIZE_MAX / 2 + 1), SQ_ERR_NOMEM);

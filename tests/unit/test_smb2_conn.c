@@ -956,22 +956,29 @@ START_TEST(test_credit_request_up_to_target)
     ck_assert_int_eq(feed_msg(c, &h, 65), 0);
     ck_assert_uint_eq(smb2_conn_credits(c), 10);
 
-    /* At the target: ask only for what the request spends. */
-    struct completion e;
+    /* At the target: ask only for what the request spends; credits charged by requests in
+     * flight count as held. */
+    struct completion e, e2;
     completion_init(&e, 1);
+    completion_init(&e2, 2);
     ck_assert_int_eq(submit_one(c, SMB2_ECHO, 0, 4, 0, false, &e), 0);
     take_frame(c, &f);
     ck_assert_uint_eq(decode_at(f.data, f.len).credits, 1);
-    /* The server grants nothing back: 9 left, so the next asks for 1 + 1. */
+    ck_assert_int_eq(submit_one(c, SMB2_ECHO, 0, 4, 0, false, &e2), 0);
+    take_frame(c, &f);
+    ck_assert_uint_eq(decode_at(f.data, f.len).credits, 1);
+    /* The server grants nothing back: 8 left, so the next asks for its 3 + 2. */
     h = rsp(SMB2_ECHO, 1, 0);
     ck_assert_int_eq(feed_msg(c, &h, 4), 0);
-    ck_assert_uint_eq(smb2_conn_credits(c), 9);
+    h = rsp(SMB2_ECHO, 2, 0);
+    ck_assert_int_eq(feed_msg(c, &h, 4), 0);
+    ck_assert_uint_eq(smb2_conn_credits(c), 8);
     completion_init(&e, 1);
     ck_assert_int_eq(submit_one(c, SMB2_READ, 0, 48, 3 * 65536, false, &e), 0);
     take_frame(c, &f);
     h = decode_at(f.data, f.len);
     ck_assert_uint_eq(h.credit_charge, 3);
-    ck_assert_uint_eq(h.credits, 3 + 1);
+    ck_assert_uint_eq(h.credits, 3 + 2);
     smb2_conn_free(c);
 
     /* A huge target is capped per request. */
@@ -1605,6 +1612,19 @@ START_TEST(test_signing_gmac_311)
     ck_assert_int_eq(d.err, SQ_ERR_SIGNATURE);
     server_free(&s);
     smb2_conn_free(c);
+
+    /* NEGOTIATE is never signed (MS-SMB2 3.2.4.1.1), even on a signing session. */
+    c = conn_new(8, 0);
+    establish(c, &s, SMB2_DIALECT_0311, CRYPTO_CIPHER_AES_128_GCM, CRYPTO_SIGN_AES_GMAC, 16,
+              false);
+    completion_init(&d, 0);
+    ck_assert_int_eq(submit_one(c, SMB2_NEGOTIATE, 0, 36, 0, false, &d), 0);
+    take_frame(c, &f);
+    h = decode_at(f.data, f.len);
+    ck_assert_uint_eq(h.flags, 0);
+    ck_assert_uint_eq(h.session_id, 0);
+    server_free(&s);
+    smb2_conn_free(c);
 }
 END_TEST
 
@@ -1911,6 +1931,7 @@ enum tamper {
     TAMPER_SIZE_MINUS,
     TAMPER_SIZE_HUGE,
     TAMPER_SESSION,
+    TAMPER_OTHER_SESSION,
     TAMPER_TAG,
     TAMPER_CIPHERTEXT,
     TAMPER_NONCE,
@@ -1934,6 +1955,8 @@ static void encrypted_reject(enum tamper t, int want)
     build_rsp(&w, &s, &r, 4, false);
     size_t plain_len = t == TAMPER_SHORT_PLAIN ? 60 : w.len;
     uint8_t frame[256];
+    if (t == TAMPER_OTHER_SESSION)
+        s.session_id++; /* correctly sealed, but for a session we do not have */
     size_t n = server_seal(&s, w.data, plain_len, frame);
     writer_free(&w);
     switch (t) {
@@ -1941,6 +1964,7 @@ static void encrypted_reject(enum tamper t, int want)
     case TAMPER_SIZE_MINUS: put32(frame + 36, get32(frame + 36) - 1); break;
     case TAMPER_SIZE_HUGE: put32(frame + 36, 0xFFFFFFFFu); break;
     case TAMPER_SESSION: put64(frame + 44, TEST_SESSION_ID + 1); break;
+    case TAMPER_OTHER_SESSION: break;
     case TAMPER_TAG: frame[4 + 15] ^= 0x01; break;
     case TAMPER_CIPHERTEXT: frame[SMB2_TRANSFORM_HEADER_SIZE + 5] ^= 0x10; break;
     case TAMPER_NONCE: frame[20] ^= 0x01; break;
@@ -1963,6 +1987,7 @@ START_TEST(test_encryption_rejects)
     encrypted_reject(TAMPER_SIZE_MINUS, SQ_ERR_PROTO);
     encrypted_reject(TAMPER_SIZE_HUGE, SQ_ERR_PROTO);
     encrypted_reject(TAMPER_SESSION, SQ_ERR_DECRYPT);
+    encrypted_reject(TAMPER_OTHER_SESSION, SQ_ERR_DECRYPT);
     encrypted_reject(TAMPER_TAG, SQ_ERR_DECRYPT);
     encrypted_reject(TAMPER_CIPHERTEXT, SQ_ERR_DECRYPT);
     encrypted_reject(TAMPER_NONCE, SQ_ERR_DECRYPT);
