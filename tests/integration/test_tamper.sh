@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A man in the middle (tests/rig/tamper_proxy.py) changes one server response: flips a byte of
 # signed or encrypted READ data, flips or strips the signature of a SESSION_SETUP, TREE_CONNECT,
-# CREATE or WRITE response. Every signed response must be verified and every encrypted one
+# CREATE or WRITE response, or changes the NEGOTIATE response (caught by pre-auth integrity). Every signed response must be verified and every encrypted one
 # authenticated: the command must fail (one 'smbquic:' line, not a usage error) and never report
 # success. A relay that changes nothing must stay transparent.
 # shellcheck source=testlib.sh
@@ -95,6 +95,10 @@ expect_rejected "TREE_CONNECT response with a bad signature"
 start_proxy flip-signature-5
 smbq stat "$UNC/x.txt" -o "$(popts)"
 expect_rejected "CREATE response with a bad signature"
+
+start_proxy flip-negotiate-guid
+smbq ls "$UNC" -o "$(popts)"
+expect_rejected "NEGOTIATE response changed in flight (3.1.1 pre-authentication integrity)"
 
 start_proxy strip-signature-9
 smbq put "$TEST_TMP/small.txt" "$UNC/small.txt" -o "$(popts)"

@@ -14,6 +14,8 @@ MODES
                      flip the last byte (signed data no longer matches its signature; encrypted
                      data no longer authenticates)
   flip-signature-N   first plain response to command N with the SIGNED flag: flip a signature byte
+  flip-negotiate-guid  the NEGOTIATE response: flip a byte of the ServerGuid (SMB 3.1.1
+                     pre-authentication integrity, or 3.0.x VALIDATE_NEGOTIATE_INFO, must notice)
   strip-signature-N  first plain response to command N with the SIGNED flag: clear the flag and
                      zero the signature (a man in the middle removing protection)
 Commands: 1 SESSION_SETUP, 3 TREE_CONNECT, 5 CREATE, 8 READ, 14 QUERY_DIRECTORY.
@@ -51,6 +53,13 @@ def tamper(frame, mode, logpath):
             done = True
             log(logpath, "tampered: flipped the last byte of a %d-byte frame (magic %s)"
                 % (len(body), bytes(body[:4]).hex()))
+            return bytes(body)
+        if mode == "flip-negotiate-guid":
+            if len(body) < 64 + 24 or body[:4] != SMB2_MAGIC or struct.unpack_from("<H", body, 12)[0] != 0:
+                return frame
+            body[64 + 8] ^= 0x01  # ServerGuid: parsed as is, but covered by pre-auth integrity
+            done = True
+            log(logpath, "tampered: flipped a ServerGuid byte of the NEGOTIATE response")
             return bytes(body)
         kind, _, command = mode.rpartition("-")
         if len(body) < 64 or body[:4] != SMB2_MAGIC:
