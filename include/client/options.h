@@ -30,6 +30,14 @@ struct sq_options {
     enum auth_mech_pref sec;
     uint16_t dialect; /* the one dialect to offer; SMB 3.1.1 by default */
     int verbose;
+    /* QUIC (shared/PRODUCT.md "Transport and certificates") */
+    char *servername; /* the name the server certificate must carry (connecting by address) */
+    char *cafile;     /* extra trusted CA certificates, PEM */
+    uint8_t pin[32];  /* SHA-256 of the one server certificate to trust (pin=sha256:HEX) */
+    bool has_pin;
+    char *cert;       /* client certificate and key, PEM */
+    char *key;
+    bool quic_tls_only; /* accept skipping SMB encryption inside QUIC (MS-SMB2 2.2.3.1.5) */
 };
 
 /* Sets the defaults (QUIC, SMB 3.1.1, user from $USER, password from $PASSWD). */

@@ -18,7 +18,8 @@
 enum sq_stage {
     SQ_STAGE_OPTIONS = 0,
     SQ_STAGE_RESOLVE,
-    SQ_STAGE_CONNECT,
+    SQ_STAGE_CONNECT,     /* UDP reachability, QUIC handshake, TCP connect */
+    SQ_STAGE_CERTIFICATE, /* the server's certificate, or its client-certificate policy */
     SQ_STAGE_NEGOTIATE,
     SQ_STAGE_SESSION_SETUP,
     SQ_STAGE_TREE_CONNECT,
@@ -42,8 +43,13 @@ struct sq_session;
 
 /* What was negotiated, for `smbquic info`. */
 struct sq_session_info {
-    const char *transport;   /* "tcp" */
+    const char *transport;   /* "tcp" or "quic" */
     char peer[64];
+    const char *connection_id;   /* QUIC: the connection id the server logs; "" for TCP */
+    const char *cert_subject;    /* QUIC: the server certificate; "" for TCP */
+    const char *cert_issuer;
+    const char *cert_sha256;
+    bool transport_security_only; /* QUIC's TLS alone protects the traffic (quic_tls_only) */
     uint16_t dialect;
     const char *cipher;      /* "AES-128-GCM" or "none" */
     const char *signing;     /* "AES-GMAC" ... or "none" */

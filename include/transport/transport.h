@@ -19,6 +19,9 @@ struct transport_ops {
     int (*recv)(struct transport *t, uint8_t *buf, size_t cap, size_t *got);
     /* poll(2) events to wait for; want_send says the caller has bytes queued. */
     short (*poll_events)(struct transport *t, bool want_send);
+    /* True when recv would return bytes without the socket being readable (data already
+     * taken off the socket); NULL for transports that buffer nothing. */
+    bool (*has_buffered_input)(struct transport *t);
     /* Milliseconds until on_timeout must run, -1 for none. */
     int (*timeout_ms)(struct transport *t);
     int (*on_timeout)(struct transport *t);
@@ -29,12 +32,46 @@ struct transport {
     const struct transport_ops *ops;
     int fd;
     char peer[64]; /* numeric address:port actually connected to */
+    /* QUIC only (empty for TCP): for logs and `smbquic info`. */
+    char connection_id[41];       /* hex of the client's original destination CID, which the
+                                   * server sees first and logs (smbquic-gateway does) */
+    char cert_subject[256];       /* the server certificate's subject DN */
+    char cert_issuer[256];
+    char cert_sha256[65];         /* hex SHA-256 of its DER encoding */
 };
 
 /* Resolves host and connects over TCP within timeout_ms. On failure returns SQ_ERR_RESOLVE,
  * SQ_ERR_TIMEOUT or SQ_ERR_IO (errno kept) and fills why (a short text). */
 int transport_tcp_connect(const char *host, uint16_t port, int timeout_ms,
                           struct transport **out, char *why, size_t why_len);
+
+/* Why a QUIC connection attempt failed: the stage for the user's one-line message. */
+enum transport_quic_stage {
+    QUIC_STAGE_RESOLVE = 1, /* name resolution */
+    QUIC_STAGE_UDP,         /* the server's UDP port is unreachable (ICMP) */
+    QUIC_STAGE_HANDSHAKE,   /* no answer, wrong ALPN, TLS failure other than the certificate */
+    QUIC_STAGE_CERTIFICATE, /* the server's certificate, or the server refused ours */
+};
+
+struct transport_quic_params {
+    const char *host;        /* name or address to connect to */
+    uint16_t port;           /* UDP port (443 by default, chosen by the caller) */
+    const char *servername;  /* DNS name to verify and send as SNI; NULL: host, which must
+                              * then be a name, not an address */
+    const char *cafile;      /* extra trusted CAs (PEM) besides the system store; may be NULL */
+    const uint8_t *pin;      /* 32-byte SHA-256 of the one server certificate to trust
+                              * instead of CA verification; NULL: verify normally */
+    const char *cert_file;   /* client certificate and key (PEM), both or neither */
+    const char *key_file;
+    int timeout_ms;          /* bound on resolution + handshake */
+};
+
+/* Connects with QUIC v1 (RFC 9000) and TLS 1.3 (RFC 9001), ALPN "smb", verifies the server
+ * certificate (chain to a trusted CA, DNS name, validity, serverAuth usage; or the pin),
+ * opens the one bidirectional stream that carries SMB (MS-SMB2 2.1). Never sends 0-RTT data.
+ * On failure returns a negative sq_error, sets *stage and a one-line reason in why. */
+int transport_quic_connect(const struct transport_quic_params *p, struct transport **out,
+                           enum transport_quic_stage *stage, char *why, size_t why_len);
 
 static inline void transport_close(struct transport *t)
 {

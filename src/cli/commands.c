@@ -129,6 +129,13 @@ int cmd_info(struct sq_session *s, const struct sq_options *o, struct sq_failure
     printf("share: %s\n", o->share);
     printf("transport: %s\n", i->transport);
     printf("peer: %s\n", i->peer);
+    if (strcmp(i->transport, "quic") == 0) {
+        printf("connection_id: %s\n", i->connection_id);
+        printf("server_cert_subject: %s\n", i->cert_subject);
+        printf("server_cert_issuer: %s\n", i->cert_issuer);
+        printf("server_cert_sha256: %s\n", i->cert_sha256);
+        printf("transport_security_only: %s\n", i->transport_security_only ? "yes" : "no");
+    }
     printf("dialect: %s\n", sq_dialect_name(i->dialect));
     printf("cipher: %s\n", i->encrypted ? i->cipher : "none");
     printf("signing: %s\n", i->signing);

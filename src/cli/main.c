@@ -19,6 +19,7 @@ enum exit_status {
     EXIT_SECURITY = 4,  /* negotiate or security policy */
     EXIT_AUTH = 5,      /* authentication */
     EXIT_SHARE = 6,     /* tree connect */
+    EXIT_CERTIFICATE = 7, /* server certificate, or the server's client-certificate policy */
 };
 
 static void usage(FILE *out)
@@ -38,7 +39,8 @@ static void usage(FILE *out)
           "\n"
           "options (-o, comma separated): port=N, transport=quic|tcp|auto, username=USER,\n"
           "  domain=DOMAIN, credentials=FILE, sign, seal, sec=krb5|ntlmssp,\n"
-          "  vers=3.1.1|3.0.2|3.0 (below 3.1.1 only with transport=tcp)\n"
+          "  vers=3.1.1|3.0.2|3.0 (below 3.1.1 only with transport=tcp),\n"
+          "  servername=NAME, cafile=FILE, pin=sha256:HEX, cert=FILE, key=FILE, quic_tls_only\n"
           "The password comes from credentials=FILE or the PASSWD environment variable.\n"
           "See smbquic(1).\n",
           out);
@@ -50,6 +52,7 @@ static int exit_for_stage(enum sq_stage stage)
     case SQ_STAGE_OPTIONS: return EXIT_USAGE;
     case SQ_STAGE_RESOLVE:
     case SQ_STAGE_CONNECT: return EXIT_CONNECT;
+    case SQ_STAGE_CERTIFICATE: return EXIT_CERTIFICATE;
     case SQ_STAGE_NEGOTIATE: return EXIT_SECURITY;
     case SQ_STAGE_SESSION_SETUP: return EXIT_AUTH;
     case SQ_STAGE_TREE_CONNECT: return EXIT_SHARE;

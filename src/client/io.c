@@ -84,13 +84,15 @@ int sq_session_run_for(struct sq_session *s, const bool *done, int wait_ms)
         int tt = s->transport->ops->timeout_ms(s->transport);
         if (tt >= 0 && tt < timeout)
             timeout = tt;
-        int n = poll(&pfd, 1, timeout);
+        bool buffered = s->transport->ops->has_buffered_input &&
+                        s->transport->ops->has_buffered_input(s->transport);
+        int n = poll(&pfd, 1, buffered ? 0 : timeout);
         if (n < 0 && errno != EINTR) {
             smb2_conn_fail(s->conn, SQ_ERR_IO);
             return SQ_ERR_IO;
         }
         bool progress = false;
-        if (n > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP)))
+        if (buffered || (n > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP))))
             rc = pump_input(s, &progress);
         if (!rc && tt >= 0 && tt <= timeout)
             rc = s->transport->ops->on_timeout(s->transport);

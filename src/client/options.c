@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -64,6 +65,10 @@ void sq_options_free(struct sq_options *o)
     free(o->path);
     free(o->username);
     free(o->domain);
+    free(o->servername);
+    free(o->cafile);
+    free(o->cert);
+    free(o->key);
     free_secret(&o->password);
     memset(o, 0, sizeof(*o));
 }
@@ -165,6 +170,38 @@ static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
     return true;
 }
 
+/* pin=sha256:HEX with 64 hex digits; colons between bytes are allowed (as certtool and
+ * openssl print fingerprints). */
+static int parse_pin(const char *value, uint8_t out[32])
+{
+    if (strncasecmp(value, "sha256:", 7) != 0)
+        return -1;
+    const char *p = value + 7;
+    size_t n = 0;
+    while (*p && n < 64) {
+        if (*p == ':') {
+            p++;
+            continue;
+        }
+        int v;
+        if (*p >= '0' && *p <= '9')
+            v = *p - '0';
+        else if (*p >= 'a' && *p <= 'f')
+            v = *p - 'a' + 10;
+        else if (*p >= 'A' && *p <= 'F')
+            v = *p - 'A' + 10;
+        else
+            return -1;
+        if (n % 2 == 0)
+            out[n / 2] = (uint8_t)(v << 4);
+        else
+            out[n / 2] |= (uint8_t)v;
+        n++;
+        p++;
+    }
+    return n == 64 && *p == '\0' ? 0 : -1;
+}
+
 /* Options mount(8) passes to helpers that have no meaning for the connection itself. */
 static bool is_mount_only_option(const char *name)
 {
@@ -256,6 +293,28 @@ static int parse_one(struct sq_options *o, char *opt, char *why, size_t why_len)
             snprintf(why, why_len, "unsupported vers '%s' (3.1.1, 3.0.2 or 3.0)", value);
             return SQ_ERR_INVAL;
         }
+    } else if (strcmp(name, "servername") == 0) {
+        NEEDS_VALUE();
+        rc = set_string(&o->servername, value);
+    } else if (strcmp(name, "cafile") == 0) {
+        NEEDS_VALUE();
+        rc = set_string(&o->cafile, value);
+    } else if (strcmp(name, "cert") == 0) {
+        NEEDS_VALUE();
+        rc = set_string(&o->cert, value);
+    } else if (strcmp(name, "key") == 0) {
+        NEEDS_VALUE();
+        rc = set_string(&o->key, value);
+    } else if (strcmp(name, "pin") == 0) {
+        NEEDS_VALUE();
+        if (parse_pin(value, o->pin) != 0) {
+            snprintf(why, why_len, "bad pin '%s' (expected sha256: and 64 hex digits, colons "
+                                   "allowed)", value);
+            return SQ_ERR_INVAL;
+        }
+        o->has_pin = true;
+    } else if (strcmp(name, "quic_tls_only") == 0) {
+        o->quic_tls_only = true;
     } else if (strcmp(name, "verbose") == 0) {
         o->verbose++;
     } else if (is_mount_only_option(name)) {
@@ -355,6 +414,10 @@ int sq_options_validate(const struct sq_options *o, char *why, size_t why_len)
     }
     if (!o->server) {
         snprintf(why, why_len, "no server given");
+        return SQ_ERR_INVAL;
+    }
+    if ((o->cert == NULL) != (o->key == NULL)) {
+        snprintf(why, why_len, "a client certificate needs both cert= and key=");
         return SQ_ERR_INVAL;
     }
     return 0;

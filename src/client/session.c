@@ -14,6 +14,9 @@
 #include "util/log.h"
 
 #define DEFAULT_TCP_PORT 445
+#define DEFAULT_QUIC_PORT 443
+/* transport=auto waits this long for QUIC before it tries TCP. */
+#define AUTO_QUIC_TIMEOUT_MS 3000
 #define CONNECT_TIMEOUT_MS 10000
 #define RESPONSE_TIMEOUT_MS 60000
 
@@ -102,7 +105,10 @@ static int negotiate(struct sq_session *s, const struct sq_options *o, struct sq
         .signing_algorithms = signing,
         .signing_algorithm_count = 3,
         .netname = o->server,
-        .send_transport_capabilities = false,
+        /* MS-SMB2 2.2.3.1.5: sent on QUIC; the flag offers to skip SMB encryption because
+         * TLS already protects the connection, only when the user chose quic_tls_only. */
+        .send_transport_capabilities = strcmp(s->info.transport, "quic") == 0,
+        .transport_flags = o->quic_tls_only ? SMB2_ACCEPT_TRANSPORT_LEVEL_SECURITY : 0,
     };
     int rc = crypto_random(salt, sizeof(salt));
     if (!rc)
@@ -180,6 +186,9 @@ static int negotiate(struct sq_session *s, const struct sq_options *o, struct sq
         n.cipher = (n.capabilities & SMB2_GLOBAL_CAP_ENCRYPTION) ? CRYPTO_CIPHER_AES_128_CCM
                                                                  : CRYPTO_CIPHER_NONE;
     }
+    s->info.transport_security_only =
+        o->quic_tls_only && strcmp(s->info.transport, "quic") == 0 &&
+        (resp.transport_flags & SMB2_ACCEPT_TRANSPORT_LEVEL_SECURITY);
     if (o->seal && n.cipher == CRYPTO_CIPHER_NONE)
         return sq_fail(f, SQ_STAGE_NEGOTIATE, stage, SQ_ERR_POLICY, 0,
                        "encryption is required (seal) but the server offers no common cipher");
@@ -422,16 +431,10 @@ static int tree_connect(struct sq_session *s, const struct sq_options *o, struct
 
 /* ---- open / close ---- */
 
-static int connect_transport(struct sq_session *s, const struct sq_options *o,
-                             struct sq_failure *f)
+static int connect_tcp(struct sq_session *s, const struct sq_options *o, uint16_t port,
+                       struct sq_failure *f)
 {
     char why[256] = "";
-    if (o->transport == SQ_TRANSPORT_QUIC)
-        return sq_fail(f, SQ_STAGE_CONNECT, "connect", SQ_ERR_UNSUPPORTED, 0,
-                       "the QUIC transport is not available in this build yet; use "
-                       "-o transport=tcp");
-    /* transport=auto: QUIC is not built yet, so auto goes straight to TCP. */
-    uint16_t port = o->port ? o->port : DEFAULT_TCP_PORT;
     sq_log(SQ_LOG_INFO, "connecting to %s port %u over tcp", o->server, port);
     int rc = transport_tcp_connect(o->server, port, CONNECT_TIMEOUT_MS, &s->transport, why,
                                    sizeof(why));
@@ -439,8 +442,68 @@ static int connect_transport(struct sq_session *s, const struct sq_options *o,
         return sq_fail(f, SQ_STAGE_RESOLVE, "name resolution", rc, 0, "%s", why);
     if (rc)
         return sq_fail(f, SQ_STAGE_CONNECT, "connect", rc, 0, "%s", why);
+    return 0;
+}
+
+static int connect_quic(struct sq_session *s, const struct sq_options *o, int timeout_ms,
+                        struct sq_failure *f)
+{
+    char why[768] = "";
+    uint16_t port = o->port ? o->port : DEFAULT_QUIC_PORT;
+    struct transport_quic_params qp = {
+        .host = o->server,
+        .port = port,
+        .servername = o->servername,
+        .cafile = o->cafile,
+        .pin = o->has_pin ? o->pin : NULL,
+        .cert_file = o->cert,
+        .key_file = o->key,
+        .timeout_ms = timeout_ms,
+    };
+    enum transport_quic_stage stage = QUIC_STAGE_HANDSHAKE;
+    sq_log(SQ_LOG_INFO, "connecting to %s port %u over quic", o->server, port);
+    int rc = transport_quic_connect(&qp, &s->transport, &stage, why, sizeof(why));
+    if (!rc)
+        return 0;
+    switch (stage) {
+    case QUIC_STAGE_RESOLVE:
+        return sq_fail(f, SQ_STAGE_RESOLVE, "name resolution", rc, 0, "%s", why);
+    case QUIC_STAGE_UDP:
+        return sq_fail(f, SQ_STAGE_CONNECT, "udp", rc, 0, "%s", why);
+    case QUIC_STAGE_CERTIFICATE:
+        return sq_fail(f, SQ_STAGE_CERTIFICATE, "certificate", rc, 0, "%s", why);
+    case QUIC_STAGE_HANDSHAKE:
+        break;
+    }
+    return sq_fail(f, SQ_STAGE_CONNECT, "quic handshake", rc, 0, "%s", why);
+}
+
+static int connect_transport(struct sq_session *s, const struct sq_options *o,
+                             struct sq_failure *f)
+{
+    int rc;
+    if (o->transport == SQ_TRANSPORT_TCP) {
+        rc = connect_tcp(s, o, o->port ? o->port : DEFAULT_TCP_PORT, f);
+    } else if (o->transport == SQ_TRANSPORT_QUIC) {
+        rc = connect_quic(s, o, CONNECT_TIMEOUT_MS, f);
+    } else {
+        /* auto: QUIC first with a short bound, then TCP 445 (port= applies to QUIC). A
+         * certificate failure is not a reason to go around TLS: it stays fatal. */
+        rc = connect_quic(s, o, AUTO_QUIC_TIMEOUT_MS, f);
+        if (rc && f->stage != SQ_STAGE_CERTIFICATE && f->stage != SQ_STAGE_RESOLVE) {
+            sq_log(SQ_LOG_WARNING, "QUIC failed (%s); trying TCP port %u", f->detail,
+                   DEFAULT_TCP_PORT);
+            rc = connect_tcp(s, o, DEFAULT_TCP_PORT, f);
+        }
+    }
+    if (rc)
+        return rc;
     s->info.transport = s->transport->ops->name;
     snprintf(s->info.peer, sizeof(s->info.peer), "%s", s->transport->peer);
+    s->info.connection_id = s->transport->connection_id;
+    s->info.cert_subject = s->transport->cert_subject;
+    s->info.cert_issuer = s->transport->cert_issuer;
+    s->info.cert_sha256 = s->transport->cert_sha256;
     sq_log(SQ_LOG_INFO, "connected to %s over %s", s->info.peer, s->info.transport);
     return 0;
 }

@@ -1,0 +1,1036 @@
+/* SMB over QUIC client transport: ngtcp2 (RFC 9000) with GnuTLS (RFC 9001), ALPN "smb", one
+ * client-opened bidirectional stream carrying the Direct-TCP framed SMB messages (MS-SMB2 2.1).
+ * The only file that includes ngtcp2. Non-blocking; the owner drives it through struct
+ * transport_ops (send/recv/timeouts) from its poll loop. */
+#include "transport/transport.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <ngtcp2/ngtcp2.h>
+#include <ngtcp2/ngtcp2_crypto.h>
+#include <ngtcp2/ngtcp2_crypto_gnutls.h>
+
+#include "util/error.h"
+#include "util/log.h"
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
+#define SMB_ALPN "smb"
+
+/* Flow-control windows. A path is window-limited when window < bandwidth x RTT. At 100 ms RTT
+ * a 32 MiB window allows 320 MiB/s, above what one core can encrypt twice (QUIC + SMB, about
+ * 1.5 GB/s is the machine's ceiling but real links are far slower), and it also has to hold
+ * the READ responses in flight: 16 reads of 1 MiB are 16 MiB. The receive window is also the
+ * receive buffer's size, so memory stays bounded: the server can never send more than we
+ * have room for. */
+#define RECV_WINDOW (32u * 1024 * 1024)
+/* Unacknowledged plus unsent stream data we keep (ngtcp2 needs acked bytes to stay put). */
+#define SEND_BUFFER (32u * 1024 * 1024)
+/* The server's idle timeout closes idle connections; keep-alive PINGs keep a mount alive. */
+#define IDLE_TIMEOUT_S 60
+#define KEEP_ALIVE_S 5
+/* One sendmsg with UDP GSO carries up to this many bytes (the kernel's limit is 64 KiB). */
+#define GSO_BUFFER (64 * 1024)
+#define MAX_GSO_SEGMENTS 44
+
+/* A byte ring of fixed capacity. */
+struct ring {
+    uint8_t *data;
+    size_t cap;
+    size_t head; /* index of the oldest byte */
+    size_t len;
+};
+
+struct quic_transport {
+    struct transport base; /* first: the transport API hands out &base */
+    ngtcp2_conn *conn;
+    ngtcp2_crypto_conn_ref conn_ref;
+    gnutls_session_t tls;
+    gnutls_certificate_credentials_t cred;
+    struct sockaddr_storage local, remote;
+    socklen_t local_len, remote_len;
+    int64_t stream_id;
+    bool stream_open;
+    bool handshake_done;
+    bool closed;   /* the connection is over (peer closed, idle, error) */
+    int close_err; /* sq_error to report once closed */
+
+    /* Send side: [acked ... sent to ngtcp2 ... queued) in a ring. */
+    struct ring out;
+    size_t out_submitted; /* bytes of `out` already given to ngtcp2 (not yet acked) */
+    /* Receive side: in-order stream bytes not yet read by the SMB layer. */
+    struct ring in;
+
+    /* A GSO batch the socket refused (EAGAIN), to send first. */
+    uint8_t *pending;
+    size_t pending_len;
+    size_t pending_segment;
+    uint8_t gso_buf[GSO_BUFFER];
+    bool gso_ok;
+    bool gro_ok;
+
+    /* Certificate verification. */
+    char servername[256];
+    uint8_t pin[32];
+    bool has_pin;
+    unsigned verify_status;  /* gnutls_certificate_status_t bits of a failed check */
+    char verify_error[768];  /* our reason when the check failed, for the user */
+};
+
+static ngtcp2_tstamp now_ts(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (ngtcp2_tstamp)ts.tv_sec * NGTCP2_SECONDS + (ngtcp2_tstamp)ts.tv_nsec;
+}
+
+/* ---- rings ---- */
+
+static int ring_init(struct ring *r, size_t cap)
+{
+    r->data = malloc(cap);
+    r->cap = cap;
+    r->head = r->len = 0;
+    return r->data ? 0 : SQ_ERR_NOMEM;
+}
+
+static size_t ring_put(struct ring *r, const uint8_t *src, size_t n)
+{
+    size_t room = r->cap - r->len;
+    if (n > room)
+        n = room;
+    size_t tail = (r->head + r->len) % r->cap;
+    size_t first = n < r->cap - tail ? n : r->cap - tail;
+    memcpy(r->data + tail, src, first);
+    memcpy(r->data, src + first, n - first);
+    r->len += n;
+    return n;
+}
+
+static size_t ring_get(struct ring *r, uint8_t *dst, size_t n)
+{
+    if (n > r->len)
+        n = r->len;
+    size_t first = n < r->cap - r->head ? n : r->cap - r->head;
+    memcpy(dst, r->data + r->head, first);
+    memcpy(dst + first, r->data, n - first);
+    r->head = (r->head + n) % r->cap;
+    r->len -= n;
+    return n;
+}
+
+static void ring_drop(struct ring *r, size_t n)
+{
+    if (n > r->len)
+        n = r->len;
+    r->head = (r->head + n) % r->cap;
+    r->len -= n;
+}
+
+/* Up to two vectors over bytes [off, r->len) of the ring. */
+static int ring_vec(const struct ring *r, size_t off, ngtcp2_vec v[2])
+{
+    if (off >= r->len)
+        return 0;
+    size_t start = (r->head + off) % r->cap;
+    size_t n = r->len - off;
+    size_t first = n < r->cap - start ? n : r->cap - start;
+    v[0].base = r->data + start;
+    v[0].len = first;
+    if (first == n)
+        return 1;
+    v[1].base = r->data;
+    v[1].len = n - first;
+    return 2;
+}
+
+/* ---- ngtcp2 callbacks ---- */
+
+static ngtcp2_conn *get_conn(ngtcp2_crypto_conn_ref *ref)
+{
+    struct quic_transport *q = ref->user_data;
+    return q->conn;
+}
+
+static void rand_cb(uint8_t *dest, size_t len, const ngtcp2_rand_ctx *ctx)
+{
+    (void)ctx;
+    (void)gnutls_rnd(GNUTLS_RND_RANDOM, dest, len);
+}
+
+static int new_cid_cb(ngtcp2_conn *conn, ngtcp2_cid *cid, uint8_t *token, size_t cidlen,
+                      void *user_data)
+{
+    if (gnutls_rnd(GNUTLS_RND_RANDOM, cid->data, cidlen) != 0 ||
+        gnutls_rnd(GNUTLS_RND_RANDOM, token, NGTCP2_STATELESS_RESET_TOKENLEN) != 0)
+        return NGTCP2_ERR_CALLBACK_FAILURE;
+    cid->datalen = cidlen;
+    return 0;
+}
+
+static int recv_stream_data_cb(ngtcp2_conn *conn, uint32_t flags, int64_t stream_id,
+                               uint64_t offset, const uint8_t *data, size_t datalen,
+                               void *user_data, void *stream_user_data)
+{
+    struct quic_transport *q = user_data;
+    if (stream_id != q->stream_id)
+        return 0; /* MS-SMB2 2.1: only our one stream carries SMB; ignore others */
+    /* ngtcp2 delivers a stream's bytes in order; flow control guarantees they fit because
+     * the window only grows as the SMB layer drains the ring. */
+    if (ring_put(&q->in, data, datalen) != datalen)
+        return NGTCP2_ERR_CALLBACK_FAILURE;
+    if (flags & NGTCP2_STREAM_DATA_FLAG_FIN) {
+        q->closed = true;
+        q->close_err = SQ_ERR_CLOSED;
+    }
+    return 0;
+}
+
+static int acked_cb(ngtcp2_conn *conn, int64_t stream_id, uint64_t offset, uint64_t datalen,
+                    void *user_data, void *stream_user_data)
+{
+    struct quic_transport *q = user_data;
+    /* ACKs of a stream arrive in order of offset; the acked bytes are the oldest ones. */
+    ring_drop(&q->out, datalen);
+    q->out_submitted -= datalen < q->out_submitted ? datalen : q->out_submitted;
+    return 0;
+}
+
+static int stream_close_cb(ngtcp2_conn *conn, uint32_t flags, int64_t stream_id,
+                           uint64_t app_error_code, void *user_data, void *stream_user_data)
+{
+    struct quic_transport *q = user_data;
+    if (stream_id == q->stream_id) {
+        q->closed = true;
+        q->close_err = SQ_ERR_CLOSED;
+    }
+    return 0;
+}
+
+/* ---- certificate verification ---- */
+
+static void hex(const uint8_t *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/* Records subject, issuer and SHA-256 of the server's leaf certificate. */
+static int describe_peer(struct quic_transport *q, uint8_t sha256[32])
+{
+    unsigned count = 0;
+    const gnutls_datum_t *chain = gnutls_certificate_get_peers(q->tls, &count);
+    if (!chain || count == 0)
+        return -1;
+    if (gnutls_hash_fast(GNUTLS_DIG_SHA256, chain[0].data, chain[0].size, sha256) != 0)
+        return -1;
+    hex(sha256, 32, q->base.cert_sha256);
+    gnutls_x509_crt_t crt;
+    if (gnutls_x509_crt_init(&crt) == 0) {
+        if (gnutls_x509_crt_import(crt, &chain[0], GNUTLS_X509_FMT_DER) == 0) {
+            size_t n = sizeof(q->base.cert_subject);
+            if (gnutls_x509_crt_get_dn(crt, q->base.cert_subject, &n) != 0)
+                q->base.cert_subject[0] = '\0';
+            n = sizeof(q->base.cert_issuer);
+            if (gnutls_x509_crt_get_issuer_dn(crt, q->base.cert_issuer, &n) != 0)
+                q->base.cert_issuer[0] = '\0';
+        }
+        gnutls_x509_crt_deinit(crt);
+    }
+    return 0;
+}
+
+/* One reason per failure class, most specific first (GnuTLS sets GNUTLS_CERT_INVALID along
+ * with the specific bits). */
+static void explain_status(struct quic_transport *q, unsigned status)
+{
+    char *out = q->verify_error;
+    size_t len = sizeof(q->verify_error);
+    if (status & GNUTLS_CERT_EXPIRED)
+        snprintf(out, len, "the server certificate has expired");
+    else if (status & GNUTLS_CERT_NOT_ACTIVATED)
+        snprintf(out, len, "the server certificate is not yet valid");
+    else if (status & (GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNER_NOT_CA))
+        snprintf(out, len, "the server certificate is not from a trusted issuer (%s); add its "
+                           "CA with cafile= or pin it with pin=sha256:%s",
+                 q->base.cert_issuer, q->base.cert_sha256);
+    else if (status & GNUTLS_CERT_UNEXPECTED_OWNER)
+        snprintf(out, len, "the server certificate is not valid for the name '%s' (subject %s)",
+                 q->servername, q->base.cert_subject);
+    else if (status & GNUTLS_CERT_PURPOSE_MISMATCH)
+        snprintf(out, len, "the server certificate is not allowed for TLS servers (no serverAuth "
+                           "extended key usage)");
+    else if (status & GNUTLS_CERT_REVOKED)
+        snprintf(out, len, "the server certificate has been revoked");
+    else if (status & GNUTLS_CERT_INSECURE_ALGORITHM)
+        snprintf(out, len, "the server certificate uses an insecure algorithm");
+    else
+        snprintf(out, len, "the server certificate did not verify (status 0x%x)", status);
+}
+
+/* GnuTLS verify hook: full chain, name and purpose checks against the trust store, or the
+ * pinned fingerprint. Returning non-zero aborts the handshake (alert bad_certificate). */
+static int verify_cb(gnutls_session_t session)
+{
+    ngtcp2_crypto_conn_ref *ref = gnutls_session_get_ptr(session);
+    struct quic_transport *q = ref->user_data;
+    uint8_t sha256[32];
+    if (describe_peer(q, sha256) != 0) {
+        snprintf(q->verify_error, sizeof(q->verify_error),
+                 "the server sent no certificate");
+        return -1;
+    }
+    if (q->has_pin) {
+        /* An explicit pin is the identity: it replaces the CA and name checks (the way to
+         * reach a self-signed server). */
+        if (memcmp(sha256, q->pin, 32) == 0)
+            return 0;
+        snprintf(q->verify_error, sizeof(q->verify_error),
+                 "the server certificate (sha256:%s) does not match the pin",
+                 q->base.cert_sha256);
+        return -1;
+    }
+    gnutls_typed_vdata_st data[2] = {
+        {.type = GNUTLS_DT_DNS_HOSTNAME, .data = (unsigned char *)q->servername},
+        {.type = GNUTLS_DT_KEY_PURPOSE_OID, .data = (unsigned char *)GNUTLS_KP_TLS_WWW_SERVER},
+    };
+    unsigned status = 0;
+    if (gnutls_certificate_verify_peers(session, data, 2, &status) != 0) {
+        snprintf(q->verify_error, sizeof(q->verify_error),
+                 "the server certificate could not be checked");
+        return -1;
+    }
+    if (status) {
+        q->verify_status = status;
+        explain_status(q, status);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- sockets ---- */
+
+static void enable_gso_gro(struct quic_transport *q)
+{
+    int one = 1;
+    /* UDP_GRO coalesces received datagrams; UDP_SEGMENT is per send. Both need Linux >= 4.18
+     * (GSO) / 5.0 (GRO); if unavailable we fall back to one datagram per system call. */
+    q->gro_ok = setsockopt(q->base.fd, IPPROTO_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+    q->gso_ok = true;
+    int size = 8 * 1024 * 1024;
+    setsockopt(q->base.fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    setsockopt(q->base.fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+}
+
+/* Sends a batch of equal-sized packets (the last may be shorter). Returns 0, 1 when the
+ * socket is full (batch kept), or an error. */
+static int send_batch(struct quic_transport *q, const uint8_t *data, size_t len, size_t segment)
+{
+    struct iovec iov = {.iov_base = (void *)(uintptr_t)data, .iov_len = len};
+    union {
+        char buf[CMSG_SPACE(sizeof(uint16_t))];
+        struct cmsghdr align;
+    } control;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (q->gso_ok && len > segment) {
+        memset(&control, 0, sizeof(control));
+        msg.msg_control = control.buf;
+        msg.msg_controllen = sizeof(control.buf);
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+        cm->cmsg_level = IPPROTO_UDP;
+        cm->cmsg_type = UDP_SEGMENT;
+        cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+        uint16_t seg = (uint16_t)segment;
+        memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+    }
+    for (;;) {
+        ssize_t n = sendmsg(q->base.fd, &msg, MSG_DONTWAIT);
+        if (n >= 0)
+            return 0;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+            if (data != q->pending) {
+                uint8_t *copy = malloc(len);
+                if (!copy)
+                    return SQ_ERR_NOMEM;
+                memcpy(copy, data, len);
+                free(q->pending);
+                q->pending = copy;
+            }
+            q->pending_len = len;
+            q->pending_segment = segment;
+            return 1;
+        }
+        if ((errno == EIO || errno == EINVAL) && msg.msg_controllen) {
+            /* No GSO here (or the NIC refused it): send the packets one by one. */
+            q->gso_ok = false;
+            for (size_t off = 0; off < len; off += segment) {
+                size_t n1 = len - off < segment ? len - off : segment;
+                int rc = send_batch(q, data + off, n1, n1);
+                if (rc)
+                    return rc;
+            }
+            return 0;
+        }
+        if (errno == ECONNREFUSED) {
+            /* ICMP port unreachable on our connected socket. */
+            return SQ_ERR_CLOSED;
+        }
+        return SQ_ERR_IO;
+    }
+}
+
+static int flush_pending(struct quic_transport *q)
+{
+    if (!q->pending_len)
+        return 0;
+    int rc = send_batch(q, q->pending, q->pending_len, q->pending_segment);
+    if (rc == 0) {
+        free(q->pending);
+        q->pending = NULL;
+        q->pending_len = 0;
+    }
+    return rc;
+}
+
+static int map_ngtcp2_error(struct quic_transport *q, int rv)
+{
+    (void)q;
+    if (rv == NGTCP2_ERR_NOMEM)
+        return SQ_ERR_NOMEM;
+    if (rv == NGTCP2_ERR_DRAINING || rv == NGTCP2_ERR_CLOSING || rv == NGTCP2_ERR_IDLE_CLOSE)
+        return SQ_ERR_CLOSED;
+    return SQ_ERR_PROTO;
+}
+
+/* Writes every packet ngtcp2 has for us now, stream data included, in GSO batches. */
+static int write_packets(struct quic_transport *q)
+{
+    if (q->closed)
+        return q->close_err;
+    int rc = flush_pending(q);
+    if (rc)
+        return rc > 0 ? 0 : rc;
+    ngtcp2_tstamp ts = now_ts();
+    size_t max_pkt = ngtcp2_conn_get_max_tx_udp_payload_size(q->conn);
+    size_t segments_max = GSO_BUFFER / max_pkt;
+    if (segments_max > MAX_GSO_SEGMENTS)
+        segments_max = MAX_GSO_SEGMENTS;
+    if (!q->gso_ok)
+        segments_max = 1;
+    for (;;) {
+        size_t off = 0, segment = 0, count = 0;
+        bool short_packet = false;
+        while (count < segments_max && !short_packet) {
+            ngtcp2_vec v[2];
+            int nv = 0;
+            int64_t sid = -1;
+            if (q->stream_open) {
+                nv = ring_vec(&q->out, q->out_submitted, v);
+                if (nv)
+                    sid = q->stream_id;
+            }
+            ngtcp2_ssize datalen = -1;
+            ngtcp2_ssize n = ngtcp2_conn_writev_stream(q->conn, NULL, NULL, q->gso_buf + off,
+                                                       max_pkt, &datalen, 0, sid, v,
+                                                       (size_t)nv, ts);
+            if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED || n == NGTCP2_ERR_STREAM_SHUT_WR) {
+                /* Flow control blocks the stream: write control frames only. */
+                n = ngtcp2_conn_writev_stream(q->conn, NULL, NULL, q->gso_buf + off, max_pkt,
+                                              NULL, 0, -1, NULL, 0, ts);
+            }
+            if (n < 0) {
+                q->closed = true;
+                q->close_err = map_ngtcp2_error(q, (int)n);
+                return q->close_err;
+            }
+            if (n == 0)
+                break;
+            if (datalen > 0)
+                q->out_submitted += (size_t)datalen;
+            if (count == 0)
+                segment = (size_t)n;
+            else if ((size_t)n > segment) {
+                /* Cannot happen: ngtcp2 fills packets up to max_pkt; a bigger one after a
+                 * smaller one would break GSO, so send what we have first. */
+                short_packet = true;
+            }
+            if ((size_t)n < segment)
+                short_packet = true;
+            off += (size_t)n;
+            count++;
+        }
+        if (count == 0)
+            break;
+        rc = send_batch(q, q->gso_buf, off, segment);
+        ngtcp2_conn_update_pkt_tx_time(q->conn, ts);
+        if (rc > 0)
+            return 0; /* the socket is full; POLLOUT brings us back */
+        if (rc) {
+            q->closed = true;
+            q->close_err = rc;
+            return rc;
+        }
+        if (count < segments_max && !short_packet)
+            break; /* ngtcp2 had no more */
+    }
+    return 0;
+}
+
+/* Feeds every datagram waiting on the socket to ngtcp2 (bounded per call). */
+static int read_packets(struct quic_transport *q)
+{
+    static uint8_t buf[65536];
+    for (int i = 0; i < 256; i++) {
+        struct sockaddr_storage from;
+        struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+        union {
+            char buf[CMSG_SPACE(sizeof(int))];
+            struct cmsghdr align;
+        } control;
+        struct msghdr msg = {.msg_name = &from,
+                             .msg_namelen = sizeof(from),
+                             .msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = control.buf,
+                             .msg_controllen = sizeof(control.buf)};
+        ssize_t n = recvmsg(q->base.fd, &msg, MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                return 0;
+            if (errno == ECONNREFUSED)
+                return SQ_ERR_CLOSED; /* ICMP port unreachable */
+            return SQ_ERR_IO;
+        }
+        size_t segment = (size_t)n;
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+            if (cm->cmsg_level == IPPROTO_UDP && cm->cmsg_type == UDP_GRO) {
+                int gso;
+                memcpy(&gso, CMSG_DATA(cm), sizeof(gso));
+                if (gso > 0)
+                    segment = (size_t)gso;
+            }
+        }
+        ngtcp2_path path = {
+            .local = {.addr = (struct sockaddr *)&q->local, .addrlen = q->local_len},
+            .remote = {.addr = (struct sockaddr *)&from, .addrlen = msg.msg_namelen},
+        };
+        ngtcp2_pkt_info pi = {0};
+        ngtcp2_tstamp ts = now_ts();
+        for (size_t off = 0; off < (size_t)n; off += segment) {
+            size_t len = (size_t)n - off < segment ? (size_t)n - off : segment;
+            int rv = ngtcp2_conn_read_pkt(q->conn, &path, &pi, buf + off, len, ts);
+            if (rv != 0) {
+                q->closed = true;
+                q->close_err = map_ngtcp2_error(q, rv);
+                return q->close_err;
+            }
+        }
+    }
+    return 0;
+}
+
+/* ---- transport_ops ---- */
+
+static int quic_send(struct transport *t, const uint8_t *data, size_t len, size_t *sent)
+{
+    struct quic_transport *q = (struct quic_transport *)t;
+    *sent = 0;
+    if (q->closed)
+        return q->close_err;
+    *sent = ring_put(&q->out, data, len);
+    return write_packets(q);
+}
+
+static int quic_recv(struct transport *t, uint8_t *buf, size_t cap, size_t *got)
+{
+    struct quic_transport *q = (struct quic_transport *)t;
+    *got = 0;
+    if (q->in.len == 0) {
+        int rc = read_packets(q);
+        /* ACKs, and anything the new ACKs allow us to send, go out now. */
+        int wrc = rc ? 0 : write_packets(q);
+        if (q->in.len == 0)
+            return rc ? rc : (wrc ? wrc : (q->closed ? q->close_err : 0));
+    }
+    size_t n = ring_get(&q->in, buf, cap);
+    *got = n;
+    /* Grant the server as much credit as we just freed: the window follows consumption. */
+    ngtcp2_conn_extend_max_stream_offset(q->conn, q->stream_id, n);
+    ngtcp2_conn_extend_max_offset(q->conn, n);
+    return 0;
+}
+
+static bool quic_has_buffered_input(struct transport *t)
+{
+    struct quic_transport *q = (struct quic_transport *)t;
+    return q->in.len > 0;
+}
+
+static short quic_poll_events(struct transport *t, bool want_send)
+{
+    struct quic_transport *q = (struct quic_transport *)t;
+    (void)want_send; /* queued SMB bytes wait for ACKs (POLLIN), not for the socket */
+    return (short)(POLLIN | (q->pending_len ? POLLOUT : 0));
+}
+
+static int quic_timeout_ms(struct transport *t)
+{
+    struct quic_transport *q = (struct quic_transport *)t;
+    ngtcp2_tstamp expiry = ngtcp2_conn_get_expiry(q->conn);
+    if (expiry == UINT64_MAX)
+        return -1;
+    ngtcp2_tstamp now = now_ts();
+    if (expiry <= now)
+        return 0;
+    uint64_t ms = (expiry - now + NGTCP2_MILLISECONDS - 1) / NGTCP2_MILLISECONDS;
+    return ms > 60000 ? 60000 : (int)ms;
+}
+
+static int quic_on_timeout(struct transport *t)
+{
+    struct quic_transport *q = (struct quic_transport *)t;
+    if (q->closed)
+        return q->close_err;
+    ngtcp2_tstamp now = now_ts();
+    if (ngtcp2_conn_get_expiry(q->conn) <= now) {
+        int rv = ngtcp2_conn_handle_expiry(q->conn, now);
+        if (rv != 0) {
+            /* RFC 9000 10.1: an idle timeout closes silently. */
+            q->closed = true;
+            q->close_err = rv == NGTCP2_ERR_IDLE_CLOSE ? SQ_ERR_TIMEOUT : map_ngtcp2_error(q, rv);
+            return q->close_err;
+        }
+    }
+    return write_packets(q);
+}
+
+/* Sends one CONNECTION_CLOSE for a local failure (e.g. our certificate check), so the
+ * server learns why instead of timing out. */
+static void send_close(struct quic_transport *q)
+{
+    if (!q->conn || ngtcp2_conn_in_closing_period(q->conn) ||
+        ngtcp2_conn_in_draining_period(q->conn))
+        return;
+    ngtcp2_ccerr ccerr;
+    ngtcp2_ccerr_default(&ccerr);
+    uint8_t alert = ngtcp2_conn_get_tls_alert(q->conn);
+    if (alert)
+        ngtcp2_ccerr_set_tls_alert(&ccerr, alert, NULL, 0);
+    else
+        ngtcp2_ccerr_set_application_error(&ccerr, 0, NULL, 0);
+    ngtcp2_ssize n = ngtcp2_conn_write_connection_close(q->conn, NULL, NULL, q->gso_buf,
+                                                        sizeof(q->gso_buf), &ccerr, now_ts());
+    if (n > 0)
+        (void)send(q->base.fd, q->gso_buf, (size_t)n, MSG_DONTWAIT);
+}
+
+static void quic_free(struct quic_transport *q)
+{
+    if (q->conn)
+        ngtcp2_conn_del(q->conn);
+    if (q->tls)
+        gnutls_deinit(q->tls);
+    if (q->cred)
+        gnutls_certificate_free_credentials(q->cred);
+    if (q->base.fd >= 0)
+        close(q->base.fd);
+    free(q->out.data);
+    free(q->in.data);
+    free(q->pending);
+    free(q);
+}
+
+static void quic_close(struct transport *t)
+{
+    struct quic_transport *q = (struct quic_transport *)t;
+    /* RFC 9000 10.2: tell the server we are done (application close, NO_ERROR) rather than
+     * leaving it to time out. One packet, best effort. */
+    if (q->handshake_done && !q->closed)
+        send_close(q);
+    quic_free(q);
+}
+
+static const struct transport_ops quic_ops = {
+    .name = "quic",
+    .send = quic_send,
+    .recv = quic_recv,
+    .poll_events = quic_poll_events,
+    .has_buffered_input = quic_has_buffered_input,
+    .timeout_ms = quic_timeout_ms,
+    .on_timeout = quic_on_timeout,
+    .close = quic_close,
+};
+
+/* ---- connection setup ---- */
+
+static bool is_numeric_host(const char *host)
+{
+    uint8_t buf[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+/* TLS 1.3 only (RFC 9001 4.2); the AEADs QUIC defines. */
+static const char tls_priority[] =
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:"
+    "+AES-128-CCM:%DISABLE_TLS13_COMPAT_MODE";
+
+static int tls_setup(struct quic_transport *q, const struct transport_quic_params *p, char *why,
+                     size_t why_len, enum transport_quic_stage *stage)
+{
+    int rv = gnutls_certificate_allocate_credentials(&q->cred);
+    if (rv == 0 && !q->has_pin) {
+        rv = gnutls_certificate_set_x509_system_trust(q->cred);
+        rv = rv < 0 ? rv : 0;
+    }
+    if (rv == 0 && p->cafile && !q->has_pin) {
+        rv = gnutls_certificate_set_x509_trust_file(q->cred, p->cafile, GNUTLS_X509_FMT_PEM);
+        if (rv <= 0) {
+            *stage = QUIC_STAGE_CERTIFICATE;
+            snprintf(why, why_len, "cannot load CA certificates from %s: %s", p->cafile,
+                     rv == 0 ? "no certificate found" : gnutls_strerror(rv));
+            return SQ_ERR_INVAL;
+        }
+        rv = 0;
+    }
+    if (rv == 0 && p->cert_file) {
+        rv = gnutls_certificate_set_x509_key_file(q->cred, p->cert_file, p->key_file,
+                                                  GNUTLS_X509_FMT_PEM);
+        if (rv < 0) {
+            *stage = QUIC_STAGE_CERTIFICATE;
+            snprintf(why, why_len, "cannot load client certificate %s / key %s: %s",
+                     p->cert_file, p->key_file, gnutls_strerror(rv));
+            return SQ_ERR_INVAL;
+        }
+        rv = 0;
+    }
+    if (rv == 0)
+        gnutls_certificate_set_verify_function(q->cred, verify_cb);
+    /* No GNUTLS_ENABLE_EARLY_DATA: SMB requests are not idempotent, never 0-RTT. */
+    if (rv == 0)
+        rv = gnutls_init(&q->tls, GNUTLS_CLIENT);
+    if (rv == 0)
+        rv = ngtcp2_crypto_gnutls_configure_client_session(q->tls) == 0 ? 0 : GNUTLS_E_INTERNAL_ERROR;
+    if (rv == 0)
+        rv = gnutls_priority_set_direct(q->tls, tls_priority, NULL);
+    if (rv == 0)
+        rv = gnutls_credentials_set(q->tls, GNUTLS_CRD_CERTIFICATE, q->cred);
+    if (rv == 0) {
+        gnutls_datum_t alpn = {.data = (unsigned char *)SMB_ALPN, .size = 3};
+        rv = gnutls_alpn_set_protocols(q->tls, &alpn, 1, GNUTLS_ALPN_MANDATORY);
+    }
+    if (rv == 0)
+        rv = gnutls_server_name_set(q->tls, GNUTLS_NAME_DNS, q->servername,
+                                    strlen(q->servername));
+    if (rv != 0) {
+        *stage = QUIC_STAGE_HANDSHAKE;
+        snprintf(why, why_len, "TLS setup failed: %s", gnutls_strerror(rv));
+        return SQ_ERR_CRYPTO;
+    }
+    q->conn_ref.get_conn = get_conn;
+    q->conn_ref.user_data = q;
+    gnutls_session_set_ptr(q->tls, &q->conn_ref);
+    return 0;
+}
+
+static int quic_setup(struct quic_transport *q, int timeout_ms)
+{
+    ngtcp2_callbacks cb = {
+        .client_initial = ngtcp2_crypto_client_initial_cb,
+        .recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb,
+        .encrypt = ngtcp2_crypto_encrypt_cb,
+        .decrypt = ngtcp2_crypto_decrypt_cb,
+        .hp_mask = ngtcp2_crypto_hp_mask_cb,
+        .recv_stream_data = recv_stream_data_cb,
+        .acked_stream_data_offset = acked_cb,
+        .stream_close = stream_close_cb,
+        .recv_retry = ngtcp2_crypto_recv_retry_cb,
+        .rand = rand_cb,
+        .get_new_connection_id = new_cid_cb,
+        .update_key = ngtcp2_crypto_update_key_cb,
+        .delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb,
+        .delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb,
+        .get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb,
+        .version_negotiation = ngtcp2_crypto_version_negotiation_cb,
+    };
+    ngtcp2_cid dcid, scid;
+    dcid.datalen = 16;
+    scid.datalen = 16;
+    if (gnutls_rnd(GNUTLS_RND_RANDOM, dcid.data, dcid.datalen) != 0 ||
+        gnutls_rnd(GNUTLS_RND_RANDOM, scid.data, scid.datalen) != 0)
+        return SQ_ERR_CRYPTO;
+    hex(dcid.data, dcid.datalen, q->base.connection_id);
+
+    ngtcp2_settings settings;
+    ngtcp2_settings_default(&settings);
+    settings.initial_ts = now_ts();
+    settings.handshake_timeout = (ngtcp2_duration)timeout_ms * NGTCP2_MILLISECONDS;
+    settings.cc_algo = NGTCP2_CC_ALGO_CUBIC;
+    settings.max_window = RECV_WINDOW;
+    settings.max_stream_window = RECV_WINDOW;
+
+    ngtcp2_transport_params params;
+    ngtcp2_transport_params_default(&params);
+    params.initial_max_stream_data_bidi_local = RECV_WINDOW;
+    params.initial_max_data = RECV_WINDOW;
+    params.initial_max_streams_bidi = 0; /* the server opens no streams towards us */
+    params.initial_max_streams_uni = 0;
+    params.max_idle_timeout = IDLE_TIMEOUT_S * NGTCP2_SECONDS;
+
+    ngtcp2_path path = {
+        .local = {.addr = (struct sockaddr *)&q->local, .addrlen = q->local_len},
+        .remote = {.addr = (struct sockaddr *)&q->remote, .addrlen = q->remote_len},
+    };
+    int rv = ngtcp2_conn_client_new(&q->conn, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1, &cb,
+                                    &settings, &params, NULL, q);
+    if (rv != 0)
+        return SQ_ERR_NOMEM;
+    ngtcp2_conn_set_tls_native_handle(q->conn, q->tls);
+    ngtcp2_conn_set_keep_alive_timeout(q->conn, KEEP_ALIVE_S * NGTCP2_SECONDS);
+    return 0;
+}
+
+static int64_t monotonic_ms(void)
+{
+    return (int64_t)(now_ts() / NGTCP2_MILLISECONDS);
+}
+
+/* Explains why the handshake ended without success. */
+static void handshake_failure(struct quic_transport *q, int err, enum transport_quic_stage *stage,
+                              char *why, size_t why_len)
+{
+    const ngtcp2_ccerr *cc = ngtcp2_conn_get_ccerr(q->conn);
+    uint8_t alert = ngtcp2_conn_get_tls_alert(q->conn);
+    if (q->verify_error[0]) {
+        *stage = QUIC_STAGE_CERTIFICATE;
+        snprintf(why, why_len, "%s", q->verify_error);
+        return;
+    }
+    if (cc && cc->type == NGTCP2_CCERR_TYPE_TRANSPORT &&
+        (cc->error_code & ~(uint64_t)0xff) == NGTCP2_CRYPTO_ERROR) {
+        unsigned code = (unsigned)(cc->error_code & 0xff);
+        if (code == GNUTLS_A_ACCESS_DENIED || code == GNUTLS_A_CERTIFICATE_REQUIRED ||
+            code == GNUTLS_A_BAD_CERTIFICATE || code == GNUTLS_A_UNSUPPORTED_CERTIFICATE ||
+            code == GNUTLS_A_CERTIFICATE_UNKNOWN) {
+            *stage = QUIC_STAGE_CERTIFICATE;
+            snprintf(why, why_len,
+                     "access denied by the server's client-certificate policy (TLS alert %u: "
+                     "%s)",
+                     code, gnutls_alert_get_strname((gnutls_alert_description_t)code));
+            return;
+        }
+        *stage = QUIC_STAGE_HANDSHAKE;
+        if (code == GNUTLS_A_NO_APPLICATION_PROTOCOL)
+            snprintf(why, why_len, "the server does not speak SMB over QUIC (ALPN \"smb\")");
+        else
+            snprintf(why, why_len, "the server ended the TLS handshake (alert %u: %s)", code,
+                     gnutls_alert_get_strname((gnutls_alert_description_t)code));
+        return;
+    }
+    *stage = QUIC_STAGE_HANDSHAKE;
+    if (alert)
+        snprintf(why, why_len, "TLS handshake failed (alert %u: %s)", alert,
+                 gnutls_alert_get_strname((gnutls_alert_description_t)alert));
+    else if (err == SQ_ERR_TIMEOUT)
+        snprintf(why, why_len, "no QUIC answer from %s (is UDP %s open?)", q->base.peer,
+                 strrchr(q->base.peer, ':') ? strrchr(q->base.peer, ':') + 1 : "");
+    else if (cc && cc->type != NGTCP2_CCERR_TYPE_TRANSPORT)
+        snprintf(why, why_len, "the server closed the connection (error 0x%llx)",
+                 (unsigned long long)cc->error_code);
+    else
+        snprintf(why, why_len, "QUIC handshake failed: %s", sq_strerror(err));
+}
+
+static int run_handshake(struct quic_transport *q, int64_t deadline,
+                         enum transport_quic_stage *stage, char *why, size_t why_len)
+{
+    int rc = write_packets(q);
+    while (!rc && !ngtcp2_conn_get_handshake_completed(q->conn)) {
+        int64_t left = deadline - monotonic_ms();
+        if (left <= 0) {
+            rc = SQ_ERR_TIMEOUT;
+            break;
+        }
+        int wait = quic_timeout_ms(&q->base);
+        if (wait < 0 || wait > left)
+            wait = (int)left;
+        struct pollfd pfd = {.fd = q->base.fd, .events = quic_poll_events(&q->base, false)};
+        int n = poll(&pfd, 1, wait);
+        if (n < 0 && errno != EINTR) {
+            rc = SQ_ERR_IO;
+            break;
+        }
+        if (n > 0 && (pfd.revents & (POLLIN | POLLERR)))
+            rc = read_packets(q);
+        if (!rc)
+            rc = quic_on_timeout(&q->base);
+    }
+    if (rc) {
+        handshake_failure(q, rc, stage, why, why_len);
+        return rc;
+    }
+    /* RFC 7301: GnuTLS enforces a mandatory ALPN only on servers; check it ourselves. */
+    gnutls_datum_t selected;
+    if (gnutls_alpn_get_selected_protocol(q->tls, &selected) != 0 || selected.size != 3 ||
+        memcmp(selected.data, SMB_ALPN, 3) != 0) {
+        *stage = QUIC_STAGE_HANDSHAKE;
+        snprintf(why, why_len, "the server did not select ALPN \"smb\": not an SMB over QUIC "
+                               "server");
+        return SQ_ERR_PROTO;
+    }
+    q->handshake_done = true;
+    return 0;
+}
+
+int transport_quic_connect(const struct transport_quic_params *p, struct transport **out,
+                           enum transport_quic_stage *stage, char *why, size_t why_len)
+{
+    const char *servername = p->servername ? p->servername : p->host;
+    if (!p->servername && is_numeric_host(p->host) && !p->pin) {
+        *stage = QUIC_STAGE_CERTIFICATE;
+        snprintf(why, why_len,
+                 "connecting to the address %s: give the name its certificate must carry with "
+                 "servername=NAME",
+                 p->host);
+        return SQ_ERR_INVAL;
+    }
+    if (strlen(servername) >= 256) {
+        *stage = QUIC_STAGE_CERTIFICATE;
+        snprintf(why, why_len, "server name too long");
+        return SQ_ERR_INVAL;
+    }
+    if ((p->cert_file == NULL) != (p->key_file == NULL)) {
+        *stage = QUIC_STAGE_CERTIFICATE;
+        snprintf(why, why_len, "a client certificate needs both cert= and key=");
+        return SQ_ERR_INVAL;
+    }
+    int64_t deadline = monotonic_ms() + p->timeout_ms;
+
+    struct addrinfo hints = {.ai_socktype = SOCK_DGRAM, .ai_family = AF_UNSPEC};
+    struct addrinfo *res = NULL;
+    char portstr[8];
+    snprintf(portstr, sizeof(portstr), "%u", p->port);
+    int gai = getaddrinfo(p->host, portstr, &hints, &res);
+    if (gai != 0) {
+        *stage = QUIC_STAGE_RESOLVE;
+        snprintf(why, why_len, "cannot resolve %s: %s", p->host, gai_strerror(gai));
+        return SQ_ERR_RESOLVE;
+    }
+    struct quic_transport *q = calloc(1, sizeof(*q));
+    if (!q) {
+        freeaddrinfo(res);
+        return SQ_ERR_NOMEM;
+    }
+    q->base.ops = &quic_ops;
+    q->base.fd = -1;
+    q->stream_id = -1;
+    snprintf(q->servername, sizeof(q->servername), "%s", servername);
+    if (p->pin) {
+        memcpy(q->pin, p->pin, 32);
+        q->has_pin = true;
+    }
+    int rc = 0;
+    /* The first address that takes a connected UDP socket; a connected socket makes ICMP
+     * "port unreachable" visible as ECONNREFUSED. */
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            continue;
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+            close(fd);
+            continue;
+        }
+        q->base.fd = fd;
+        memcpy(&q->remote, ai->ai_addr, ai->ai_addrlen);
+        q->remote_len = ai->ai_addrlen;
+        char addr[INET6_ADDRSTRLEN] = "?";
+        const void *a = ai->ai_family == AF_INET6
+                            ? (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
+                            : (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr;
+        inet_ntop(ai->ai_family, a, addr, sizeof(addr));
+        snprintf(q->base.peer, sizeof(q->base.peer),
+                 ai->ai_family == AF_INET6 ? "[%s]:%u" : "%s:%u", addr, p->port);
+        break;
+    }
+    freeaddrinfo(res);
+    if (q->base.fd < 0) {
+        *stage = QUIC_STAGE_UDP;
+        snprintf(why, why_len, "cannot reach %s port %u/udp: %s", p->host, p->port,
+                 strerror(errno));
+        quic_free(q);
+        return SQ_ERR_IO;
+    }
+    q->local_len = sizeof(q->local);
+    getsockname(q->base.fd, (struct sockaddr *)&q->local, &q->local_len);
+    enable_gso_gro(q);
+
+    rc = ring_init(&q->out, SEND_BUFFER);
+    if (!rc)
+        rc = ring_init(&q->in, RECV_WINDOW);
+    if (!rc)
+        rc = tls_setup(q, p, why, why_len, stage);
+    else
+        snprintf(why, why_len, "out of memory");
+    if (!rc) {
+        int64_t left = deadline - monotonic_ms();
+        rc = quic_setup(q, left > 0 ? (int)left : 1);
+        if (rc) {
+            *stage = QUIC_STAGE_HANDSHAKE;
+            snprintf(why, why_len, "QUIC setup failed: %s", sq_strerror(rc));
+        }
+    }
+    if (!rc)
+        rc = run_handshake(q, deadline, stage, why, why_len);
+    if (rc == SQ_ERR_CLOSED && !q->verify_error[0] &&
+        ngtcp2_conn_get_ccerr(q->conn)->error_code == 0 && !ngtcp2_conn_get_tls_alert(q->conn)) {
+        *stage = QUIC_STAGE_UDP;
+        snprintf(why, why_len, "%s port %u/udp is unreachable (nothing listens there)", p->host,
+                 p->port);
+    }
+    if (!rc) {
+        int rv = ngtcp2_conn_open_bidi_stream(q->conn, &q->stream_id, NULL);
+        if (rv != 0) {
+            *stage = QUIC_STAGE_HANDSHAKE;
+            snprintf(why, why_len, "the server allows no stream: %s", ngtcp2_strerror(rv));
+            rc = SQ_ERR_PROTO;
+        } else {
+            q->stream_open = true;
+        }
+    }
+    if (rc) {
+        send_close(q);
+        quic_free(q);
+        return rc;
+    }
+    sq_log(SQ_LOG_INFO, "QUIC connection %s to %s established (TLS 1.3, ALPN smb)",
+           q->base.connection_id, q->base.peer);
+    sq_log(SQ_LOG_INFO, "server certificate: subject %s, issuer %s, sha256 %s%s",
+           q->base.cert_subject, q->base.cert_issuer, q->base.cert_sha256,
+           q->has_pin ? " (pinned)" : "");
+    *out = &q->base;
+    return 0;
+}
