@@ -13,6 +13,11 @@ struct sq_session {
     bool logged_on;
     int response_timeout_ms; /* no byte from the server for this long fails the connection */
     struct sq_session_info info;
+    /* What our NEGOTIATE request said, for FSCTL_VALIDATE_NEGOTIATE_INFO (SMB 3.0/3.0.2). */
+    uint8_t client_guid[16];
+    uint16_t client_security_mode;
+    uint32_t client_capabilities;
+    uint16_t offered_dialect;
 };
 
 #endif

@@ -113,6 +113,10 @@ static int negotiate(struct sq_session *s, const struct sq_options *o, struct sq
     int rc = crypto_random(salt, sizeof(salt));
     if (!rc)
         rc = crypto_random(nr.client_guid, sizeof(nr.client_guid));
+    memcpy(s->client_guid, nr.client_guid, 16);
+    s->client_security_mode = nr.security_mode;
+    s->client_capabilities = nr.capabilities;
+    s->offered_dialect = dialect;
     struct smb2_request req;
     if (!rc)
         rc = smb2_request_init(&req, SMB2_NEGOTIATE, 0);
@@ -429,6 +433,73 @@ static int tree_connect(struct sq_session *s, const struct sq_options *o, struct
     return 0;
 }
 
+/* ---- FSCTL_VALIDATE_NEGOTIATE_INFO, MS-SMB2 3.2.5.5 / 2.2.31.4 / 2.2.32.6 ----
+ * SMB 3.0 and 3.0.2 have no pre-auth integrity, so a man in the middle could have altered
+ * the NEGOTIATE exchange (e.g. to drop the server's signing requirement). Once signing works
+ * we ask the server, in a signed request, what it saw and compare. 3.1.1 does not need this. */
+static int validate_negotiate(struct sq_session *s, struct sq_failure *f)
+{
+    static const char stage[] = "negotiate";
+    const struct smb2_negotiated *n = smb2_conn_negotiated(s->conn);
+    struct writer in;
+    writer_init(&in);
+    writer_put_le32(&in, s->client_capabilities);
+    writer_put_bytes(&in, s->client_guid, 16);
+    writer_put_le16(&in, s->client_security_mode);
+    writer_put_le16(&in, 1);
+    writer_put_le16(&in, s->offered_dialect);
+    struct smb2_request req;
+    int rc = writer_error(&in);
+    if (!rc)
+        rc = smb2_request_init(&req, SMB2_IOCTL, s->tree_id);
+    if (!rc) {
+        const struct smb2_file_id none = {UINT64_MAX, UINT64_MAX};
+        struct smb2_ioctl_request io = {
+            .ctl_code = FSCTL_VALIDATE_NEGOTIATE_INFO,
+            .file_id = none,
+            .input = in.data,
+            .input_len = (uint32_t)in.len,
+            .max_output_response = 24,
+            .flags = SMB2_0_IOCTL_IS_FSCTL,
+        };
+        rc = smb2_ioctl_request_encode(&req.msg, &io);
+        if (rc)
+            writer_free(&req.msg);
+    }
+    writer_free(&in);
+    if (rc)
+        return sq_fail(f, SQ_STAGE_NEGOTIATE, stage, rc, 0, NULL);
+    struct sq_reply reply;
+    rc = sq_session_call(s, &req, 1, &reply);
+    if (rc) {
+        sq_reply_clear(&reply);
+        return sq_fail(f, SQ_STAGE_NEGOTIATE, stage, rc, 0,
+                       "validating the negotiation failed: %s", sq_strerror(rc));
+    }
+    struct smb2_ioctl_response io;
+    bool ok = reply.status == STATUS_SUCCESS &&
+              smb2_ioctl_response_decode(reply.msg, reply.len, &io) == 0 && io.output_len >= 24;
+    if (ok) {
+        struct reader r;
+        reader_init(&r, io.output, io.output_len);
+        uint32_t caps = reader_get_le32(&r);
+        uint8_t guid[16];
+        reader_get_bytes(&r, guid, 16);
+        uint16_t mode = reader_get_le16(&r);
+        uint16_t dialect = reader_get_le16(&r);
+        ok = !reader_error(&r) && caps == n->capabilities &&
+             memcmp(guid, n->server_guid, 16) == 0 && mode == n->security_mode &&
+             dialect == n->dialect;
+    }
+    sq_reply_clear(&reply);
+    if (!ok)
+        return sq_fail(f, SQ_STAGE_NEGOTIATE, stage, SQ_ERR_POLICY, 0,
+                       "the NEGOTIATE exchange was altered in transit (VALIDATE_NEGOTIATE_INFO "
+                       "mismatch)");
+    sq_log(SQ_LOG_INFO, "negotiation validated (FSCTL_VALIDATE_NEGOTIATE_INFO)");
+    return 0;
+}
+
 /* ---- open / close ---- */
 
 static int connect_tcp(struct sq_session *s, const struct sq_options *o, uint16_t port,
@@ -533,6 +604,8 @@ int sq_session_open(const struct sq_options *o, struct sq_session **out, struct 
         rc = session_setup(s, o, f);
     if (!rc)
         rc = tree_connect(s, o, f);
+    if (!rc && (o->dialect == SMB2_DIALECT_0300 || o->dialect == SMB2_DIALECT_0302))
+        rc = validate_negotiate(s, f);
     if (rc) {
         sq_session_close(s);
         return rc;
