@@ -272,6 +272,62 @@ START_TEST(test_parse_errors)
 }
 END_TEST
 
+START_TEST(test_parse_quic_options)
+{
+    struct sq_options o;
+    opts_init(&o);
+    ck_assert_ptr_null(o.servername);
+    ck_assert(!o.has_pin && !o.quic_tls_only);
+    parse_ok(&o, "servername=files.example.com,cafile=/etc/ca.pem,cert=/c.pem,key=/k.pem,"
+                 "quic_tls_only");
+    ck_assert_str_eq(o.servername, "files.example.com");
+    ck_assert_str_eq(o.cafile, "/etc/ca.pem");
+    ck_assert_str_eq(o.cert, "/c.pem");
+    ck_assert_str_eq(o.key, "/k.pem");
+    ck_assert(o.quic_tls_only);
+    ck_assert(!o.has_pin);
+
+    /* pin=sha256:HEX, 64 digits, either case, colons between bytes allowed. */
+    uint8_t want[32];
+    char hex[65], colons[96];
+    size_t k = 0;
+    for (int i = 0; i < 32; i++) {
+        want[i] = (uint8_t)(0x0f + i * 7);
+        snprintf(hex + 2 * i, 3, "%02x", want[i]);
+        k += (size_t)snprintf(colons + k, sizeof(colons) - k, i ? ":%02X" : "%02X", want[i]);
+    }
+    char opt[160];
+    snprintf(opt, sizeof(opt), "pin=sha256:%s", hex);
+    parse_ok(&o, opt);
+    ck_assert(o.has_pin);
+    ck_assert_mem_eq(o.pin, want, 32);
+    sq_options_free(&o);
+    opts_init(&o);
+    snprintf(opt, sizeof(opt), "pin=SHA256:%s", colons);
+    parse_ok(&o, opt);
+    ck_assert(o.has_pin);
+    ck_assert_mem_eq(o.pin, want, 32);
+    sq_options_free(&o);
+
+    snprintf(opt, sizeof(opt), "pin=sha256:%.62s", hex); /* 31 bytes */
+    parse_bad(opt, "bad pin");
+    snprintf(opt, sizeof(opt), "pin=sha256:%s00", hex); /* 33 bytes */
+    parse_bad(opt, "expected sha256: and 64 hex digits");
+    snprintf(opt, sizeof(opt), "pin=sha256:%.63sg", hex);
+    parse_bad(opt, "bad pin");
+    snprintf(opt, sizeof(opt), "pin=sha1:%s", hex);
+    parse_bad(opt, "bad pin 'sha1:");
+    snprintf(opt, sizeof(opt), "pin=%s", hex);
+    parse_bad(opt, "bad pin");
+    parse_bad("pin=sha256:", "bad pin");
+    parse_bad("pin", "option 'pin' needs a value");
+    parse_bad("servername", "option 'servername' needs a value");
+    parse_bad("cafile", "option 'cafile' needs a value");
+    parse_bad("cert", "option 'cert' needs a value");
+    parse_bad("key", "option 'key' needs a value");
+}
+END_TEST
+
 START_TEST(test_parse_mount_only_options)
 {
     struct sq_options o;
@@ -439,6 +495,19 @@ START_TEST(test_validate)
     ck_assert_str_eq(why, "vers=3.0 is only allowed with transport=tcp");
     parse_ok(&o, "vers=3.1.1");
     ck_assert_int_eq(sq_options_validate(&o, why, sizeof(why)), 0);
+
+    /* A client certificate needs its key, and the other way round. */
+    parse_ok(&o, "cert=/c.pem");
+    ck_assert_int_eq(sq_options_validate(&o, why, sizeof(why)), SQ_ERR_INVAL);
+    ck_assert_str_eq(why, "a client certificate needs both cert= and key=");
+    parse_ok(&o, "key=/k.pem");
+    ck_assert_int_eq(sq_options_validate(&o, why, sizeof(why)), 0);
+    sq_options_free(&o);
+    opts_init(&o);
+    ck_assert_int_eq(sq_options_parse_unc(&o, "//srv/share", true, why, sizeof(why)), 0);
+    parse_ok(&o, "key=/k.pem");
+    ck_assert_int_eq(sq_options_validate(&o, why, sizeof(why)), SQ_ERR_INVAL);
+    assert_why_contains("needs both cert= and key=");
     sq_options_free(&o);
 }
 END_TEST
@@ -454,6 +523,7 @@ static Suite *options_suite(void)
     tcase_add_test(tc, test_parse_sec_and_vers);
     tcase_add_test(tc, test_parse_port_and_transport);
     tcase_add_test(tc, test_parse_errors);
+    tcase_add_test(tc, test_parse_quic_options);
     tcase_add_test(tc, test_parse_mount_only_options);
     tcase_add_test(tc, test_credentials_read);
     tcase_add_test(tc, test_credentials_refused);
