@@ -4,7 +4,7 @@
 # with AES-128-GCM encryption required. Each measurement is the best of BENCH_RUNS runs, the two
 # tools interleaved. Every file read back is compared with the original.
 #
-# Usage: sudo bench/getput.sh
+# Usage (as root): bench/getput.sh
 # Environment: BENCH_SIZE_MIB (default 512), BENCH_RUNS (default 3),
 #              SMBQUIC_BUILDDIR (default ./build; built if needed), SMBQUIC (a binary to use instead)
 set -euo pipefail
