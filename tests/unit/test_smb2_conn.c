@@ -76,6 +76,7 @@ struct completion {
     struct completion *child;
     bool verify;             /* smb2_conn_verify_reply on the reply */
     int verify_rc;
+    int fail_with;           /* smb2_conn_fail(conn, fail_with) from inside the callback */
 };
 
 static void completion_init(struct completion *d, int tag)
@@ -108,6 +109,8 @@ static void record(void *arg, int err, const struct smb2_reply *reply)
     }
     if (d->submit_echo)
         d->submit_rc = submit_one(d->conn, SMB2_ECHO, 0, 4, 0, false, d->child);
+    if (d->fail_with)
+        smb2_conn_fail(d->conn, d->fail_with);
 }
 
 struct break_log {
@@ -416,6 +419,25 @@ static void build_rsp(struct writer *w, struct server *s, const struct smb2_head
     put_msg(w, h, body_len);
     if (sign)
         server_sign(s, w->data, w->len, 1);
+}
+
+/* Builds a chain of messages with the given body lengths (NextCommand 8-aligned). */
+static void build_chain(struct writer *w, const uint64_t *mids, const uint16_t *cmds,
+                        const size_t *bodies, size_t n)
+{
+    writer_init(w);
+    for (size_t i = 0; i < n; i++) {
+        size_t start = w->len;
+        struct smb2_header h = rsp(cmds[i], mids[i], 1);
+        if (i)
+            h.flags |= SMB2_FLAGS_RELATED_OPERATIONS;
+        put_msg(w, &h, bodies[i]);
+        if (i + 1 < n) {
+            writer_align(w, start, 8);
+            writer_patch_le32(w, start + SMB2_HDR_OFF_NEXT_COMMAND, (uint32_t)(w->len - start));
+        }
+    }
+    ck_assert_int_eq(writer_error(w), 0);
 }
 
 /* Runs NEGOTIATE and a two-leg SESSION_SETUP against the connection, hashing exactly the bytes
@@ -1247,6 +1269,96 @@ START_TEST(test_callbacks_may_submit)
 }
 END_TEST
 
+START_TEST(test_callback_may_fail_the_connection)
+{
+    /* A callback that gives up on the connection mid-compound: the rest of the compound is
+     * not delivered as responses; every callback still runs exactly once. */
+    struct smb2_conn *c = conn_new(8, 0);
+    echo_roundtrip(c, 3);
+    struct completion d[3];
+    struct smb2_request r[3];
+    for (int i = 0; i < 3; i++) {
+        completion_init(&d[i], i);
+        request_build(&r[i], SMB2_ECHO, 0, 4, 0, false, &d[i]);
+    }
+    d[0].conn = c;
+    d[0].fail_with = SQ_ERR_CANCELLED;
+    ck_assert_int_eq(smb2_conn_submit(c, r, 3), 0);
+    struct writer w;
+    static const uint64_t mids[3] = {1, 2, 3};
+    static const uint16_t cmds[3] = {SMB2_ECHO, SMB2_ECHO, SMB2_ECHO};
+    static const size_t bodies[3] = {4, 4, 4};
+    build_chain(&w, mids, cmds, bodies, 3);
+    ck_assert_int_eq(feed_frame(c, w.data, w.len), SQ_ERR_CANCELLED);
+    writer_free(&w);
+    ck_assert_int_eq(d[0].calls, 1);
+    ck_assert_int_eq(d[0].err, 0);
+    for (int i = 1; i < 3; i++) {
+        ck_assert_int_eq(d[i].calls, 1);
+        ck_assert_int_eq(d[i].err, SQ_ERR_CANCELLED);
+    }
+    ck_assert_int_eq(smb2_conn_error(c), SQ_ERR_CANCELLED);
+    smb2_conn_free(c);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(d[i].calls, 1);
+}
+END_TEST
+
+START_TEST(test_pending_ids_sharing_a_bucket)
+{
+    /* MessageIds 1 and 1025 (1024 apart) are both pending; each response finds its own. */
+    struct smb2_conn *c = conn_new(8, 0);
+    echo_roundtrip(c, 1100);
+    struct completion a, big, b;
+    completion_init(&a, 0);
+    completion_init(&big, 1);
+    completion_init(&b, 2);
+    ck_assert_int_eq(submit_one(c, SMB2_ECHO, 0, 4, 0, false, &a), 0);
+    ck_assert_int_eq(submit_one(c, SMB2_READ, 0, 48, 1023u * 65536, false, &big), 0);
+    ck_assert_int_eq(submit_one(c, SMB2_ECHO, 0, 4, 0, false, &b), 0);
+    ck_assert_uint_eq(a.mid, 1);
+    ck_assert_uint_eq(big.mid, 2);
+    ck_assert_uint_eq(b.mid, 1025);
+    struct smb2_header h = rsp(SMB2_ECHO, 1025, 1);
+    ck_assert_int_eq(feed_msg(c, &h, 4), 0);
+    ck_assert_int_eq(b.calls, 1);
+    ck_assert_int_eq(a.calls, 0);
+    h = rsp(SMB2_READ, 2, 1);
+    ck_assert_int_eq(feed_msg(c, &h, 16), 0);
+    h = rsp(SMB2_ECHO, 1, 1);
+    ck_assert_int_eq(feed_msg(c, &h, 4), 0);
+    ck_assert_int_eq(a.calls, 1);
+    ck_assert_int_eq(a.err, 0);
+    ck_assert_uint_eq(smb2_conn_pending_count(c), 0);
+    smb2_conn_free(c);
+}
+END_TEST
+
+START_TEST(test_request_too_large_for_a_frame)
+{
+    /* A request that cannot fit a frame: either submit refuses it (no callback), or its
+     * callback runs exactly once with the error. Other requests' callbacks run at most once. */
+    struct smb2_conn *c = conn_new(8, 4096);
+    echo_roundtrip(c, 3);
+    struct completion other, big;
+    completion_init(&other, 0);
+    completion_init(&big, 1);
+    ck_assert_int_eq(submit_one(c, SMB2_ECHO, 0, 4, 0, false, &other), 0);
+    int rc = submit_one(c, SMB2_WRITE, 0, 5000, 0, false, &big);
+    if (rc == 0) {
+        ck_assert_int_eq(big.calls, 1);
+        ck_assert_int_eq(big.err, SQ_ERR_INVAL);
+    } else {
+        ck_assert_int_eq(rc, SQ_ERR_INVAL);
+        ck_assert_int_eq(big.calls, 0);
+    }
+    ck_assert_int_le(other.calls, 1);
+    smb2_conn_free(c);
+    ck_assert_int_eq(other.calls, 1);
+    ck_assert_int_le(big.calls, 1);
+}
+END_TEST
+
 /* ---- compounds ------------------------------------------------------------------------------ */
 
 START_TEST(test_compound_request_layout)
@@ -1303,25 +1415,6 @@ START_TEST(test_compound_request_layout)
     smb2_conn_free(c);
 }
 END_TEST
-
-/* Builds a chain of messages with the given body lengths (NextCommand 8-aligned). */
-static void build_chain(struct writer *w, const uint64_t *mids, const uint16_t *cmds,
-                        const size_t *bodies, size_t n)
-{
-    writer_init(w);
-    for (size_t i = 0; i < n; i++) {
-        size_t start = w->len;
-        struct smb2_header h = rsp(cmds[i], mids[i], 1);
-        if (i)
-            h.flags |= SMB2_FLAGS_RELATED_OPERATIONS;
-        put_msg(w, &h, bodies[i]);
-        if (i + 1 < n) {
-            writer_align(w, start, 8);
-            writer_patch_le32(w, start + SMB2_HDR_OFF_NEXT_COMMAND, (uint32_t)(w->len - start));
-        }
-    }
-    ck_assert_int_eq(writer_error(w), 0);
-}
 
 static struct smb2_conn *compound_setup(struct completion d[3])
 {
@@ -2442,6 +2535,9 @@ static Suite *conn_suite(void)
     tcase_add_test(tc, test_death_completes_everything_once);
     tcase_add_test(tc, test_fail_completes_everything_once);
     tcase_add_test(tc, test_callbacks_may_submit);
+    tcase_add_test(tc, test_callback_may_fail_the_connection);
+    tcase_add_test(tc, test_pending_ids_sharing_a_bucket);
+    tcase_add_test(tc, test_request_too_large_for_a_frame);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("compounds");
