@@ -1,7 +1,6 @@
 /* A reliable, ordered byte stream to the server: TCP now, QUIC (one bidirectional stream)
  * later. It knows nothing of SMB beyond being asked to carry its frames. Non-blocking: the
- * owner polls transport_fd() for transport_poll_events() and calls transport_on_timeout()
- * at transport_timeout_ms(). */
+ * owner polls fd for poll_events() and calls on_timeout() once timeout_us() has passed. */
 #ifndef SMBQUIC_TRANSPORT_TRANSPORT_H
 #define SMBQUIC_TRANSPORT_TRANSPORT_H
 
@@ -22,8 +21,9 @@ struct transport_ops {
     /* True when recv would return bytes without the socket being readable (data already
      * taken off the socket); NULL for transports that buffer nothing. */
     bool (*has_buffered_input)(struct transport *t);
-    /* Milliseconds until on_timeout must run, -1 for none. */
-    int (*timeout_ms)(struct transport *t);
+    /* Microseconds until on_timeout must run, -1 for none. QUIC paces packets at intervals
+     * well below a millisecond, so the owner must wait with ppoll(2)'s precision. */
+    int64_t (*timeout_us)(struct transport *t);
     int (*on_timeout)(struct transport *t);
     void (*close)(struct transport *t);
 };

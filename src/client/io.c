@@ -78,15 +78,19 @@ int sq_session_run_for(struct sq_session *s, const bool *done, int wait_ms)
             .events = s->transport->ops->poll_events(s->transport,
                                                      smb2_conn_wants_output(s->conn)),
         };
-        int timeout = 1000;
-        if (wait_ms >= 0 && wait_ms - (now - start) < timeout)
-            timeout = (int)(wait_ms - (now - start));
-        int tt = s->transport->ops->timeout_ms(s->transport);
-        if (tt >= 0 && tt < timeout)
-            timeout = tt;
+        int64_t timeout_us = 1000000;
+        if (wait_ms >= 0 && (wait_ms - (now - start)) * 1000 < timeout_us)
+            timeout_us = (wait_ms - (now - start)) * 1000;
+        int64_t tt = s->transport->ops->timeout_us(s->transport);
+        if (tt >= 0 && tt < timeout_us)
+            timeout_us = tt;
         bool buffered = s->transport->ops->has_buffered_input &&
                         s->transport->ops->has_buffered_input(s->transport);
-        int n = poll(&pfd, 1, buffered ? 0 : timeout);
+        if (buffered)
+            timeout_us = 0;
+        struct timespec ts = {.tv_sec = timeout_us / 1000000,
+                              .tv_nsec = (timeout_us % 1000000) * 1000};
+        int n = ppoll(&pfd, 1, &ts, NULL);
         if (n < 0 && errno != EINTR) {
             smb2_conn_fail(s->conn, SQ_ERR_IO);
             return SQ_ERR_IO;
@@ -94,7 +98,8 @@ int sq_session_run_for(struct sq_session *s, const bool *done, int wait_ms)
         bool progress = false;
         if (buffered || (n > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP))))
             rc = pump_input(s, &progress);
-        if (!rc && tt >= 0 && tt <= timeout)
+        /* The transport checks its own deadline; calling it early is harmless. */
+        if (!rc && tt >= 0)
             rc = s->transport->ops->on_timeout(s->transport);
         if (rc) {
             smb2_conn_fail(s->conn, rc);

@@ -87,6 +87,9 @@ struct quic_transport {
     uint8_t gso_buf[GSO_BUFFER];
     bool gso_ok;
     bool gro_ok;
+    /* Counters for the debug log at close. */
+    uint64_t stream_blocked;  /* writes refused by the server's flow control */
+    uint64_t cwnd_limited;    /* write loops that ended with data left but nothing to send */
 
     /* Certificate verification. */
     char servername[256];
@@ -459,6 +462,7 @@ static int write_packets(struct quic_transport *q)
                                                        max_pkt, &datalen, 0, sid, v,
                                                        (size_t)nv, ts);
             if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED || n == NGTCP2_ERR_STREAM_SHUT_WR) {
+                q->stream_blocked++;
                 /* Flow control blocks the stream: write control frames only. */
                 n = ngtcp2_conn_writev_stream(q->conn, NULL, NULL, q->gso_buf + off, max_pkt,
                                               NULL, 0, -1, NULL, 0, ts);
@@ -468,8 +472,11 @@ static int write_packets(struct quic_transport *q)
                 q->close_err = map_ngtcp2_error(q, (int)n);
                 return q->close_err;
             }
-            if (n == 0)
+            if (n == 0) {
+                if (nv)
+                    q->cwnd_limited++;
                 break;
+            }
             if (datalen > 0)
                 q->out_submitted += (size_t)datalen;
             if (count == 0)
@@ -598,7 +605,7 @@ static short quic_poll_events(struct transport *t, bool want_send)
     return (short)(POLLIN | (q->pending_len ? POLLOUT : 0));
 }
 
-static int quic_timeout_ms(struct transport *t)
+static int64_t quic_timeout_us(struct transport *t)
 {
     struct quic_transport *q = (struct quic_transport *)t;
     ngtcp2_tstamp expiry = ngtcp2_conn_get_expiry(q->conn);
@@ -607,8 +614,8 @@ static int quic_timeout_ms(struct transport *t)
     ngtcp2_tstamp now = now_ts();
     if (expiry <= now)
         return 0;
-    uint64_t ms = (expiry - now + NGTCP2_MILLISECONDS - 1) / NGTCP2_MILLISECONDS;
-    return ms > 60000 ? 60000 : (int)ms;
+    uint64_t us = (expiry - now + NGTCP2_MICROSECONDS - 1) / NGTCP2_MICROSECONDS;
+    return us > 60000000 ? 60000000 : (int64_t)us;
 }
 
 static int quic_on_timeout(struct transport *t)
@@ -668,6 +675,17 @@ static void quic_free(struct quic_transport *q)
 static void quic_close(struct transport *t)
 {
     struct quic_transport *q = (struct quic_transport *)t;
+    if (q->conn && sq_log_enabled(SQ_LOG_DEBUG)) {
+        ngtcp2_conn_info ci;
+        ngtcp2_conn_get_conn_info(q->conn, &ci);
+        sq_log(SQ_LOG_DEBUG,
+               "QUIC %s: srtt %.2f ms, min rtt %.2f ms, cwnd %llu, flow-control stalls %llu, "
+               "congestion stalls %llu, gso %s, gro %s",
+               q->base.connection_id, (double)ci.smoothed_rtt / 1e6, (double)ci.min_rtt / 1e6,
+               (unsigned long long)ci.cwnd, (unsigned long long)q->stream_blocked,
+               (unsigned long long)q->cwnd_limited, q->gso_ok ? "on" : "off",
+               q->gro_ok ? "on" : "off");
+    }
     /* RFC 9000 10.2: tell the server we are done (application close, NO_ERROR) rather than
      * leaving it to time out. One packet, best effort. */
     if (q->handshake_done && !q->closed)
@@ -681,7 +699,7 @@ static const struct transport_ops quic_ops = {
     .recv = quic_recv,
     .poll_events = quic_poll_events,
     .has_buffered_input = quic_has_buffered_input,
-    .timeout_ms = quic_timeout_ms,
+    .timeout_us = quic_timeout_us,
     .on_timeout = quic_on_timeout,
     .close = quic_close,
 };
@@ -875,11 +893,12 @@ static int run_handshake(struct quic_transport *q, int64_t deadline,
             rc = SQ_ERR_TIMEOUT;
             break;
         }
-        int wait = quic_timeout_ms(&q->base);
-        if (wait < 0 || wait > left)
-            wait = (int)left;
+        int64_t wait = quic_timeout_us(&q->base);
+        if (wait < 0 || wait > left * 1000)
+            wait = left * 1000;
         struct pollfd pfd = {.fd = q->base.fd, .events = quic_poll_events(&q->base, false)};
-        int n = poll(&pfd, 1, wait);
+        struct timespec ts = {.tv_sec = wait / 1000000, .tv_nsec = (wait % 1000000) * 1000};
+        int n = ppoll(&pfd, 1, &ts, NULL);
         if (n < 0 && errno != EINTR) {
             rc = SQ_ERR_IO;
             break;

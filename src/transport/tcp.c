@@ -50,7 +50,7 @@ static short tcp_poll_events(struct transport *t, bool want_send)
     return (short)(POLLIN | (want_send ? POLLOUT : 0));
 }
 
-static int tcp_timeout_ms(struct transport *t)
+static int64_t tcp_timeout_us(struct transport *t)
 {
     return -1;
 }
@@ -72,7 +72,7 @@ static const struct transport_ops tcp_ops = {
     .send = tcp_send,
     .recv = tcp_recv,
     .poll_events = tcp_poll_events,
-    .timeout_ms = tcp_timeout_ms,
+    .timeout_us = tcp_timeout_us,
     .on_timeout = tcp_on_timeout,
     .close = tcp_close,
 };
