@@ -22,11 +22,15 @@ server_view() {
     PASSWD=$SAMBA_PASSWORD "$SMBQUIC" get "$UNC/sparse.bin" "$TEST_TMP/sparse.bin" \
         -o "$(opts "$extra")" >"$TEST_TMP/view.out" 2>"$TEST_TMP/view.err" &
     pid=$!
-    for ((i = 0; i < 300; i++)); do
-        line=$(smbstatus -s "$SAMBA_CONF" -b 2>/dev/null | awk -v u="$SAMBA_USER" '$2 == u')
-        [ -n "$line" ] && break
+    # Ask once data flows (the session is complete then: during SESSION_SETUP smbstatus may
+    # show the session before its signing state is recorded).
+    for ((i = 0; i < 600; i++)); do
         kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
+        if [ "$(stat -c %s "$TEST_TMP/sparse.bin" 2>/dev/null || echo 0)" -gt 4194304 ]; then
+            line=$(smbstatus -s "$SAMBA_CONF" -b 2>/dev/null | awk -v u="$SAMBA_USER" '$2 == u')
+            [ -n "$line" ] && break
+        fi
+        sleep 0.02
     done
     got=$(awk '{print $6, $7, $8}' <<<"$line")
     if kill -0 "$pid" 2>/dev/null; then
