@@ -250,8 +250,12 @@ static int parse_one(struct sq_options *o, char *opt, char *why, size_t why_len)
             return SQ_ERR_INVAL;
         }
     } else if (strcmp(name, "username") == 0 || strcmp(name, "user") == 0) {
-        if (!value)
-            return is_mount_only_option(name) ? 0 : SQ_ERR_INVAL;
+        if (!value) {
+            /* "user" alone is mount(8)'s option letting users mount; "username" needs one. */
+            if (is_mount_only_option(name))
+                return 0;
+            NEEDS_VALUE();
+        }
         rc = set_string(&o->username, value);
     } else if (strcmp(name, "domain") == 0 || strcmp(name, "dom") == 0 ||
                strcmp(name, "workgroup") == 0) {
@@ -307,11 +311,13 @@ static int parse_one(struct sq_options *o, char *opt, char *why, size_t why_len)
         rc = set_string(&o->key, value);
     } else if (strcmp(name, "pin") == 0) {
         NEEDS_VALUE();
-        if (parse_pin(value, o->pin) != 0) {
+        uint8_t pin[32];
+        if (parse_pin(value, pin) != 0) {
             snprintf(why, why_len, "bad pin '%s' (expected sha256: and 64 hex digits, colons "
                                    "allowed)", value);
             return SQ_ERR_INVAL;
         }
+        memcpy(o->pin, pin, sizeof(pin));
         o->has_pin = true;
     } else if (strcmp(name, "quic_tls_only") == 0) {
         o->quic_tls_only = true;

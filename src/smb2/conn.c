@@ -464,8 +464,6 @@ static int emit_batch(struct smb2_conn *c, struct queued_batch *b)
     for (size_t i = 0; i < b->count; i++)
         encrypt = encrypt || should_encrypt(c, &b->reqs[i]);
     size_t lead = encrypt ? SMB2_TRANSFORM_HEADER_SIZE : 0;
-    if (total > c->max_frame_len - lead)
-        return SQ_ERR_INVAL;
     /* Messages are copied once, straight into the frame; sealing happens in place. */
     struct out_frame *f = frame_alloc(lead + total);
     struct pending **ps = calloc(b->count, sizeof(*ps));
@@ -519,6 +517,8 @@ static int emit_batch(struct smb2_conn *c, struct queued_batch *b)
         ps[i]->message_id = h.message_id;
         ps[i]->command = r->command;
         ps[i]->credit_charge = charge;
+        ps[i]->tree_id = r->tree_id;
+        ps[i]->sent_encrypted = encrypt;
         ps[i]->cb = r->cb;
         ps[i]->arg = r->arg;
         if (r->message_id_out)
@@ -576,12 +576,19 @@ int smb2_conn_submit(struct smb2_conn *c, struct smb2_request *reqs, size_t coun
     int rc = c->error ? c->error : 0;
     if (!rc && count == 0)
         rc = SQ_ERR_INVAL;
+    size_t total = SMB2_TRANSFORM_HEADER_SIZE;
     for (size_t i = 0; !rc && i < count; i++) {
         if (writer_error(&reqs[i].msg))
             rc = writer_error(&reqs[i].msg);
         else if (reqs[i].msg.len < SMB2_HEADER_SIZE || reqs[i].msg.fixed)
             rc = SQ_ERR_INVAL;
+        else
+            total += (reqs[i].msg.len + 7) & ~(size_t)7;
     }
+    /* A frame carries at most 2^24 - 1 bytes (MS-SMB2 2.1): refuse what can never be sent,
+     * now, before it takes message ids. */
+    if (!rc && total > MAX_FRAME_LEN)
+        rc = SQ_ERR_INVAL;
     struct queued_batch *b = NULL;
     if (!rc) {
         b = malloc(sizeof(*b) + count * sizeof(b->reqs[0]));
@@ -626,7 +633,9 @@ int smb2_conn_cancel(struct smb2_conn *c, uint64_t message_id)
     h.async_id = p->async_id;
     h.flags = p->is_async ? SMB2_FLAGS_ASYNC_COMMAND : 0;
     h.session_id = c->session.id;
-    bool encrypt = c->session.keys_ready && c->session.encryptor && c->session.encrypt;
+    h.tree_id = p->tree_id;
+    /* Sealed exactly when the request was (MS-SMB2 3.2.4.1.8: per session and tree). */
+    bool encrypt = p->sent_encrypted;
     bool sign = !encrypt && c->session.keys_ready && c->session.sign;
     if (sign)
         h.flags |= SMB2_FLAGS_SIGNED;
@@ -738,6 +747,10 @@ static int handle_message(struct smb2_conn *c, uint8_t *msg, size_t len, bool en
      * encrypted, or carries a valid signature; an encrypting session accepts no plaintext.
      * Interim responses carry no data and Samba does not sign them. SESSION_SETUP responses
      * are verified by the client layer once the keys exist. */
+    /* What went out sealed must come back sealed, interim responses included: a plaintext
+     * interim could otherwise grant credits or replace the AsyncId (MS-SMB2 3.2.5.1.1). */
+    if (!encrypted && p->sent_encrypted)
+        return SQ_ERR_DECRYPT;
     if (!encrypted && keys && !interim && h->command != SMB2_SESSION_SETUP) {
         if (s->encrypt)
             return SQ_ERR_DECRYPT;

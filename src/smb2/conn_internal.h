@@ -14,6 +14,8 @@ struct pending {
     bool is_async;
     uint16_t command;
     uint16_t credit_charge;
+    uint32_t tree_id;
+    bool sent_encrypted;         /* its response must come back encrypted too */
     smb2_callback cb;
     void *arg;
 };

@@ -1336,26 +1336,26 @@ END_TEST
 
 START_TEST(test_request_too_large_for_a_frame)
 {
-    /* A request that cannot fit a frame: either submit refuses it (no callback), or its
-     * callback runs exactly once with the error. Other requests' callbacks run at most once. */
+    /* A request that can never fit the 24-bit frame length (MS-SMB2 2.1) is refused by
+     * submit itself: no callback, no message id spent, other requests unaffected. The
+     * configured max_frame_len only limits what we accept, not what we send. */
     struct smb2_conn *c = conn_new(8, 4096);
     echo_roundtrip(c, 3);
-    struct completion other, big;
+    struct completion other, big, fits;
     completion_init(&other, 0);
     completion_init(&big, 1);
+    completion_init(&fits, 2);
     ck_assert_int_eq(submit_one(c, SMB2_ECHO, 0, 4, 0, false, &other), 0);
-    int rc = submit_one(c, SMB2_WRITE, 0, 5000, 0, false, &big);
-    if (rc == 0) {
-        ck_assert_int_eq(big.calls, 1);
-        ck_assert_int_eq(big.err, SQ_ERR_INVAL);
-    } else {
-        ck_assert_int_eq(rc, SQ_ERR_INVAL);
-        ck_assert_int_eq(big.calls, 0);
-    }
-    ck_assert_int_le(other.calls, 1);
+    ck_assert_int_eq(submit_one(c, SMB2_WRITE, 0, 0x1000000, 0, false, &big), SQ_ERR_INVAL);
+    ck_assert_int_eq(big.calls, 0);
+    ck_assert_int_eq(smb2_conn_error(c), 0);
+    ck_assert_int_eq(submit_one(c, SMB2_WRITE, 0, 5000, 0, false, &fits), 0);
+    ck_assert_int_eq(other.calls, 0);
+    ck_assert_int_eq(fits.calls, 0);
     smb2_conn_free(c);
     ck_assert_int_eq(other.calls, 1);
-    ck_assert_int_le(big.calls, 1);
+    ck_assert_int_eq(fits.calls, 1);
+    ck_assert_int_eq(big.calls, 0);
 }
 END_TEST
 
