@@ -65,6 +65,12 @@ struct sq_session_info {
 /* Connects, negotiates, authenticates and connects the share in o. On failure returns a
  * negative error and fills *fail; nothing is left open. */
 int sq_session_open(const struct sq_options *o, struct sq_session **out, struct sq_failure *fail);
+/* The same, calling observer after each stage that succeeded (for `smbquic check`):
+ * SQ_STAGE_CONNECT (transport up), SQ_STAGE_CERTIFICATE (QUIC only), SQ_STAGE_NEGOTIATE,
+ * SQ_STAGE_SESSION_SETUP, SQ_STAGE_TREE_CONNECT. */
+typedef void (*sq_stage_observer)(void *arg, enum sq_stage stage, const struct sq_session *s);
+int sq_session_open_observed(const struct sq_options *o, struct sq_session **out,
+                             struct sq_failure *fail, sq_stage_observer observer, void *arg);
 /* Tree disconnect, logoff, close; NULL is fine. */
 void sq_session_close(struct sq_session *s);
 

@@ -7,6 +7,8 @@
 #include "client/options.h"
 #include "client/session.h"
 
+/* Connects stage by stage, printing one line per stage; does not need a session. */
+int cmd_check(const struct sq_options *o, struct sq_failure *f);
 int cmd_info(struct sq_session *s, const struct sq_options *o, struct sq_failure *f);
 int cmd_stat(struct sq_session *s, const struct sq_options *o, struct sq_failure *f);
 int cmd_ls(struct sq_session *s, const struct sq_options *o, bool long_format,

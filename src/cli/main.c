@@ -27,6 +27,7 @@ static void usage(FILE *out)
     fputs("usage: smbquic COMMAND ARGS [-o OPTIONS] [-v]\n"
           "\n"
           "commands:\n"
+          "  check //SERVER/SHARE               test each connection stage, explain failures\n"
           "  info  //SERVER/SHARE               show what was negotiated\n"
           "  ls    [-l] //SERVER/SHARE[/PATH]    list a directory\n"
           "  stat  //SERVER/SHARE/PATH           show a file's attributes\n"
@@ -146,7 +147,7 @@ int main(int argc, char **argv)
         want = 3;
         local = nargs > 1 ? args[1] : NULL;
         unc = nargs > 2 ? args[2] : NULL;
-    } else if (strcmp(cmd, "info") == 0 || strcmp(cmd, "ls") == 0 ||
+    } else if (strcmp(cmd, "check") == 0 || strcmp(cmd, "info") == 0 || strcmp(cmd, "ls") == 0 ||
                strcmp(cmd, "stat") == 0 || strcmp(cmd, "rm") == 0 ||
                strcmp(cmd, "mkdir") == 0 || strcmp(cmd, "rmdir") == 0) {
         unc = nargs > 1 ? args[1] : NULL;
@@ -163,7 +164,8 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     rc = sq_options_parse_unc(&o, unc, true, why, sizeof(why));
-    bool needs_path = strcmp(cmd, "info") != 0 && strcmp(cmd, "ls") != 0;
+    bool needs_path = strcmp(cmd, "info") != 0 && strcmp(cmd, "ls") != 0 &&
+                      strcmp(cmd, "check") != 0;
     if (!rc && needs_path && (!o.path || !*o.path)) {
         snprintf(why, sizeof(why), "'%s' names no path inside the share", unc);
         rc = SQ_ERR_INVAL;
@@ -201,6 +203,14 @@ int main(int argc, char **argv)
 
     struct sq_failure f = {0};
     struct sq_session *s = NULL;
+    if (strcmp(cmd, "check") == 0) {
+        rc = cmd_check(&o, &f);
+        sq_options_free(&o);
+        fflush(stdout);
+        if (rc && f.stage == SQ_STAGE_OPTIONS)
+            fprintf(stderr, "smbquic: %s\n", f.detail);
+        return rc ? exit_for_stage(f.stage) : EXIT_OK;
+    }
     rc = sq_session_open(&o, &s, &f);
     if (!rc) {
         if (strcmp(cmd, "info") == 0)

@@ -581,6 +581,12 @@ static int connect_transport(struct sq_session *s, const struct sq_options *o,
 
 int sq_session_open(const struct sq_options *o, struct sq_session **out, struct sq_failure *f)
 {
+    return sq_session_open_observed(o, out, f, NULL, NULL);
+}
+
+int sq_session_open_observed(const struct sq_options *o, struct sq_session **out,
+                             struct sq_failure *f, sq_stage_observer observer, void *arg)
+{
     char why[256];
     int rc = sq_options_validate(o, why, sizeof(why));
     if (rc)
@@ -597,15 +603,27 @@ int sq_session_open(const struct sq_options *o, struct sq_session **out, struct 
         free(s);
         return sq_fail(f, SQ_STAGE_CONNECT, "connect", rc, 0, NULL);
     }
+#define OBSERVE(stage)                                                                          \
+    do {                                                                                        \
+        if (!rc && observer)                                                                    \
+            observer(arg, (stage), s);                                                          \
+    } while (0)
     rc = connect_transport(s, o, f);
+    OBSERVE(SQ_STAGE_CONNECT);
+    if (!rc && strcmp(s->info.transport, "quic") == 0)
+        OBSERVE(SQ_STAGE_CERTIFICATE);
     if (!rc)
         rc = negotiate(s, o, f);
+    OBSERVE(SQ_STAGE_NEGOTIATE);
     if (!rc)
         rc = session_setup(s, o, f);
+    OBSERVE(SQ_STAGE_SESSION_SETUP);
     if (!rc)
         rc = tree_connect(s, o, f);
     if (!rc && (o->dialect == SMB2_DIALECT_0300 || o->dialect == SMB2_DIALECT_0302))
         rc = validate_negotiate(s, f);
+    OBSERVE(SQ_STAGE_TREE_CONNECT);
+#undef OBSERVE
     if (rc) {
         sq_session_close(s);
         return rc;
