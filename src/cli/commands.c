@@ -525,9 +525,69 @@ struct transfer {
     unsigned in_flight;
     bool is_read;         /* get (READ) or put (WRITE) */
     bool finished;
+    /* get to a pipe, terminal or device: no pwrite, so completed reads are written in order;
+     * ones that arrive early wait in `held` (at most IO_WINDOW of them). */
+    bool sequential;
+    uint64_t written;     /* bytes written to fd so far (sequential only) */
+    struct held_chunk *held;
     int err;              /* first local or connection error */
     uint32_t status;      /* first failing NTSTATUS */
 };
+
+struct held_chunk {
+    struct held_chunk *next;
+    uint64_t offset;
+    size_t len;
+    uint8_t data[];
+};
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return SQ_ERR_IO;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Delivers one completed read to a non-seekable output, in file order. */
+static int deliver_sequential(struct transfer *t, uint64_t offset, const uint8_t *data,
+                              size_t len)
+{
+    if (offset != t->written) {
+        struct held_chunk *h = malloc(sizeof(*h) + len);
+        if (!h)
+            return SQ_ERR_NOMEM;
+        h->offset = offset;
+        h->len = len;
+        memcpy(h->data, data, len);
+        h->next = t->held;
+        t->held = h;
+        return 0;
+    }
+    int rc = write_all(t->fd, data, len);
+    t->written += len;
+    for (bool again = true; !rc && again;) {
+        again = false;
+        for (struct held_chunk **pp = &t->held; *pp; pp = &(*pp)->next) {
+            struct held_chunk *h = *pp;
+            if (h->offset != t->written)
+                continue;
+            *pp = h->next;
+            rc = write_all(t->fd, h->data, h->len);
+            t->written += h->len;
+            free(h);
+            again = true;
+            break;
+        }
+    }
+    return rc;
+}
 
 static void transfer_finish_check(struct transfer *t)
 {
@@ -565,7 +625,10 @@ static void read_slot_cb(void *arg, int err, const struct smb2_reply *reply)
         int rc = smb2_read_response_decode(reply->msg, reply->len, &rr);
         if (rc || rr.data_len > slot->length) {
             t->err = SQ_ERR_PROTO;
-        } else if (rr.data_len &&
+        } else if (rr.data_len && t->sequential &&
+                   (rc = deliver_sequential(t, slot->offset, rr.data, rr.data_len)) != 0) {
+            t->err = rc;
+        } else if (rr.data_len && !t->sequential &&
                    pwrite(t->fd, rr.data, rr.data_len, (off_t)slot->offset) !=
                        (ssize_t)rr.data_len) {
             t->err = SQ_ERR_IO;
@@ -668,8 +731,44 @@ static int issue_write(struct transfer *t)
     uint8_t *payload = rc ? NULL : writer_extend(&r.msg, len);
     if (!rc && !payload)
         rc = writer_error(&r.msg);
-    if (!rc && pread(t->fd, payload, len, (off_t)t->next_offset) != (ssize_t)len)
+    if (!rc && t->sequential) {
+        /* A pipe: read until the chunk is full or the input ends. */
+        size_t got = 0;
+        while (got < len) {
+            ssize_t n = read(t->fd, payload + got, len - got);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0) {
+                rc = SQ_ERR_IO;
+                break;
+            }
+            if (n == 0)
+                break;
+            got += (size_t)n;
+        }
+        if (!rc && got < len) {
+            t->size = t->next_offset + got; /* end of input */
+            if (got == 0) {
+                writer_free(&r.msg);
+                free(slot);
+                return 0;
+            }
+            /* Rewrite the header for the shorter payload. */
+            r.msg.len = SMB2_HEADER_SIZE;
+            struct smb2_write_request wq = {
+                .offset = t->next_offset,
+                .file_id = t->file_id,
+                .length = (uint32_t)got,
+            };
+            rc = smb2_write_request_encode_header(&r.msg, &wq);
+            if (!rc && writer_extend(&r.msg, got) == NULL)
+                rc = writer_error(&r.msg);
+            len = (uint32_t)got;
+            slot->length = len;
+        }
+    } else if (!rc && pread(t->fd, payload, len, (off_t)t->next_offset) != (ssize_t)len) {
         rc = SQ_ERR_IO;
+    }
     r.cb = write_slot_cb;
     r.arg = slot;
     if (!rc)
@@ -747,10 +846,20 @@ int cmd_get(struct sq_session *s, const struct sq_options *o, const char *local,
                          FILE_OPEN, &cr, f, "open");
     if (rc)
         return rc;
-    int fd = open(local, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    /* "-" is standard output, as with cp-like tools in scripts. */
+    bool to_stdout = strcmp(local, "-") == 0;
+    int fd = to_stdout ? STDOUT_FILENO : open(local, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0) {
         close_handle(s, &cr.file_id);
         return local_fail(f, "get", SQ_ERR_IO, "cannot create %s: %s", local);
+    }
+    struct stat st;
+    bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    if (!regular) {
+        /* Pipes may come non-blocking from the caller; we want plain blocking writes. */
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0 && (fl & O_NONBLOCK))
+            (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     }
     struct transfer t = {
         .session = s,
@@ -758,15 +867,22 @@ int cmd_get(struct sq_session *s, const struct sq_options *o, const char *local,
         .fd = fd,
         .size = cr.end_of_file,
         .is_read = true,
+        .sequential = !regular,
         .chunk = io_chunk(sq_session_info(s)->max_read, READ_CHUNK_MAX),
     };
     rc = run_transfer(s, &t);
     if (!rc)
         rc = t.err;
+    while (t.held) {
+        struct held_chunk *h = t.held;
+        t.held = h->next;
+        free(h);
+    }
     int crc = smb2_conn_error(sq_session_conn(s)) ? 0 : close_handle(s, &cr.file_id);
-    if (!rc && !t.status && ftruncate(fd, (off_t)t.size) != 0)
+    /* The file may have shrunk while we read it: cut what we preallocated by offset. */
+    if (!rc && !t.status && regular && ftruncate(fd, (off_t)t.size) != 0)
         rc = SQ_ERR_IO;
-    if (close(fd) != 0 && !rc)
+    if (!to_stdout && close(fd) != 0 && !rc)
         rc = SQ_ERR_IO;
     if (t.status)
         return op_fail(f, "read", t.status);
@@ -782,14 +898,23 @@ int cmd_get(struct sq_session *s, const struct sq_options *o, const char *local,
 int cmd_put(struct sq_session *s, const struct sq_options *o, const char *local,
             struct sq_failure *f)
 {
-    int fd = open(local, O_RDONLY | O_CLOEXEC);
+    /* "-" is standard input; pipes and FIFOs are read in order until they end. */
+    bool from_stdin = strcmp(local, "-") == 0;
+    int fd = from_stdin ? STDIN_FILENO : open(local, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return local_fail(f, "put", SQ_ERR_IO, "cannot open %s: %s", local);
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        errno = EINVAL;
-        return local_fail(f, "put", SQ_ERR_IO, "%s is not a regular file (%s)", local);
+    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+        if (!from_stdin)
+            close(fd);
+        errno = EISDIR;
+        return local_fail(f, "put", SQ_ERR_IO, "cannot read %s: %s", local);
+    }
+    bool regular = S_ISREG(st.st_mode);
+    if (!regular) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0 && (fl & O_NONBLOCK))
+            (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     }
     struct smb2_create_response cr;
     int rc = open_remote(s, o->path,
@@ -804,13 +929,15 @@ int cmd_put(struct sq_session *s, const struct sq_options *o, const char *local,
         .session = s,
         .file_id = cr.file_id,
         .fd = fd,
-        .size = (uint64_t)st.st_size,
+        .size = regular ? (uint64_t)st.st_size : UINT64_MAX,
+        .sequential = !regular,
         .chunk = io_chunk(sq_session_info(s)->max_write, WRITE_CHUNK_MAX),
     };
     rc = run_transfer(s, &t);
     if (!rc)
         rc = t.err;
-    close(fd);
+    if (!from_stdin)
+        close(fd);
     /* CLOSE makes the server commit what we wrote; its failure is the put's failure. */
     int crc = smb2_conn_error(sq_session_conn(s)) ? 0 : close_handle(s, &cr.file_id);
     if (t.status)
