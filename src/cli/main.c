@@ -241,6 +241,10 @@ int main(int argc, char **argv)
     }
     if (rc) {
         fprintf(stderr, "smbquic: %s\n", f.detail);
+        /* A response that failed its signature or decryption means tampering or a broken
+         * server, whatever the stage: report it as a security failure. */
+        if (f.err == SQ_ERR_SIGNATURE || f.err == SQ_ERR_DECRYPT)
+            return EXIT_SECURITY;
         return exit_for_stage(f.stage);
     }
     return EXIT_OK;

@@ -8,8 +8,8 @@ const char *sq_strerror(int err)
     case SQ_ERR_PROTO: return "malformed message from the server";
     case SQ_ERR_INVAL: return "invalid argument";
     case SQ_ERR_STATUS: return "the server returned an error";
-    case SQ_ERR_SIGNATURE: return "message signature missing or invalid";
-    case SQ_ERR_DECRYPT: return "encrypted message failed to authenticate";
+    case SQ_ERR_SIGNATURE: return "a response's signature is missing or invalid (tampered with?); connection closed";
+    case SQ_ERR_DECRYPT: return "a response failed decryption or was not encrypted (tampered with?); connection closed";
     case SQ_ERR_AUTH: return "authentication failed";
     case SQ_ERR_POLICY: return "the server cannot meet the required security";
     case SQ_ERR_IO: return "input/output error";
