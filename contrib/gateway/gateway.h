@@ -229,6 +229,8 @@ struct gw_server {
     bool gso, gro;
     bool udp_out_armed;
     ngtcp2_tstamp timer_armed_at;
+    ngtcp2_tstamp last_trim;
+    bool trim_due;
 
     struct gw_cidmap cids;
     struct gw_conn *conns;
@@ -238,6 +240,7 @@ struct gw_server {
     size_t npending_tx; /* connections with gw_pending_tx */
 
     bool stopping;
+    bool retrying; /* answering new clients with Retry (many half-open connections) */
 
     /* Token buckets: stateless resets, and audit lines for failed handshakes. */
     double reset_tokens, failed_tokens;

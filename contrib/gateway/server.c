@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -415,7 +416,14 @@ static void accept_initial(struct gw_server *srv, const ngtcp2_path *path, const
     }
     /* Many half-open connections: make new clients prove their address first. */
     size_t retry_above = max / 4 > 16 ? max / 4 : 16;
-    if (!retry_scid && srv->nhandshake >= retry_above) {
+    bool busy = srv->nhandshake >= retry_above;
+    if (busy != srv->retrying) {
+        srv->retrying = busy;
+        gw_log(GW_LOG_INFO, "%zu half-open connections: %s", srv->nhandshake,
+               busy ? "new clients must validate their address first (Retry)"
+                    : "Retry no longer needed");
+    }
+    if (!retry_scid && busy) {
         send_retry(srv, path, &hd);
         return;
     }
@@ -661,11 +669,27 @@ void gw_server_free(struct gw_server *srv)
 static void service_all(struct gw_server *srv)
 {
     struct gw_conn *next;
+    bool freed = false;
     for (struct gw_conn *c = srv->conns; c; c = next) {
         next = c->next;
         gw_conn_service(c);
-        if (c->state == GW_CONN_DEAD)
+        if (c->state == GW_CONN_DEAD) {
             gw_conn_free(c);
+            freed = true;
+        }
+    }
+    /* Give freed memory back to the system a second after connections ended (at most once
+     * a second): RSS then follows the connections actually open, not the busiest moment. */
+    ngtcp2_tstamp now = gw_now();
+    if (freed && !srv->trim_due) {
+        srv->trim_due = true;
+        if (now - srv->last_trim > NGTCP2_SECONDS)
+            srv->last_trim = now;
+    }
+    if (srv->trim_due && now >= srv->last_trim + NGTCP2_SECONDS) {
+        srv->trim_due = false;
+        srv->last_trim = now;
+        malloc_trim(0);
     }
 }
 
@@ -683,7 +707,7 @@ static void on_timer(struct gw_server *srv)
 
 static void arm_timer(struct gw_server *srv)
 {
-    ngtcp2_tstamp next = UINT64_MAX;
+    ngtcp2_tstamp next = srv->trim_due ? srv->last_trim + NGTCP2_SECONDS : UINT64_MAX;
     for (struct gw_conn *c = srv->conns; c; c = c->next) {
         ngtcp2_tstamp e = gw_conn_expiry(c);
         if (e < next)

@@ -177,7 +177,7 @@ static int recv_stream_cb(ngtcp2_conn *conn, uint32_t flags, int64_t sid, uint64
                        : sizeof(p->smb_resp) - p->smb_resp_len;
         memcpy(p->smb_resp + p->smb_resp_len, data, n);
         p->smb_resp_len += n;
-    } else {
+    } else if (p->echo_bytes) {
         for (size_t i = 0; i < len; i++) {
             if (data[i] != p->pattern[(offset + i) % PATTERN_LEN]) {
                 fail(p, "echoed byte %" PRIu64 " differs", offset + i);
@@ -204,6 +204,12 @@ static int acked_cb(ngtcp2_conn *conn, int64_t sid, uint64_t offset, uint64_t le
     struct probe *p = user;
     p->acked += len;
     return 0;
+}
+
+static int retry_cb(ngtcp2_conn *conn, const ngtcp2_pkt_hd *hd, void *user)
+{
+    printf("retry: received\n");
+    return ngtcp2_crypto_recv_retry_cb(conn, hd, user);
 }
 
 static ngtcp2_conn *get_conn(ngtcp2_crypto_conn_ref *ref)
@@ -262,7 +268,7 @@ static int conn_setup(struct probe *p)
     cb.encrypt = ngtcp2_crypto_encrypt_cb;
     cb.decrypt = ngtcp2_crypto_decrypt_cb;
     cb.hp_mask = ngtcp2_crypto_hp_mask_cb;
-    cb.recv_retry = ngtcp2_crypto_recv_retry_cb;
+    cb.recv_retry = retry_cb;
     cb.update_key = ngtcp2_crypto_update_key_cb;
     cb.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
     cb.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
@@ -366,7 +372,9 @@ static void on_write(struct probe *p)
 {
     uint8_t buf[MAX_PKT];
     ngtcp2_tstamp ts = now_ns();
-    for (int i = 0; i < 64; i++) {
+    /* Counts packets, not calls: a packet left open by NGTCP2_ERR_WRITE_MORE must be finished
+     * before anything else touches the connection. */
+    for (int npkts = 0; npkts < 64;) {
         ngtcp2_vec vec[1];
         size_t nvec = 0;
         int64_t sid = -1;
@@ -407,6 +415,7 @@ static void on_write(struct probe *p)
         if (n == 0)
             break;
         (void)send(p->fd, buf, (size_t)n, 0);
+        npkts++;
     }
     ngtcp2_conn_update_pkt_tx_time(p->conn, ts);
 }
@@ -611,7 +620,7 @@ static int flood(struct probe *p, int mode, long count)
         if (mode == 2) {
             uint8_t r[4];
             (void)gnutls_rnd(GNUTLS_RND_NONCE, r, sizeof(r));
-            len = 1 + ((size_t)r[0] << 8 | r[1]) % 1500;
+            len = 1 + ((size_t)r[0] << 8 | r[1]) % sizeof(buf);
             (void)gnutls_rnd(GNUTLS_RND_NONCE, buf, len);
             /* Half with the long-header bit and a supported version, to get past the
              * version check into ngtcp2's parsers. */
@@ -654,6 +663,7 @@ static int flood(struct probe *p, int mode, long count)
 int main(int argc, char **argv)
 {
     static struct probe pr;
+    setvbuf(stdout, NULL, _IOLBF, 0);
     struct probe *p = &pr;
     p->alpn = "smb";
     p->timeout_s = 20;
