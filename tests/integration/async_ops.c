@@ -3,7 +3,9 @@
  * CHANGE_NOTIFY, blocking LOCK, ECHO, FLUSH, and compounds of three. Prints TAP-style lines
  * and exits non-zero on the first failure.
  *
- * usage: async_ops PORT USER   (password in $PASSWD)   */
+ * usage: async_ops OPTIONS   (the CLI's -o string, e.g. port=N,transport=tcp,username=U;
+ *                            the password in $PASSWD)
+ *        async_ops PORT USER (the same as port=PORT,transport=tcp,username=USER)   */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -407,14 +409,17 @@ static void test_lease_break(struct sq_session *s1, struct sq_session *s2)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: async_ops PORT USER (password in $PASSWD)\n");
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: async_ops OPTIONS | async_ops PORT USER (password in $PASSWD)\n");
         return 2;
     }
     struct sq_options o;
     sq_options_init(&o);
-    char why[256], opts[256];
-    snprintf(opts, sizeof(opts), "port=%s,transport=tcp,username=%s", argv[1], argv[2]);
+    char why[256], opts[1024];
+    if (argc == 2)
+        snprintf(opts, sizeof(opts), "%s", argv[1]);
+    else
+        snprintf(opts, sizeof(opts), "port=%s,transport=tcp,username=%s", argv[1], argv[2]);
     if (sq_options_parse(&o, opts, why, sizeof(why)) ||
         sq_options_parse_unc(&o, "//127.0.0.1/share", true, why, sizeof(why))) {
         fprintf(stderr, "%s\n", why);

@@ -9,8 +9,8 @@ rig_require
 
 for variant in signing-mandatory encrypt-aes-256-gcm; do
     samba_start "$variant" || die "samba_start $variant"
-    echo "# variant $variant"
-    OUT=$(PASSWD=$SAMBA_PASSWORD "$ASYNC_OPS" "$SAMBA_PORT" "$SAMBA_USER" 2>&1)
+    echo "# variant $variant over $TRANSPORT_NAME"
+    OUT=$(PASSWD=$SAMBA_PASSWORD "$ASYNC_OPS" "$(opts)" 2>&1)
     RC=$?
     ERR=""
     printf '%s\n' "$OUT" | sed 's/^/    /'

@@ -4,9 +4,25 @@
 # and 3.3.5.15.12), so a man in the middle who changed the NEGOTIATE response is caught. The relay
 # (tests/rig/tamper_proxy.py) flips one byte of the ServerGuid in the NEGOTIATE response.
 # Without tampering, vers=3.0.2 and vers=3.0 must still work through the relay.
+# Over QUIC (SMBQUIC_TEST_TRANSPORT=quic) there is nothing to downgrade to: QUIC carries only
+# SMB 3.1.1, so vers=3.0.2 and vers=3.0 are refused as usage errors before any packet is sent,
+# and a server that would accept 3.0 still negotiates 3.1.1.
 # shellcheck source=testlib.sh
 . "$(dirname "$0")/../rig/testlib.sh"
 rig_require
+
+if quic_mode; then
+    samba_start smb3-min || die "samba_start smb3-min"
+    for vers in 3.0.2 3.0; do
+        smbq ls "$UNC" -o "$(opts vers=$vers)"
+        expect_failure_match 2 '^smbquic: .+$' "vers=$vers over QUIC is refused"
+    done
+    expect_eq "$(qgw_conns open | wc -l)" 0 "no QUIC connection was opened for vers=3.0.x"
+    smbq info "$UNC" -o "$(opts)"
+    expect_ok "info over QUIC against a server that allows SMB 3.0"
+    expect_line "dialect: 3.1.1" "over QUIC the dialect is 3.1.1"
+    test_done
+fi
 command -v python3 >/dev/null || skip "python3 not installed"
 
 PROXY_PID=

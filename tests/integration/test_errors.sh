@@ -12,7 +12,7 @@ PASSWD_OVERRIDE=wrong-password smbq ls "$UNC" -o "$(opts)"
 expect_failure 5 "smbquic: session setup failed: STATUS_LOGON_FAILURE (wrong user name or password)" \
     "wrong password"
 
-smbq ls "$UNC" -o "port=$SAMBA_PORT,transport=tcp,username=nosuchuser"
+smbq ls "$UNC" -o "$(copts username=nosuchuser)"
 expect_failure 5 "smbquic: session setup failed: STATUS_LOGON_FAILURE (wrong user name or password)" \
     "unknown user is not let in as guest"
 
@@ -42,10 +42,17 @@ expect_true "put of a missing local file fails" test "$RC" -ne 0
 expect_true "put of a missing local file creates nothing on the server" \
     test ! -e "$SAMBA_SHARE_DIR/x.txt"
 
-# Nothing listens on a closed port: could not connect.
-closed=$(_rig_random_port)
-smbq ls "$UNC" -o "port=$closed,transport=tcp,username=$SAMBA_USER"
-expect_failure_match 3 '^smbquic: .+ failed: .+$' "connection refused"
+# Nothing listens on a closed port: could not connect (TCP refused; over QUIC the ICMP port
+# unreachable of a closed UDP port).
+if quic_mode; then
+    closed=$(free_udp_port)
+    smbq ls "$UNC" -o "port=$closed,transport=quic,servername=smb.test,cafile=$CERT_CA,username=$SAMBA_USER"
+    expect_failure_match 3 '^smbquic: udp failed: .+$' "nothing listens on the UDP port"
+else
+    closed=$(_rig_random_port)
+    smbq ls "$UNC" -o "port=$closed,transport=tcp,username=$SAMBA_USER"
+    expect_failure_match 3 '^smbquic: .+ failed: .+$' "connection refused"
+fi
 
 # Usage and option errors: exit 2, one line, nothing sent.
 smbq
@@ -56,7 +63,7 @@ smbq ls -o "$(opts)"
 expect_true "ls without a path: exit 2" test "$RC" = 2
 smbq ls /not/a/unc -o "$(opts)"
 expect_true "local path instead of //SERVER/SHARE: exit 2" test "$RC" = 2
-smbq ls "$UNC" -o "port=notaport,transport=tcp,username=$SAMBA_USER"
+smbq ls "$UNC" -o "port=notaport,transport=$TRANSPORT_NAME,username=$SAMBA_USER"
 expect_true "port=notaport: exit 2" test "$RC" = 2
 smbq ls "$UNC" -o "$(opts vers=2.0)"
 expect_true "vers=2.0 (not supported): exit 2" test "$RC" = 2

@@ -4,6 +4,9 @@
 # CREATE or WRITE response, or changes the NEGOTIATE response (caught by pre-auth integrity). Every signed response must be verified and every encrypted one
 # authenticated: the command must fail (one 'smbquic:' line, not a usage error) and never report
 # success. A relay that changes nothing must stay transparent.
+# Over QUIC (SMBQUIC_TEST_TRANSPORT=quic) the relay sits between smbquic-gateway and Samba, the
+# only place an SMB-level man in the middle remains: SMB signing and encryption are end to end,
+# so the client must catch the same changes through the gateway.
 # shellcheck source=testlib.sh
 . "$(dirname "$0")/../rig/testlib.sh"
 rig_require
@@ -23,6 +26,9 @@ start_proxy() { # MODE
         sleep 0.05
     done
     PROXY_PORT=$(cat "$TEST_TMP/proxy.port" 2>/dev/null) || die "tamper proxy did not start"
+    if quic_mode; then
+        qgw_restart "$PROXY_PORT" || die "gateway in front of the proxy did not start"
+    fi
 }
 stop_proxy() {
     if [ -n "$PROXY_PID" ]; then
@@ -34,7 +40,11 @@ stop_proxy() {
 rig_cleanup_add stop_proxy
 
 popts() { # like opts, through the proxy
-    printf 'port=%s,transport=tcp,username=%s' "$PROXY_PORT" "$SAMBA_USER"
+    if quic_mode; then
+        opts # the gateway's backend is the proxy
+    else
+        printf 'port=%s,transport=tcp,username=%s' "$PROXY_PORT" "$SAMBA_USER"
+    fi
 }
 
 # expect_rejected DESC: the call failed as a connection/security failure, the proxy did tamper.

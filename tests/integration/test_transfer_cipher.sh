@@ -16,7 +16,7 @@ for cipher in AES-128-GCM AES-128-CCM AES-256-GCM AES-256-CCM; do
 
     smbq info "$UNC" -o "$(opts)"
     expect_ok "$variant: info"
-    expect_line "transport: tcp" "$variant: info transport"
+    expect_line "transport: $TRANSPORT_NAME" "$variant: info transport"
     expect_line "dialect: 3.1.1" "$variant: info dialect"
     expect_line "cipher: $cipher" "$variant: info cipher"
 

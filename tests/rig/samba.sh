@@ -31,6 +31,11 @@
 #   smb3-min             server min protocol = SMB3_00 (for vers= tests), otherwise as
 #                        signing-mandatory
 #
+# Hooks: a script that defines samba_after_start has it run once smbd accepts connections (all
+# the variables above are set; if it fails, samba_start stops smbd and fails), and one that
+# defines samba_before_stop has it run first thing in samba_stop whenever an instance is up
+# (testlib.sh uses them to put smbquic-gateway in front of smbd for the QUIC runs).
+#
 # At most one instance per shell. samba_start installs an EXIT trap that runs rig_cleanup:
 # the commands registered with rig_cleanup_add (last first), then samba_stop. Scripts that
 # want their own EXIT trap must call rig_cleanup from it.
@@ -347,12 +352,20 @@ samba_start() {
     SAMBA_CREDS=$dir/credentials
     (umask 077 && printf 'username=%s\npassword=%s\n' "$SAMBA_USER" "$SAMBA_PASSWORD" >"$SAMBA_CREDS")
     export SAMBA_PORT SAMBA_CONF SAMBA_SHARE_DIR SAMBA_USER SAMBA_PASSWORD SAMBA_VARIANT SAMBA_CREDS
+    if declare -F samba_after_start >/dev/null && ! samba_after_start; then
+        rig_log "samba_start: samba_after_start failed"
+        samba_stop
+        return 1
+    fi
     return 0
 }
 
 # samba_stop: stop smbd by PID, wait for it, remove the temp dir. Idempotent.
 samba_stop() {
     local pid=${SAMBA_PID:-} dir=${SAMBA_DIR:-} i
+    if [ -n "$pid$dir" ] && declare -F samba_before_stop >/dev/null; then
+        samba_before_stop || true
+    fi
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
         kill -TERM "$pid" 2>/dev/null || true
         for ((i = 0; i < 100; i++)); do

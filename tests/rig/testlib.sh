@@ -9,6 +9,26 @@
 #   test_done              print the tally and exit 0 or 1
 #
 # Environment: SMBQUIC (path of the smbquic executable, set by meson), SMBQUIC_SRCDIR.
+#
+# Transport: SMBQUIC_TEST_TRANSPORT=tcp (the default) or quic. With quic, rig_require also needs
+# smbquic-gateway ($SMBQUIC_GATEWAY) and certtool and makes the test certificates once
+# (certs_make $TEST_TMP/certs, tests/rig/certs.sh); every samba_start then also starts the
+# gateway in front of smbd (samba_stop stops it), and opts/copts give QUIC options. So the same
+# test script runs over either transport; meson registers each one twice (quic-NAME).
+#   quic_mode              true when the tests run over QUIC
+#   copts [EXTRA]          -o options that reach the current server, without username=:
+#                          tcp:  port=SAMBA_PORT,transport=tcp
+#                          quic: port=QGW_PORT,transport=quic,servername=smb.test,cafile=CA
+#   opts [EXTRA]           copts plus username=SAMBA_USER
+#   TRANSPORT_NAME         what `smbquic info` prints as transport: (tcp or quic)
+#   qgw_start BACKEND_PORT [GATEWAY ARGS...]   a gateway on 127.0.0.1 (a kernel-chosen UDP
+#                          port) with CERT_SERVER/KEY_SERVER (override them for the call to
+#                          serve another certificate); exports QGW_PORT, QGW_PID, QGW_AUDIT (its
+#                          audit log), QGW_LOG (its stderr); one at a time
+#   qgw_stop               stop it by PID (safe to call twice); QGW_EXIT is its exit status
+#   qgw_restart BACKEND_PORT [ARGS...]   stop, then start with another backend
+#   qgw_conns EVENT        the connection ids of the audit log's EVENT (open/close) lines
+#   free_udp_port          a UDP port nothing is bound to
 
 set -u
 set -o pipefail
@@ -16,6 +36,22 @@ set -o pipefail
 RIG_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=samba.sh
 . "$RIG_DIR/samba.sh"
+# shellcheck source=certs.sh
+. "$RIG_DIR/certs.sh"
+
+TEST_TRANSPORT=${SMBQUIC_TEST_TRANSPORT:-tcp}
+case "$TEST_TRANSPORT" in
+tcp | quic) ;;
+*)
+    echo "ERROR: SMBQUIC_TEST_TRANSPORT must be tcp or quic, not '$TEST_TRANSPORT'" >&2
+    exit 1
+    ;;
+esac
+# shellcheck disable=SC2034 # used by the tests that source this file
+TRANSPORT_NAME=$TEST_TRANSPORT
+SMBQUIC_GATEWAY=${SMBQUIC_GATEWAY:-}
+QGW_PID=
+QGW_PORT=
 
 SMBQUIC_SRCDIR=${SMBQUIC_SRCDIR:-$(cd "$RIG_DIR/../.." && pwd)}
 SMBQUIC=${SMBQUIC:-}
@@ -47,20 +83,137 @@ rig_require() {
     if [ ! -x "$SMBQUIC" ]; then
         skip "smbquic CLI not found at $SMBQUIC"
     fi
+    if quic_mode; then
+        qgw_require
+    fi
     TEST_TMP=$(mktemp -d /tmp/smbquic-test.XXXXXX) || die "mktemp failed"
     export TEST_TMP
     # shellcheck disable=SC2016 # expanded when the cleanup runs
     rig_cleanup_add 'rm -rf "$TEST_TMP"'
+    if quic_mode; then
+        certs_make "$TEST_TMP/certs" >/dev/null || die "certs_make failed"
+        echo "# transport quic: smbquic-gateway in front of each smbd"
+    fi
+}
+
+quic_mode() {
+    [ "$TEST_TRANSPORT" = quic ]
+}
+
+# qgw_require: skip (77) unless smbquic-gateway and certtool are there.
+qgw_require() {
+    if [ -z "$SMBQUIC_GATEWAY" ] || [ ! -x "$SMBQUIC_GATEWAY" ]; then
+        skip "smbquic-gateway not built (SMBQUIC_GATEWAY='$SMBQUIC_GATEWAY')"
+    fi
+    command -v certtool >/dev/null 2>&1 || skip "certtool not installed (package gnutls-bin)"
+}
+
+# copts [EXTRA]: options that reach the current server (no username=), plus EXTRA.
+copts() {
+    local o
+    if quic_mode; then
+        o="port=$QGW_PORT,transport=quic,servername=$CERTS_SERVER_NAME,cafile=$CERT_CA"
+    else
+        o="port=$SAMBA_PORT,transport=tcp"
+    fi
+    printf '%s%s' "$o" "${1:+,$1}"
 }
 
 # opts [EXTRA]: the -o argument every call needs, plus EXTRA options (comma separated).
 opts() {
-    local o="port=$SAMBA_PORT,transport=tcp,username=$SAMBA_USER"
-    if [ -n "${1:-}" ]; then
-        o="$o,$1"
-    fi
-    printf '%s' "$o"
+    printf '%s%s' "$(copts "username=$SAMBA_USER")" "${1:+,$1}"
 }
+
+# qgw_start BACKEND_PORT [ARGS...]
+qgw_start() {
+    local backend=$1 i port=""
+    shift
+    if [ -n "$QGW_PID" ]; then
+        rig_log "qgw_start: a gateway is already running (pid $QGW_PID)"
+        return 1
+    fi
+    if [ -z "${_qgw_cleanup_added:-}" ]; then
+        _qgw_cleanup_added=1
+        rig_cleanup_add qgw_stop
+    fi
+    _qgw_runs=$((${_qgw_runs:-0} + 1))
+    local dir=$TEST_TMP/gateway.$_qgw_runs
+    mkdir -p "$dir" || return 1
+    QGW_AUDIT=$dir/audit.log
+    QGW_LOG=$dir/gateway.log
+    export QGW_AUDIT QGW_LOG
+    "$SMBQUIC_GATEWAY" --listen 127.0.0.1:0 --cert "$CERT_SERVER" --key "$KEY_SERVER" \
+        --backend "127.0.0.1:$backend" --audit "$QGW_AUDIT" "$@" </dev/null >"$QGW_LOG" 2>&1 &
+    QGW_PID=$!
+    export QGW_PID
+    for ((i = 0; i < 200; i++)); do
+        port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) (UDP).*/\1/p' "$QGW_LOG")
+        [ -n "$port" ] && break
+        kill -0 "$QGW_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    if [ -z "$port" ]; then
+        rig_log "smbquic-gateway did not start; its log:"
+        cat "$QGW_LOG" >&2
+        qgw_stop
+        return 1
+    fi
+    QGW_PORT=$port
+    export QGW_PORT
+    return 0
+}
+
+qgw_stop() {
+    local pid=$QGW_PID i
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        rig_log "smbquic-gateway $pid ignored SIGTERM for 5 s; killing it"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null
+    QGW_EXIT=$?
+    export QGW_EXIT
+    QGW_PID=
+    QGW_PORT=
+    return 0
+}
+
+qgw_restart() {
+    qgw_stop
+    qgw_start "$@"
+}
+
+# free_udp_port: a UDP port on which nothing is bound now (a send there gets ICMP unreachable).
+free_udp_port() {
+    local port
+    while :; do
+        port=$((20000 + (SRANDOM % 40000)))
+        if ! ss -Hlun "sport = :$port" 2>/dev/null | grep -q .; then
+            echo "$port"
+            return 0
+        fi
+    done
+}
+
+# qgw_conns EVENT: connection ids of the audit log's EVENT lines, one per line, in order.
+qgw_conns() {
+    sed -n "s/.* event=$1 conn=\([^ ]*\) .*/\1/p" "$QGW_AUDIT" 2>/dev/null
+}
+
+# The QUIC runs put a gateway in front of every smbd (samba.sh's hooks).
+if quic_mode; then
+    samba_after_start() {
+        qgw_start "$SAMBA_PORT"
+    }
+    samba_before_stop() {
+        qgw_stop
+    }
+fi
 
 # smbq ARGS...: run the CLI with the instance's password in PASSWD. Sets RC, OUT, ERR.
 # PASSWD_OVERRIDE (if set, even empty) replaces the password; NO_PASSWD=1 unsets PASSWD.
