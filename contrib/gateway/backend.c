@@ -1,9 +1,9 @@
 /* The TCP side of a gateway connection, and the byte queues between the two sides.
  *
  * Back-pressure, both ways (limits in gateway.h):
- *   client -> backend: stream bytes are written to the backend socket at once when possible,
- *     queued otherwise; QUIC flow-control credit is extended only by the bytes written, so
- *     the queue never holds more than the receive window.
+ *   client -> backend: stream bytes are queued and written to the backend socket at the next
+ *     service pass; QUIC flow-control credit is extended only by the bytes written, so the
+ *     queue never holds more than the receive window.
  *   backend -> client: we read from the backend only while to_client (bytes not yet
  *     acknowledged by the client) is below GW_TX_CAP.
  * The backend socket is registered edge-triggered for both directions once; whenever room
@@ -26,14 +26,48 @@
 
 /* ---- queues ---- */
 
+/* Recently freed chunks, reused: a transfer allocates and frees a chunk every 64 KiB, and
+ * handing each back to the system costs page faults. At most CHUNK_CACHE_MAX (2 MiB) are
+ * kept. */
+#define CHUNK_CACHE_MAX 32
+static struct gw_chunk *chunk_cache;
+static size_t chunk_cache_len;
+
 static struct gw_chunk *chunk_new(void)
 {
-    struct gw_chunk *ch = malloc(sizeof(*ch));
+    struct gw_chunk *ch = chunk_cache;
+    if (ch) {
+        chunk_cache = ch->next;
+        chunk_cache_len--;
+    } else {
+        ch = malloc(sizeof(*ch));
+    }
     if (ch) {
         ch->next = NULL;
         ch->len = 0;
     }
     return ch;
+}
+
+static void chunk_free(struct gw_chunk *ch)
+{
+    if (chunk_cache_len < CHUNK_CACHE_MAX) {
+        ch->next = chunk_cache;
+        chunk_cache = ch;
+        chunk_cache_len++;
+        return;
+    }
+    free(ch);
+}
+
+void gw_chunk_cache_free(void)
+{
+    while (chunk_cache) {
+        struct gw_chunk *next = chunk_cache->next;
+        free(chunk_cache);
+        chunk_cache = next;
+    }
+    chunk_cache_len = 0;
 }
 
 /* A writable region at the tail (allocating a chunk when the tail is full). */
@@ -115,7 +149,7 @@ void gw_queue_consume(struct gw_queue *q, size_t n)
             }
             if (!q->head)
                 q->tail = NULL;
-            free(done);
+            chunk_free(done);
         }
     }
 }
@@ -157,7 +191,7 @@ void gw_queue_free(struct gw_queue *q)
     struct gw_chunk *ch = q->head;
     while (ch) {
         struct gw_chunk *next = ch->next;
-        free(ch);
+        chunk_free(ch);
         ch = next;
     }
     memset(q, 0, sizeof(*q));
@@ -342,29 +376,13 @@ int gw_backend_from_client(struct gw_conn *c, const uint8_t *data, size_t len, b
     c->bytes_from_client += len;
     if (be->state == GW_BE_CLOSED)
         return 0; /* the connection is closing; drop */
-    if (be->state == GW_BE_CONNECTED && be->to_backend.bytes == 0) {
-        while (len > 0) {
-            ssize_t w = send(be->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-            if (w < 0) {
-                if (errno == EINTR)
-                    continue;
-                if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                    backend_fail(c, GW_APP_BACKEND_CLOSED, "backend write", errno);
-                    return 0;
-                }
-                break;
-            }
-            data += w;
-            len -= (size_t)w;
-            grant_credit(c, (size_t)w);
-        }
-    }
+    /* Queued, and written at the next service pass: one sendmsg then carries everything a
+     * batch of datagrams brought, not one system call per STREAM frame. */
     if (len > 0 && queue_push(&be->to_backend, data, len) != 0)
         return -1;
-    if (fin) {
+    if (fin)
         be->client_fin = true;
-        maybe_shutdown_write(c);
-    }
+    be->kick = true;
     return 0;
 }
 

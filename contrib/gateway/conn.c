@@ -146,6 +146,16 @@ static void audit_end(struct gw_conn *c, const char *reason)
 
 /* ---- the end of a connection ---- */
 
+/* Packets still waiting for the socket are of no use once the connection ends. */
+static void drop_pending(struct gw_conn *c)
+{
+    if (c->pending.data) {
+        free(c->pending.data);
+        c->pending.data = NULL;
+        c->srv->npending_tx--;
+    }
+}
+
 static void conn_dead(struct gw_conn *c, const char *reason)
 {
     if (c->state == GW_CONN_DEAD)
@@ -154,6 +164,7 @@ static void conn_dead(struct gw_conn *c, const char *reason)
         audit_end(c, reason);
     set_state(c, GW_CONN_DEAD);
     gw_backend_free(c);
+    drop_pending(c);
 }
 
 /* Immediate close (RFC 9000 10.2.1): send CONNECTION_CLOSE once, keep it to answer late
@@ -180,6 +191,7 @@ static void start_close(struct gw_conn *c, const ngtcp2_ccerr *err, const char *
     audit_end(c, reason);
     set_state(c, GW_CONN_CLOSING);
     gw_backend_free(c); /* ngtcp2 sends no stream data from now on */
+    drop_pending(c);
     c->close_pkt = malloc((size_t)n);
     if (c->close_pkt) {
         memcpy(c->close_pkt, srv->txbuf, (size_t)n);
@@ -204,6 +216,7 @@ static void start_draining(struct gw_conn *c)
     audit_end(c, reason);
     set_state(c, GW_CONN_DRAINING);
     gw_backend_free(c);
+    drop_pending(c);
     c->close_deadline = gw_now() + 3 * ngtcp2_conn_get_pto(c->qc);
 }
 
@@ -646,10 +659,7 @@ void gw_conn_free(struct gw_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     srv->nconns--;
-    if (c->pending.data) {
-        free(c->pending.data);
-        srv->npending_tx--;
-    }
+    drop_pending(c);
     gw_backend_free(c);
     if (c->qc)
         ngtcp2_conn_del(c->qc);
@@ -742,7 +752,7 @@ static void conn_write(struct gw_conn *c)
     ngtcp2_tstamp ts = gw_now();
     size_t max_udp = ngtcp2_conn_get_max_tx_udp_payload_size(c->qc);
     size_t path_max = ngtcp2_conn_get_path_max_tx_udp_payload_size(c->qc);
-    size_t max_pkts = GW_TX_BUFSIZE / max_udp;
+    size_t max_pkts = GW_GSO_MAX_BYTES / max_udp;
     size_t quantum = ngtcp2_conn_get_send_quantum(c->qc) / max_udp;
     if (max_pkts > GW_MAX_GSO_SEGS)
         max_pkts = GW_MAX_GSO_SEGS;
@@ -760,14 +770,14 @@ static void conn_write(struct gw_conn *c)
     c->want_write = false;
 
     for (;;) {
-        ngtcp2_vec vec[16];
+        ngtcp2_vec vec[4]; /* a packet holds ~1.4 KB: more than enough chunks */
         size_t nvec = 0;
         uint64_t vbytes = 0;
         int64_t sid = -1;
         uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE;
         bool fin = false;
         if (c->stream_id >= 0 && !stream_blocked && !be->fin_sent) {
-            nvec = gw_queue_unsent(&be->to_client, vec, 16);
+            nvec = gw_queue_unsent(&be->to_client, vec, 4);
             for (size_t i = 0; i < nvec; i++)
                 vbytes += vec[i].len;
             if (be->eof && vbytes == be->to_client.unsent) {

@@ -59,8 +59,9 @@
 #define GW_RETRY_TOKEN_TIMEOUT     (10 * NGTCP2_SECONDS)
 
 /* Send batching: one sendmsg carries up to 64 KiB of same-sized packets (UDP_SEGMENT). */
-#define GW_TX_BUFSIZE   (64 * 1024)
-#define GW_MAX_GSO_SEGS 64
+#define GW_TX_BUFSIZE    (64 * 1024)
+#define GW_GSO_MAX_BYTES 65507 /* the largest UDP payload over IPv4 */
+#define GW_MAX_GSO_SEGS  64
 /* Receive batching: recvmmsg of up to GW_RX_BATCH datagrams, each up to 64 KiB (a UDP_GRO
  * aggregate or one jumbo datagram). */
 #define GW_RX_BATCH   16
@@ -305,6 +306,8 @@ void gw_backend_close(struct gw_conn *c);
 void gw_backend_free(struct gw_conn *c);
 
 void gw_queue_free(struct gw_queue *q);
+/* Frees the cache of unused chunks (at exit). */
+void gw_chunk_cache_free(void);
 /* Up to max vectors starting at the send cursor; returns the count. */
 size_t gw_queue_unsent(const struct gw_queue *q, ngtcp2_vec *vec, size_t max);
 void gw_queue_mark_sent(struct gw_queue *q, size_t n);

@@ -648,6 +648,7 @@ void gw_server_free(struct gw_server *srv)
 {
     while (srv->conns)
         gw_conn_free(srv->conns);
+    gw_chunk_cache_free();
     cidmap_free(&srv->cids);
     if (srv->udp_fd >= 0)
         close(srv->udp_fd);
