@@ -45,10 +45,10 @@
 #define GW_CHUNK_SIZE (64 * 1024)
 
 /* So the bound for one connection is GW_RX_WINDOW + GW_TX_CAP + GW_CHUNK_SIZE (32.06 MiB)
- * plus ngtcp2 and GnuTLS state (roughly 100-200 KiB, measured by tests/gateway), and
- * --max-connections (default 256) caps the number of connections: 256 x 32.3 MiB = 8.1 GiB
- * in the worst case of every client filling both directions while its backend stalls. An
- * idle connection holds no queue chunk at all. */
+ * plus ngtcp2 and GnuTLS state (about 60 KiB, measured by tests/gateway/test_gateway_memory.sh
+ * as the cost of an idle connection), and --max-connections (default 256) caps the number of
+ * connections: 256 x 32.1 MiB = 8.0 GiB in the worst case of every client filling both
+ * directions while its backend stalls. An idle connection holds no queue chunk at all. */
 #define GW_DEFAULT_MAX_CONNECTIONS 256
 
 #define GW_SCID_LEN                18 /* our connection IDs: random, never reused */

@@ -15,6 +15,8 @@
  *                           the server accepted (flow control) and exit 0
  *   --smb-negotiate         send an SMB2 NEGOTIATE (3.1.1), print the response's status
  *   --hold SEC              keep the connection open SEC seconds before closing
+ *   --idle SEC              announce max_idle_timeout SEC and send no keep-alives (the
+ *                           server then idles the connection out after SEC seconds)
  *   --flood N               N client Initials from N source ports, never continued
  *   --flood-truncated N     the same, each truncated at a random length
  *   --garbage N             N random datagrams (random length, long and short headers)
@@ -51,6 +53,7 @@ struct probe {
     uint64_t echo_bytes, push_bytes, rebind_after, migrate_after;
     bool handshake_only, limits, no_read, smb_negotiate;
     int hold_s;
+    int idle_s;
     /* state */
     struct sockaddr_storage remote;
     socklen_t remote_len;
@@ -162,7 +165,8 @@ static int confirmed_cb(ngtcp2_conn *conn, void *user)
             return 0;
         }
     }
-    ngtcp2_conn_set_keep_alive_timeout(conn, 2 * NGTCP2_SECONDS);
+    if (!p->idle_s)
+        ngtcp2_conn_set_keep_alive_timeout(conn, 2 * NGTCP2_SECONDS);
     return 0;
 }
 
@@ -301,7 +305,7 @@ static int conn_setup(struct probe *p)
     params.initial_max_data = p->window;
     params.initial_max_streams_bidi = 0;
     params.initial_max_streams_uni = 0;
-    params.max_idle_timeout = 30 * NGTCP2_SECONDS;
+    params.max_idle_timeout = (ngtcp2_duration)(p->idle_s ? p->idle_s : 30) * NGTCP2_SECONDS;
     settings.max_window = p->window;
     settings.max_stream_window = p->window;
 
@@ -694,7 +698,8 @@ int main(int argc, char **argv)
         O_MIGRATE,
         O_FLOOD,
         O_FLOODT,
-        O_GARBAGE
+        O_GARBAGE,
+        O_IDLE,
     };
     static const struct option opts[] = {
         {"connect", 1, NULL, O_CONNECT},
@@ -718,6 +723,7 @@ int main(int argc, char **argv)
         {"flood", 1, NULL, O_FLOOD},
         {"flood-truncated", 1, NULL, O_FLOODT},
         {"garbage", 1, NULL, O_GARBAGE},
+        {"idle", 1, NULL, O_IDLE},
         {NULL, 0, NULL, 0},
     };
     int o;
@@ -770,6 +776,9 @@ int main(int argc, char **argv)
             break;
         case O_HOLD:
             p->hold_s = atoi(optarg);
+            break;
+        case O_IDLE:
+            p->idle_s = atoi(optarg);
             break;
         case O_REBIND:
             p->rebind_after = strtoull(optarg, NULL, 0);

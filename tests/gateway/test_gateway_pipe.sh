@@ -2,7 +2,9 @@
 # The gateway pipes the QUIC stream to the backend verbatim: a 64 MiB echo arrives intact
 # both ways; the client's source port can change mid-transfer (NAT rebinding) and the client
 # can migrate actively, on the same connection; the backend closing or being unreachable
-# closes the QUIC connection with the documented application error; --max-connections
+# closes the QUIC connection with the documented application error, and a silent client is
+# dropped after the idle timeout with its backend connection; IPv6 and dual stack work;
+# --max-connections
 # refuses the connection beyond the limit with CONNECTION_REFUSED.
 # shellcheck source=../rig/testlib.sh
 . "$(dirname "$0")/../rig/testlib.sh"
@@ -40,8 +42,45 @@ expect_line "migrated: new local address" "the client migrated"
 expect_line_match "^echo: ok $((32 * mib)) bytes" "32 MiB intact across the migration"
 conn=$(probe_conn)
 expect_eq "$(grep -c "event=open conn=$conn " "$GATEWAY_AUDIT")" 1 "migration: one connection in the audit log"
+
+# A client that goes silent is dropped after the idle timeout (the lower of the two sides'
+# max_idle_timeout: 2 s here), and its backend connection is closed.
+backend_conns() {
+    ss -Htn state established "( dport = :$echo_port )" | grep -c .
+}
+probe --echo 100 --idle 2 --hold 6
+conn=$(probe_conn)
+expect_true "idle: the client's own stack saw the idle timeout" grep -q "idle timeout" <<<"$ERR"
+expect_true "idle: audit close reason" grep -q 'reason="idle timeout"$' <<<"$(audit_line "$conn" close)"
+expect_eq "$(backend_conns)" 0 "idle: no backend connection left"
 gateway_stop
-expect_eq "$GATEWAY_EXIT" 0 "gateway exit status"
+
+# IPv6, and a dual-stack wildcard that answers IPv4 clients from the address they used.
+if ip -6 addr show dev lo 2>/dev/null | grep -q '::1/128'; then
+    for listen in "[::1]" "[::]"; do
+        "$SMBQUIC_GATEWAY" --listen "$listen:0" --cert "$CERT_SERVER" --key "$KEY_SERVER" \
+            --backend "127.0.0.1:$echo_port" >"$TEST_TMP/v6.log" 2>&1 &
+        v6pid=$!
+        v6port=""
+        for ((i = 0; i < 100; i++)); do
+            v6port=$(sed -n 's/.*listening on \[::1\{0,1\}\]:\([0-9]*\) .*/\1/p' "$TEST_TMP/v6.log" 2>/dev/null)
+            [ -n "$v6port" ] && break
+            sleep 0.05
+        done
+        targets=("[::1]:$v6port")
+        [ "$listen" = "[::]" ] && targets+=("127.0.0.1:$v6port")
+        for target in "${targets[@]}"; do
+            "$QUIC_PROBE" --connect "$target" --servername smb.test --cafile "$CERT_CA" \
+                --echo $((2 * mib)) >"$TEST_TMP/v6.out" 2>&1
+            expect_eq "$?" 0 "listen $listen, client to $target: 2 MiB echo"
+        done
+        kill -TERM "$v6pid"
+        wait "$v6pid"
+        expect_eq "$?" 0 "listen $listen: exit status"
+    done
+else
+    echo "# no IPv6 loopback: IPv6 not checked"
+fi
 
 # The backend closes at once: the client gets application error 0x1.
 backend_start close || die "backend_start close"
