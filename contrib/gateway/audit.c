@@ -10,17 +10,43 @@
 
 static int audit_fd = -1;
 static bool audit_stderr;
+static char audit_path[4096];
+
+static int open_audit(const char *path)
+{
+    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+}
 
 int gw_audit_open(const char *path, bool to_stderr, char *why, size_t why_len)
 {
     audit_stderr = to_stderr;
     if (!path)
         return 0;
-    audit_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+    if (strlen(path) >= sizeof(audit_path)) {
+        snprintf(why, why_len, "path too long");
+        return -1;
+    }
+    audit_fd = open_audit(path);
     if (audit_fd < 0) {
         snprintf(why, why_len, "%s: %s", path, strerror(errno));
         return -1;
     }
+    strcpy(audit_path, path);
+    return 0;
+}
+
+int gw_audit_reopen(char *why, size_t why_len)
+{
+    if (audit_fd < 0)
+        return 0;
+    int fd = open_audit(audit_path);
+    if (fd < 0) {
+        snprintf(why, why_len, "cannot reopen %s: %s (still writing to the old file)", audit_path,
+                 strerror(errno));
+        return -1;
+    }
+    close(audit_fd);
+    audit_fd = fd;
     return 0;
 }
 

@@ -16,6 +16,9 @@
  * line is also written to stderr. Returns 0, or -1 with a reason in why. */
 int gw_audit_open(const char *path, bool to_stderr, char *why, size_t why_len);
 void gw_audit_close(void);
+/* Opens the file again by its name (after log rotation moved it away). On failure keeps
+ * writing to the old file and returns -1 with a reason. */
+int gw_audit_reopen(char *why, size_t why_len);
 
 struct gw_audit_line {
     char text[4096];

@@ -274,11 +274,13 @@ int main(int argc, char **argv)
     }
     snprintf(srv.cfg.backend_name, sizeof(srv.cfg.backend_name), "%s", backend);
 
-    /* SIGTERM and SIGINT arrive through a signalfd; a closed backend must not kill us. */
+    /* SIGTERM, SIGINT and SIGHUP arrive through a signalfd; a closed backend must not kill
+     * us. */
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
     sigprocmask(SIG_BLOCK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
 

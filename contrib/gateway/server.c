@@ -628,6 +628,7 @@ int gw_server_init(struct gw_server *srv, char *why, size_t why_len)
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
     srv->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (srv->epfd < 0 || srv->timer_fd < 0 || srv->signal_fd < 0) {
         snprintf(why, why_len, "epoll/timerfd/signalfd: %s", strerror(errno));
@@ -740,9 +741,17 @@ static void begin_shutdown(struct gw_server *srv, int signo)
 static void on_signal(struct gw_server *srv)
 {
     struct signalfd_siginfo si;
-    while (read(srv->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-        if (!srv->stopping)
+    while (read(srv->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGHUP) {
+            char why[512];
+            if (gw_audit_reopen(why, sizeof(why)) != 0)
+                gw_log(GW_LOG_WARN, "SIGHUP: %s", why);
+            else
+                gw_log(GW_LOG_INFO, "SIGHUP: audit log reopened");
+        } else if (!srv->stopping) {
             begin_shutdown(srv, (int)si.ssi_signo);
+        }
+    }
 }
 
 int gw_server_run(struct gw_server *srv)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # smbquic-gateway: refuses bad command lines and files with one clear message, starts, answers
-# a QUIC handshake with ALPN "smb", writes its audit lines, and on SIGTERM closes its open
+# a QUIC handshake with ALPN "smb", writes its audit lines (reopened on SIGHUP for log
+# rotation), and on SIGTERM closes its open
 # connections with CONNECTION_CLOSE (application error 0, "server shutting down") and exits 0.
 # shellcheck source=../rig/testlib.sh
 . "$(dirname "$0")/../rig/testlib.sh"
@@ -78,6 +79,19 @@ expect_true "audit close line format" grep -Eq "^[0-9T:.Z-]+ event=close conn=$c
 
 probe --limits
 expect_line "limits: bidi_left=1 uni_left=0" "one bidirectional stream, no unidirectional ones"
+
+# Log rotation: the file is moved away, a new one created (as logrotate's "create" does, for
+# the gateway's user), SIGHUP makes the gateway write to the new one.
+mv "$GATEWAY_AUDIT" "$GATEWAY_AUDIT.1"
+install -m 0640 /dev/null "$GATEWAY_AUDIT"
+[ "$(id -u)" -eq 0 ] && chown nobody "$GATEWAY_AUDIT"
+kill -HUP "$GATEWAY_PID"
+sleep 0.2
+expect_true "SIGHUP does not stop the gateway" kill -0 "$GATEWAY_PID"
+probe --handshake
+expect_rc 0 "handshake after SIGHUP"
+expect_true "after SIGHUP the audit lines go to the new file" test -n "$(audit_line "$(probe_conn)" open)"
+expect_true "... and not to the old one" test -z "$(grep -F "conn=$(probe_conn) " "$GATEWAY_AUDIT.1")"
 
 # SIGTERM with a connection open: it is closed properly and the gateway exits 0.
 "$QUIC_PROBE" --connect "127.0.0.1:$GATEWAY_PORT" --servername smb.test --cafile "$CERT_CA" \
