@@ -879,6 +879,10 @@ ngtcp2_tstamp gw_conn_expiry(struct gw_conn *c)
     default:
         break;
     }
+    /* While the socket is full nothing can be sent: waking for ngtcp2's timers (pacing
+     * among them) would spin. The socket becoming writable wakes the connection. */
+    if (c->pending.data)
+        return UINT64_MAX;
     ngtcp2_tstamp e = ngtcp2_conn_get_expiry(c->qc);
     if (c->be.state == GW_BE_CONNECTING && c->be.connect_deadline < e)
         e = c->be.connect_deadline;

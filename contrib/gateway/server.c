@@ -559,7 +559,7 @@ static int udp_socket(struct gw_server *srv, char *why, size_t why_len)
         snprintf(why, why_len, "socket: %s", strerror(errno));
         return -1;
     }
-    int one = 1, zero = 0;
+    int one = 1;
     bool wildcard = is_wildcard(&cfg->listen_addr);
     if (family == AF_INET6) {
         /* [::] takes IPv4 as well (dual stack); a specific address only itself. */
@@ -583,7 +583,6 @@ static int udp_socket(struct gw_server *srv, char *why, size_t why_len)
     set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, 8 << 20);
     srv->gro = setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof(one)) == 0;
     srv->gso = true; /* tried on the first batch, dropped if the kernel refuses */
-    (void)zero;
     if (bind(fd, (const struct sockaddr *)&cfg->listen_addr, cfg->listen_len) != 0) {
         char addr[64];
         gw_format_addr((const struct sockaddr *)&cfg->listen_addr, addr, sizeof(addr));
@@ -614,8 +613,7 @@ int gw_server_init(struct gw_server *srv, char *why, size_t why_len)
     srv->epfd = srv->udp_fd = srv->timer_fd = srv->signal_fd = -1;
     srv->txbuf = malloc(GW_TX_BUFSIZE);
     srv->rxbufs = malloc((size_t)GW_RX_BATCH * GW_RX_BUFSIZE);
-    if (!srv->txbuf || !srv->rxbufs ||
-        cidmap_init(&srv->cids, srv->cfg.max_connections * 2 * 10) != 0 ||
+    if (!srv->txbuf || !srv->rxbufs || cidmap_init(&srv->cids, srv->cfg.max_connections * 4) != 0 ||
         gnutls_rnd(GNUTLS_RND_KEY, srv->secret, sizeof(srv->secret)) != 0) {
         snprintf(why, why_len, "out of memory or no randomness");
         return -1;
