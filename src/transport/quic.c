@@ -79,6 +79,10 @@ struct quic_transport {
     size_t out_submitted; /* bytes of `out` already given to ngtcp2 (not yet acked) */
     /* Receive side: in-order stream bytes not yet read by the SMB layer. */
     struct ring in;
+    /* While quic_recv reads packets, the caller's buffer: stream bytes go straight there
+     * (saving a copy through the ring) until it is full; the rest waits in the ring. */
+    uint8_t *direct;
+    size_t direct_cap, direct_len;
 
     /* A GSO batch the socket refused (EAGAIN), to send first. */
     uint8_t *pending;
@@ -199,7 +203,16 @@ static int recv_stream_data_cb(ngtcp2_conn *conn, uint32_t flags, int64_t stream
         return 0; /* MS-SMB2 2.1: only our one stream carries SMB; ignore others */
     /* ngtcp2 delivers a stream's bytes in order; flow control guarantees they fit because
      * the window only grows as the SMB layer drains the ring. */
-    if (ring_put(&q->in, data, datalen) != datalen)
+    if (q->direct && q->in.len == 0 && q->direct_len < q->direct_cap) {
+        size_t n = q->direct_cap - q->direct_len;
+        if (n > datalen)
+            n = datalen;
+        memcpy(q->direct + q->direct_len, data, n);
+        q->direct_len += n;
+        data += n;
+        datalen -= n;
+    }
+    if (datalen && ring_put(&q->in, data, datalen) != datalen)
         return NGTCP2_ERR_CALLBACK_FAILURE;
     if (flags & NGTCP2_STREAM_DATA_FLAG_FIN) {
         q->closed = true;
@@ -577,14 +590,23 @@ static int quic_recv(struct transport *t, uint8_t *buf, size_t cap, size_t *got)
 {
     struct quic_transport *q = (struct quic_transport *)t;
     *got = 0;
+    size_t n;
     if (q->in.len == 0) {
+        q->direct = buf;
+        q->direct_cap = cap;
+        q->direct_len = 0;
         int rc = read_packets(q);
+        q->direct = NULL;
+        n = q->direct_len;
         /* ACKs, and anything the new ACKs allow us to send, go out now. */
         int wrc = rc ? 0 : write_packets(q);
-        if (q->in.len == 0)
+        if (n == 0 && q->in.len == 0)
             return rc ? rc : (wrc ? wrc : (q->closed ? q->close_err : 0));
+        if (n == 0)
+            n = ring_get(&q->in, buf, cap);
+    } else {
+        n = ring_get(&q->in, buf, cap);
     }
-    size_t n = ring_get(&q->in, buf, cap);
     *got = n;
     /* Grant the server as much credit as we just freed: the window follows consumption. */
     ngtcp2_conn_extend_max_stream_offset(q->conn, q->stream_id, n);
