@@ -30,25 +30,30 @@
  * receive window of GW_RX_WINDOW and grant new credit only for bytes actually written to the
  * backend TCP socket (back-pressure), so the bytes held for one connection, in ngtcp2's
  * reassembly buffer plus our queue to the backend, never exceed GW_RX_WINDOW.
- * Sizing: 100 MB/s over a 100 ms round trip is a 10 MB bandwidth-delay product, and SMB
- * clients keep several 1-8 MiB WRITEs in flight on top; 16 MiB covers both, so such a path
- * is limited by the network, not by the window. */
-#define GW_RX_WINDOW ((uint64_t)16 * 1024 * 1024)
+ * Sizing: 100 MB/s over a 100 ms round trip is a 10 MB bandwidth-delay product. The window
+ * must also cover the round trip a MAX_STREAM_DATA update takes and the WRITEs an SMB client
+ * keeps in flight (several of up to 8 MiB). Measured through a 100 ms relay (udp-impair) on
+ * loopback, 2 shared cores: 16 MiB gave about 120 MB/s upstream, 32 MiB about 140 MB/s (the
+ * relay alone tops out near 170): 32 MiB, so the path, not the window, sets the pace. */
+#define GW_RX_WINDOW ((uint64_t)32 * 1024 * 1024)
 
 /* Backend-to-client: ngtcp2 keeps pointers to stream data until the client acknowledges it
- * (acked_stream_data_offset), so those bytes stay in our queue until then. We read from the
- * backend only while that queue holds less than GW_TX_CAP; beyond it TCP's own flow control
- * holds the backend back. The cap must cover the congestion window at 100 MB/s x 100 ms
- * (10 MB) plus the retransmission tail after a loss: 16 MiB. One read can overshoot the cap
- * by at most one chunk. */
-#define GW_TX_CAP     ((uint64_t)16 * 1024 * 1024)
+ * (acked_stream_data_offset, which only advances over contiguously acknowledged data), so
+ * those bytes stay in our queue until then. We read from the backend only while that queue
+ * holds less than GW_TX_CAP; beyond it TCP's own flow control holds the backend back. The
+ * cap must cover BBR's congestion window (about twice the bandwidth-delay product: 20 MB at
+ * 100 MB/s x 100 ms) plus the tail held back by a lost packet. Measured as above: 16 MiB
+ * held downstream near 90 MB/s, 32 MiB reached 110-145 MB/s. One read can overshoot the cap
+ * by one chunk. */
+#define GW_TX_CAP     ((uint64_t)32 * 1024 * 1024)
 #define GW_CHUNK_SIZE (64 * 1024)
 
-/* So the bound for one connection is GW_RX_WINDOW + GW_TX_CAP + GW_CHUNK_SIZE (32.06 MiB)
+/* So the bound for one connection is GW_RX_WINDOW + GW_TX_CAP + GW_CHUNK_SIZE (64.06 MiB)
  * plus ngtcp2 and GnuTLS state (about 60 KiB, measured by tests/gateway/test_gateway_memory.sh
- * as the cost of an idle connection), and --max-connections (default 256) caps the number of
- * connections: 256 x 32.1 MiB = 8.0 GiB in the worst case of every client filling both
- * directions while its backend stalls. An idle connection holds no queue chunk at all. */
+ * as the cost of an idle connection); --max-connections (default 256) caps the number of
+ * connections: 256 x 64.1 MiB = 16 GiB in the worst case of every client filling both
+ * directions while its backend stalls. An idle connection holds no queue chunk at all;
+ * size --max-connections (or systemd's MemoryMax=) to the host. */
 #define GW_DEFAULT_MAX_CONNECTIONS 256
 
 #define GW_SCID_LEN                18 /* our connection IDs: random, never reused */

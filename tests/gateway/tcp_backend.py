@@ -6,6 +6,7 @@ the kernel, printed as the first line of stdout) with one behaviour for every co
   stall   accept and never read (the client's bytes pile up: back-pressure)
   close   accept and close at once (the gateway must close the QUIC connection)
   source  write an endless stream of bytes and never read
+  sink    read and discard everything
 """
 import asyncio
 import sys
@@ -24,6 +25,9 @@ async def handle(reader, writer):
                 await writer.drain()
         elif MODE == "stall":
             await asyncio.sleep(3600)
+        elif MODE == "sink":
+            while await reader.read(1 << 16):
+                pass
         elif MODE == "source":
             block = bytes(range(256)) * 256
             while True:
@@ -43,6 +47,6 @@ async def main():
         await server.serve_forever()
 
 
-if MODE not in ("echo", "stall", "close", "source"):
+if MODE not in ("echo", "stall", "close", "source", "sink"):
     sys.exit("unknown mode " + MODE)
 asyncio.run(main())

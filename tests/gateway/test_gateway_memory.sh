@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Memory stays bounded (VmRSS/VmHWM from /proc), by back-pressure rather than buffering:
 #   - a backend that never reads: the client can push only what the flow-control window
-#     grants (16 MiB) plus what the backend's TCP buffers take; the gateway holds <= 16 MiB;
+#     grants (32 MiB) plus what the backend's TCP buffers take; the gateway holds <= 32 MiB;
 #   - a backend that sends forever to a client that never reads: the gateway reads from the
-#     backend only up to its 16 MiB unacknowledged-data cap;
+#     backend only up to its 32 MiB unacknowledged-data cap;
 #   - an idle connection costs < 150 KiB;
 #   - 50 concurrent clients echoing 4 MiB each all succeed within the stated bound
 #     baseline + 50 x (150 KiB + 2 x 4 MiB): a connection can hold at most what its client
 #     sent, in each direction (measured: about 1.5 MiB per connection);
-#   - 10 clients pushing 64 MiB each into a stalled backend: <= 10 x (16 MiB + 150 KiB);
+#   - 10 clients pushing 64 MiB each into a stalled backend: <= 10 x (32 MiB + 150 KiB);
 #   - after the connections end, RSS returns near the baseline (freed chunks are trimmed).
 # Under ASan/UBSan (GATEWAY_SANITIZED=1) the flow-control checks run but RSS limits are not
 # checked: the sanitizer's shadow memory and quarantine dominate.
@@ -22,7 +22,7 @@ gateway_require
 
 kib=1024
 mib=$((1024 * 1024))
-window_kib=$((16 * 1024)) # GW_RX_WINDOW and GW_TX_CAP, gateway.h
+window_kib=$((32 * 1024)) # GW_RX_WINDOW and GW_TX_CAP, gateway.h
 idle_kib=150
 sanitized=${GATEWAY_SANITIZED:-0}
 
@@ -60,18 +60,18 @@ echo_port=$BACKEND_PORT
 # 1. A backend that never reads.
 gateway_start --backend-port "$stall_port" || die "gateway_start"
 base=$(gateway_rss_kb)
-probe --push $((64 * mib)) --no-read --hold 3
+probe --push $((128 * mib)) --no-read --hold 3
 expect_rc 0 "push into a stalled backend"
 accepted=$(sed -n 's/^push: accepted \([0-9]*\) .*/\1/p' <<<"$OUT")
-expect_true "flow control stops the client: accepted $accepted of $((64 * mib)) bytes" \
-    test "${accepted:-0}" -ge $((16 * mib)) -a "${accepted:-0}" -le $((32 * mib))
+expect_true "flow control stops the client: accepted $accepted of $((128 * mib)) bytes" \
+    test "${accepted:-0}" -ge $((32 * mib)) -a "${accepted:-0}" -le $((48 * mib))
 expect_kib_le $(($(gateway_hwm_kb) - base)) $((window_kib + 2 * 1024)) "stalled backend: peak growth"
 gateway_stop
 
 # 2. A backend that sends forever; the client reads 1 MiB (its window) and no more.
 gateway_start --backend-port "$source_port" || die "gateway_start"
 base=$(gateway_rss_kb)
-probe --push 1 --no-read --window $mib --hold 3
+probe --push 1 --no-read --window $mib --hold 4
 expect_rc 0 "a client that stops reading"
 expect_line_match "received $mib\$" "the client got exactly its window"
 expect_kib_le $(($(gateway_hwm_kb) - base)) $((window_kib + 64 + 2 * 1024)) "endless backend: peak growth"
@@ -101,10 +101,11 @@ sleep 2 # the gateway trims its heap a second after connections end
 expect_kib_le $(($(gateway_rss_kb) - base)) $((8 * 1024)) "after the 50 clients: back near the baseline"
 gateway_stop
 
-# 4. Ten clients pushing into a stalled backend: each connection holds at most the window.
+# 4. Ten clients pushing 128 MiB each into a stalled backend: each connection holds at most
+#    the window.
 gateway_start --backend-port "$stall_port" || die "gateway_start"
 base=$(gateway_rss_kb)
-run_clients 10 --push $((64 * mib)) --no-read --hold 4
+run_clients 10 --push $((128 * mib)) --no-read --hold 5
 expect_eq "$FAILS" 0 "10 stalled pushers"
 peak=$(($(gateway_hwm_kb) - base))
 echo "# 10 stalled pushers: peak growth $peak KiB"
