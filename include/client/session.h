@@ -14,6 +14,8 @@
 #include "client/options.h"
 #include "smb2/conn.h"
 
+struct pollfd;
+
 /* Where a connection attempt or an operation failed, for one clear line to the user. */
 enum sq_stage {
     SQ_STAGE_OPTIONS = 0,
@@ -97,6 +99,14 @@ int sq_session_call(struct sq_session *s, struct smb2_request *reqs, size_t coun
 /* Runs the I/O loop until *done becomes true or the connection fails (pipelined I/O: the
  * caller submits through sq_session_conn and counts completions itself). */
 int sq_session_run_until(struct sq_session *s, const bool *done);
+/* For an owner with its own poll loop (the filesystem): what to poll for, how long at most
+ * (microseconds, -1 none), and the I/O step to run after poll (revents of that pollfd, 0 on
+ * timeout). sq_session_io returns 0 or the error that killed the connection. */
+void sq_session_pollfd(struct sq_session *s, struct pollfd *pfd);
+int64_t sq_session_timeout_us(struct sq_session *s);
+int sq_session_io(struct sq_session *s, short revents);
+/* Sends whatever requests are queued (call after submitting from outside a callback). */
+int sq_session_flush(struct sq_session *s);
 /* The same, but gives up after wait_ms (-1: no limit) with SQ_ERR_TIMEOUT, leaving the
  * connection and its pending requests as they are. */
 int sq_session_run_for(struct sq_session *s, const bool *done, int wait_ms);

@@ -56,6 +56,48 @@ static int pump_input(struct sq_session *s, bool *progress)
     return 0;
 }
 
+void sq_session_pollfd(struct sq_session *s, struct pollfd *pfd)
+{
+    pfd->fd = s->transport->fd;
+    pfd->events = s->transport->ops->poll_events(s->transport, smb2_conn_wants_output(s->conn));
+    pfd->revents = 0;
+}
+
+int64_t sq_session_timeout_us(struct sq_session *s)
+{
+    if (s->transport->ops->has_buffered_input &&
+        s->transport->ops->has_buffered_input(s->transport))
+        return 0;
+    return s->transport->ops->timeout_us(s->transport);
+}
+
+int sq_session_flush(struct sq_session *s)
+{
+    int rc = smb2_conn_error(s->conn);
+    if (!rc)
+        rc = flush_output(s);
+    if (rc)
+        smb2_conn_fail(s->conn, rc);
+    return rc;
+}
+
+int sq_session_io(struct sq_session *s, short revents)
+{
+    int rc = sq_session_flush(s);
+    bool progress = false;
+    bool buffered = s->transport->ops->has_buffered_input &&
+                    s->transport->ops->has_buffered_input(s->transport);
+    if (!rc && (buffered || (revents & (POLLIN | POLLERR | POLLHUP))))
+        rc = pump_input(s, &progress);
+    if (!rc)
+        rc = s->transport->ops->on_timeout(s->transport);
+    if (!rc)
+        rc = flush_output(s);
+    if (rc)
+        smb2_conn_fail(s->conn, rc);
+    return rc;
+}
+
 int sq_session_run_for(struct sq_session *s, const bool *done, int wait_ms)
 {
     int64_t start = monotonic_ms();

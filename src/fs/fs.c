@@ -1,0 +1,1536 @@
+/* The FUSE low-level filesystem; contract in include/fs/fs.h.
+ *
+ * Every handler builds one SMB request or a related compound (MS-SMB2 3.2.4.1.4), submits it
+ * and returns; the completion replies to FUSE. Nothing here blocks on the network, so many
+ * FUSE requests are in flight on one thread. Nodes are addressed by their share-relative
+ * path (SMB opens by name) and numbered by the server's file id (FileInternalInformation,
+ * MS-FSCC 2.4.22), so inode numbers are stable across lookups and remounts. */
+#define FUSE_USE_VERSION 314
+#include "fs/fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "smb2/msg.h"
+#include "smb2/ntstatus.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/utf16.h"
+
+#define NODE_BUCKETS 4096
+#define DIR_QUERY_LEN (256u * 1024u)
+#define READDIR_BATCH_MAX (1024u * 1024u)
+
+static const struct smb2_file_id related_id = {UINT64_MAX, UINT64_MAX};
+
+struct fs_node {
+    struct fs_node *next; /* hash chain */
+    fuse_ino_t ino;
+    uint64_t nlookup;
+    char *path; /* share-relative, '/'-separated, "" for the root */
+};
+
+struct fs {
+    struct sq_session *session;
+    struct smb2_conn *conn;
+    struct fuse_session *se;
+    struct fs_config cfg;
+    struct fs_node *nodes[NODE_BUCKETS];
+    uint64_t root_server_id; /* the root's own file id, mapped to FUSE_ROOT_ID */
+    int conn_error;
+};
+
+/* An open file or directory. */
+struct fs_handle {
+    struct smb2_file_id file_id;
+    bool is_dir;
+    char *path; /* directories: for the nodes readdirplus creates */
+    /* Directory listing, read in full at the first readdir and served by offset. */
+    struct dir_entry *entries;
+    size_t entry_count, entry_cap;
+    bool listed;
+};
+
+struct dir_entry {
+    char *name;
+    struct stat st;
+};
+
+/* ---- nodes ---- */
+
+static struct fs_node *node_find(struct fs *fs, fuse_ino_t ino)
+{
+    for (struct fs_node *n = fs->nodes[ino % NODE_BUCKETS]; n; n = n->next)
+        if (n->ino == ino)
+            return n;
+    return NULL;
+}
+
+/* Maps a server file id to the FUSE inode number (the root is always FUSE_ROOT_ID). */
+static fuse_ino_t ino_of(struct fs *fs, uint64_t server_id)
+{
+    if (server_id == fs->root_server_id)
+        return FUSE_ROOT_ID;
+    /* A server id of 1 would collide with the root's FUSE number; ids are 64-bit and Samba's
+     * are inode numbers, so fold it to the largest value instead. */
+    return server_id == FUSE_ROOT_ID ? UINT64_MAX : server_id;
+}
+
+/* Counts one more lookup of ino at path, creating or renaming the node. */
+static struct fs_node *node_ref(struct fs *fs, fuse_ino_t ino, const char *path)
+{
+    struct fs_node *n = node_find(fs, ino);
+    if (n) {
+        if (strcmp(n->path, path) != 0) {
+            char *p = strdup(path);
+            if (p) {
+                free(n->path);
+                n->path = p;
+            }
+        }
+        n->nlookup++;
+        return n;
+    }
+    n = calloc(1, sizeof(*n));
+    if (!n || !(n->path = strdup(path))) {
+        free(n);
+        return NULL;
+    }
+    n->ino = ino;
+    n->nlookup = 1;
+    n->next = fs->nodes[ino % NODE_BUCKETS];
+    fs->nodes[ino % NODE_BUCKETS] = n;
+    return n;
+}
+
+static void node_forget(struct fs *fs, fuse_ino_t ino, uint64_t nlookup)
+{
+    if (ino == FUSE_ROOT_ID)
+        return;
+    struct fs_node **pp = &fs->nodes[ino % NODE_BUCKETS];
+    for (; *pp; pp = &(*pp)->next) {
+        struct fs_node *n = *pp;
+        if (n->ino != ino)
+            continue;
+        n->nlookup = nlookup >= n->nlookup ? 0 : n->nlookup - nlookup;
+        if (n->nlookup == 0) {
+            *pp = n->next;
+            free(n->path);
+            free(n);
+        }
+        return;
+    }
+}
+
+/* After a rename, nodes at or below old move to new. */
+static void nodes_rename(struct fs *fs, const char *old, const char *new_path)
+{
+    size_t old_len = strlen(old);
+    for (size_t b = 0; b < NODE_BUCKETS; b++) {
+        for (struct fs_node *n = fs->nodes[b]; n; n = n->next) {
+            if (strncmp(n->path, old, old_len) != 0 ||
+                (n->path[old_len] != '\0' && n->path[old_len] != '/'))
+                continue;
+            size_t len = strlen(new_path) + strlen(n->path + old_len) + 1;
+            char *p = malloc(len);
+            if (!p)
+                continue;
+            snprintf(p, len, "%s%s", new_path, n->path + old_len);
+            free(n->path);
+            n->path = p;
+        }
+    }
+}
+
+static char *child_path(const struct fs_node *parent, const char *name)
+{
+    size_t len = strlen(parent->path) + strlen(name) + 2;
+    char *p = malloc(len);
+    if (p)
+        snprintf(p, len, "%s%s%s", parent->path, *parent->path ? "/" : "", name);
+    return p;
+}
+
+/* Share-relative UTF-8 path with '/' to the UTF-16LE, '\\'-separated form SMB wants. */
+static int smb_name(const char *path, uint8_t **out, size_t *out_len)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return SQ_ERR_NOMEM;
+    for (char *p = copy; *p; p++)
+        if (*p == '/')
+            *p = '\\';
+    int rc = utf8_to_utf16le(copy, strlen(copy), out, out_len);
+    free(copy);
+    return rc;
+}
+
+/* ---- attributes ---- */
+
+static struct timespec filetime_to_timespec(uint64_t ft)
+{
+    const uint64_t epoch_diff = 116444736000000000ull; /* 1601 -> 1970 in 100 ns */
+    struct timespec ts = {0, 0};
+    if (ft >= epoch_diff) {
+        ft -= epoch_diff;
+        ts.tv_sec = (time_t)(ft / 10000000ull);
+        ts.tv_nsec = (long)(ft % 10000000ull) * 100;
+    }
+    return ts;
+}
+
+static uint64_t timespec_to_filetime(const struct timespec *ts)
+{
+    return (uint64_t)ts->tv_sec * 10000000ull + (uint64_t)ts->tv_nsec / 100 +
+           116444736000000000ull;
+}
+
+static void fill_stat(struct fs *fs, struct stat *st, uint64_t server_id, uint32_t attributes,
+                      uint64_t size, uint64_t alloc, uint32_t nlink, uint64_t atime,
+                      uint64_t mtime, uint64_t ctime)
+{
+    memset(st, 0, sizeof(*st));
+    st->st_ino = ino_of(fs, server_id);
+    bool dir = attributes & FILE_ATTRIBUTE_DIRECTORY;
+    mode_t perm = dir ? fs->cfg.dir_mode : fs->cfg.file_mode;
+    if (attributes & FILE_ATTRIBUTE_READONLY)
+        perm &= ~(mode_t)0222;
+    st->st_mode = (dir ? S_IFDIR : S_IFREG) | perm;
+    st->st_nlink = nlink ? nlink : 1;
+    st->st_uid = fs->cfg.uid;
+    st->st_gid = fs->cfg.gid;
+    st->st_size = (off_t)size;
+    st->st_blocks = (blkcnt_t)((alloc + 511) / 512);
+    st->st_blksize = 1024 * 1024;
+    st->st_atim = filetime_to_timespec(atime);
+    st->st_mtim = filetime_to_timespec(mtime);
+    st->st_ctim = filetime_to_timespec(ctime);
+}
+
+static int stat_from_all_info(struct fs *fs, const uint8_t *msg, size_t len, struct stat *st)
+{
+    struct smb2_output_buffer out;
+    struct smb2_file_all_info all;
+    if (smb2_query_info_response_decode(msg, len, &out) != 0 ||
+        smb2_file_all_info_decode(out.buffer, out.buffer_len, &all) != 0)
+        return -EIO;
+    fill_stat(fs, st, all.index_number, all.basic.file_attributes, all.standard.end_of_file,
+              all.standard.allocation_size, all.standard.number_of_links,
+              all.basic.last_access_time, all.basic.last_write_time, all.basic.change_time);
+    return 0;
+}
+
+static int errno_of(uint32_t status)
+{
+    int e = ntstatus_to_errno(status);
+    return e ? e : EIO;
+}
+
+/* ---- asynchronous calls ---- */
+
+#define CALL_MAX 4
+
+/* One compound in flight: copies of the replies, then `done` runs once all arrived. */
+struct call {
+    struct fs *fs;
+    fuse_req_t req;
+    size_t count, arrived;
+    int err; /* first local/connection error */
+    uint32_t status[CALL_MAX];
+    uint8_t *msg[CALL_MAX];
+    size_t len[CALL_MAX];
+    void (*done)(struct call *c);
+    /* Operation state. */
+    char *path;
+    char *path2;
+    struct fs_node *parent;
+    struct fs_handle *handle;
+    struct fuse_file_info fi;
+    uint64_t offset;
+    size_t size;
+    int flags;
+    size_t query_index; /* which reply holds the QUERY_INFO for getattr_done */
+};
+
+static void call_free(struct call *c)
+{
+    for (size_t i = 0; i < c->count; i++)
+        free(c->msg[i]);
+    free(c->path);
+    free(c->path2);
+    free(c);
+}
+
+static void call_reply_cb(void *arg, int err, const struct smb2_reply *reply)
+{
+    struct call *c = arg;
+    size_t i = c->arrived++;
+    if (err) {
+        if (!c->err)
+            c->err = err;
+    } else {
+        /* Replies of a compound arrive in order; which slot is found by count. */
+        c->status[i] = reply->hdr.status;
+        c->msg[i] = malloc(reply->len);
+        if (c->msg[i]) {
+            memcpy(c->msg[i], reply->msg, reply->len);
+            c->len[i] = reply->len;
+        } else if (!c->err) {
+            c->err = SQ_ERR_NOMEM;
+        }
+    }
+    if (c->arrived == c->count) {
+        c->done(c);
+        call_free(c);
+    }
+}
+
+static struct call *call_new(struct fs *fs, fuse_req_t req, void (*done)(struct call *))
+{
+    struct call *c = calloc(1, sizeof(*c));
+    if (c) {
+        c->fs = fs;
+        c->req = req;
+        c->done = done;
+        c->query_index = 1;
+    }
+    return c;
+}
+
+/* Submits reqs[0..n) as one compound; on failure replies EIO/ENOMEM and frees c. */
+static void call_submit(struct call *c, struct smb2_request *reqs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        reqs[i].tree_id = sq_session_tree_id(c->fs->session);
+        reqs[i].cb = call_reply_cb;
+        reqs[i].arg = c;
+    }
+    c->count = n;
+    int rc = smb2_conn_submit(c->fs->conn, reqs, n);
+    if (rc) {
+        fuse_reply_err(c->req, rc == SQ_ERR_NOMEM ? ENOMEM : EIO);
+        call_free(c);
+    }
+}
+
+/* The first failing status of a compound as an errno, 0 when all succeeded. */
+static int call_errno(const struct call *c, size_t upto)
+{
+    if (c->err)
+        return c->err == SQ_ERR_NOMEM ? ENOMEM : EIO;
+    for (size_t i = 0; i < upto && i < c->count; i++)
+        if (c->status[i] != STATUS_SUCCESS)
+            return errno_of(c->status[i]);
+    return 0;
+}
+
+static int req_create(struct smb2_request *r, const char *path, uint32_t access,
+                      uint32_t disposition, uint32_t options, uint32_t attributes)
+{
+    uint8_t *name;
+    size_t name_len;
+    int rc = smb_name(path, &name, &name_len);
+    if (rc)
+        return rc;
+    rc = smb2_request_init(r, SMB2_CREATE, 0);
+    if (!rc) {
+        struct smb2_create_request cr = {
+            .impersonation_level = SMB2_IMPERSONATION_IMPERSONATION,
+            .desired_access = access,
+            .file_attributes = attributes,
+            .share_access = FILE_SHARE_ALL,
+            .create_disposition = disposition,
+            .create_options = options,
+            .name = name,
+            .name_len = name_len,
+        };
+        rc = smb2_create_request_encode(&r->msg, &cr);
+    }
+    free(name);
+    return rc;
+}
+
+static int req_query_all(struct smb2_request *r, const struct smb2_file_id *id, bool related)
+{
+    int rc = smb2_request_init(r, SMB2_QUERY_INFO, 0);
+    if (!rc) {
+        struct smb2_query_info_request q = {
+            .info_type = SMB2_0_INFO_FILE,
+            .info_class = FILE_ALL_INFORMATION,
+            .output_buffer_length = 4096,
+            .file_id = *id,
+        };
+        r->related = related;
+        r->expected_response_len = 4096;
+        rc = smb2_query_info_request_encode(&r->msg, &q);
+    }
+    return rc;
+}
+
+static int req_close(struct smb2_request *r, const struct smb2_file_id *id, bool related)
+{
+    int rc = smb2_request_init(r, SMB2_CLOSE, 0);
+    if (!rc) {
+        struct smb2_close_request cl = {.file_id = *id};
+        r->related = related;
+        rc = smb2_close_request_encode(&r->msg, &cl);
+    }
+    return rc;
+}
+
+static int req_set_info(struct smb2_request *r, const struct smb2_file_id *id, bool related,
+                        uint8_t info_class, const struct writer *buf)
+{
+    int rc = smb2_request_init(r, SMB2_SET_INFO, 0);
+    if (!rc) {
+        struct smb2_set_info_request si = {
+            .info_type = SMB2_0_INFO_FILE,
+            .info_class = info_class,
+            .file_id = *id,
+            .buffer = buf->data,
+            .buffer_len = (uint32_t)buf->len,
+        };
+        r->related = related;
+        rc = smb2_set_info_request_encode(&r->msg, &si);
+    }
+    return rc;
+}
+
+static void free_reqs(struct smb2_request *reqs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        writer_free(&reqs[i].msg);
+}
+
+/* Fails the FUSE request for a request that could not be built. */
+static void fail_build(fuse_req_t req, struct call *c, struct smb2_request *reqs, size_t n,
+                       int rc)
+{
+    free_reqs(reqs, n);
+    if (c)
+        call_free(c);
+    fuse_reply_err(req, rc == SQ_ERR_NOMEM ? ENOMEM : rc == SQ_ERR_INVAL ? EINVAL : EIO);
+}
+
+static double attr_timeout(const struct fs *fs)
+{
+    return fs->cfg.cache == FS_CACHE_NONE ? 0 : fs->cfg.attr_timeout;
+}
+
+/* CREATE + QUERY_INFO(FileAllInformation) + CLOSE: stat of a path in one round trip. */
+static void stat_path(struct fs *fs, fuse_req_t req, const char *path, struct call *c)
+{
+    struct smb2_request reqs[3];
+    memset(reqs, 0, sizeof(reqs));
+    int rc = req_create(&reqs[0], path, FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE, FILE_OPEN, 0, 0);
+    if (!rc)
+        rc = req_query_all(&reqs[1], &related_id, true);
+    if (!rc)
+        rc = req_close(&reqs[2], &related_id, true);
+    if (rc) {
+        fail_build(req, c, reqs, 3, rc);
+        return;
+    }
+    call_submit(c, reqs, 3);
+}
+
+/* ---- lookup, getattr, forget ---- */
+
+static void reply_entry_from(struct call *c, size_t query_index)
+{
+    struct fuse_entry_param e;
+    memset(&e, 0, sizeof(e));
+    int err = call_errno(c, query_index + 1);
+    if (!err)
+        err = -stat_from_all_info(c->fs, c->msg[query_index], c->len[query_index], &e.attr);
+    if (err) {
+        fuse_reply_err(c->req, err);
+        return;
+    }
+    e.ino = e.attr.st_ino;
+    e.attr_timeout = attr_timeout(c->fs);
+    e.entry_timeout = attr_timeout(c->fs);
+    if (!node_ref(c->fs, e.ino, c->path)) {
+        fuse_reply_err(c->req, ENOMEM);
+        return;
+    }
+    if (fuse_reply_entry(c->req, &e) != 0)
+        node_forget(c->fs, e.ino, 1); /* the kernel did not take the reference */
+}
+
+static void lookup_done(struct call *c)
+{
+    reply_entry_from(c, 1);
+}
+
+static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    struct fs *fs = fuse_req_userdata(req);
+    struct fs_node *p = node_find(fs, parent);
+    if (!p) {
+        fuse_reply_err(req, ENOENT);
+        return;
+    }
+    struct call *c = call_new(fs, req, lookup_done);
+    if (!c || !(c->path = child_path(p, name))) {
+        free(c);
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    stat_path(fs, req, c->path, c);
+}
+
+static void getattr_done(struct call *c)
+{
+    struct stat st;
+    size_t q = c->query_index;
+    int err = call_errno(c, q + 1);
+    if (!err)
+        err = -stat_from_all_info(c->fs, c->msg[q], c->len[q], &st);
+    if (err) {
+        fuse_reply_err(c->req, err);
+        return;
+    }
+    fuse_reply_attr(c->req, &st, attr_timeout(c->fs));
+}
+
+static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct fs *fs = fuse_req_userdata(req);
+    struct fs_node *n = node_find(fs, ino);
+    if (!n) {
+        fuse_reply_err(req, ENOENT);
+        return;
+    }
+    struct call *c = call_new(fs, req, getattr_done);
+    if (!c || !(c->path = strdup(n->path))) {
+        free(c);
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    stat_path(fs, req, c->path, c);
+}
+
+static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+    node_forget(fuse_req_userdata(req), ino, nlookup);
+    fuse_reply_none(req);
+}
+
+static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+    struct fs *fs = fuse_req_userdata(req);
+    for (size_t i = 0; i < count; i++)
+        node_forget(fs, forgets[i].ino, forgets[i].nlookup);
+    fuse_reply_none(req);
+}
+
+/* ---- setattr: size through FileEndOfFileInformation, times through FileBasicInformation,
+ * then the new attributes, in one compound (MS-FSCC 2.4.14, 2.4.7) ---- */
+
+static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+                       struct fuse_file_info *fi)
+{
+    struct fs *fs = fuse_req_userdata(req);
+    struct fs_node *n = node_find(fs, ino);
+    if (!n) {
+        fuse_reply_err(req, ENOENT);
+        return;
+    }
+    if (fs->cfg.read_only) {
+        fuse_reply_err(req, EROFS);
+        return;
+    }
+    struct call *c = call_new(fs, req, getattr_done);
+    if (!c || !(c->path = strdup(n->path))) {
+        free(c);
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    struct smb2_request reqs[4];
+    memset(reqs, 0, sizeof(reqs));
+    struct writer eof, basic;
+    writer_init(&eof);
+    writer_init(&basic);
+    size_t k = 0;
+    int rc = req_create(&reqs[k++], n->path,
+                        FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES | FILE_WRITE_DATA |
+                            SMB2_SYNCHRONIZE,
+                        FILE_OPEN, 0, 0);
+    if (!rc && (to_set & FUSE_SET_ATTR_SIZE)) {
+        rc = smb2_file_end_of_file_info_encode(&eof, (uint64_t)attr->st_size);
+        if (!rc)
+            rc = req_set_info(&reqs[k++], &related_id, true, FILE_END_OF_FILE_INFORMATION, &eof);
+    }
+    if (!rc && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME))) {
+        struct smb2_file_basic_info bi = {0}; /* 0 = leave unchanged */
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        if (to_set & FUSE_SET_ATTR_ATIME)
+            bi.last_access_time = timespec_to_filetime(
+                (to_set & FUSE_SET_ATTR_ATIME_NOW) ? &now : &attr->st_atim);
+        if (to_set & FUSE_SET_ATTR_MTIME)
+            bi.last_write_time = timespec_to_filetime(
+                (to_set & FUSE_SET_ATTR_MTIME_NOW) ? &now : &attr->st_mtim);
+        rc = smb2_file_basic_info_encode(&basic, &bi);
+        if (!rc)
+            rc = req_set_info(&reqs[k++], &related_id, true, FILE_BASIC_INFORMATION, &basic);
+    }
+    /* Mode, owner and group do not map onto SMB without POSIX extensions: they stay as the
+     * mount options say; silently accepting them would lie, so they are refused. */
+    if (!rc && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
+        free_reqs(reqs, k);
+        writer_free(&eof);
+        writer_free(&basic);
+        call_free(c);
+        fuse_reply_err(req, EPERM);
+        return;
+    }
+    if (!rc)
+        rc = req_query_all(&reqs[k++], &related_id, true);
+    if (!rc)
+        rc = req_close(&reqs[k++], &related_id, true);
+    writer_free(&eof);
+    writer_free(&basic);
+    if (rc) {
+        fail_build(req, c, reqs, k, rc);
+        return;
+    }
+    /* The changes come first, then the QUERY_INFO that reports their result. */
+    c->query_index = k - 2;
+    call_submit(c, reqs, k);
+}
+
+/* ---- open, read, write, release, fsync ---- */
+
+static struct fs_handle *handle_of(struct fuse_file_info *fi)
+{
+    return (struct fs_handle *)(uintptr_t)fi->fh;
+}
+
+static void open_done(struct call *c)
+{
+    int err = call_errno(c, 1);
+    struct smb2_create_response cr;
+    if (!err && smb2_create_response_decode(c->msg[0], c->len[0], &cr) != 0)
+        err = EIO;
+    if (err) {
+        fuse_reply_err(c->req, err);
+        return;
+    }
+    struct fs_handle *h = calloc(1, sizeof(*h));
+    if (!h) {
+        fuse_reply_err(c->req, ENOMEM);
+        return;
+    }
+    h->file_id = cr.file_id;
+    h->is_dir = c->flags != 0;
+    if (h->is_dir && !(h->path = c->path)) {
+        free(h);
+        fuse_reply_err(c->req, ENOMEM);
+        return;
+    }
+    if (h->is_dir)
+        c->path = NULL; /* now owned by the handle */
+    c->fi.fh = (uint64_t)(uintptr_t)h;
+    if (c->fs->cfg.cache == FS_CACHE_NONE && !h->is_dir)
+        c->fi.direct_io = 1;
+    else if (c->fs->cfg.cache == FS_CACHE_LOOSE)
+        c->fi.keep_cache = 1;
+    if (fuse_reply_open(c->req, &c->fi) != 0) {
+        /* The open was interrupted: nobody will release it. Close it on the server. */
+        struct smb2_request r;
+        if (req_close(&r, &h->file_id, false) == 0) {
+            r.tree_id = sq_session_tree_id(c->fs->session);
+            if (smb2_conn_submit(c->fs->conn, &r, 1) != 0)
+                writer_free(&r.msg);
+        } else {
+            writer_free(&r.msg);
+        }
+        free(h->path);
+        free(h);
+    }
+}
+
+static uint32_t access_for_flags(int flags)
+{
+    uint32_t a = FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE;
+    switch (flags & O_ACCMODE) {
+    case O_RDONLY: a |= FILE_READ_DATA | FILE_READ_EA; break;
+    case O_WRONLY: a |= FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_ATTRIBUTES; break;
+    default:
+        a |= FILE_READ_DATA | FILE_READ_EA | FILE_WRITE_DATA | FILE_APPEND_DATA |
+             FILE_WRITE_ATTRIBUTES;
+        break;
+    }
+    return a;
+}
+
+static void open_common(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, bool dir)
+{
+    struct fs *fs = fuse_req_userdata(req);
+    struct fs_node *n = node_find(fs, ino);
+    if (!n) {
+        fuse_reply_err(req, ENOENT);
+        return;
+    }
+    if (!dir && fs->cfg.read_only && (fi->flags & O_ACCMODE) != O_RDONLY) {
+        fuse_reply_err(req, EROFS);
+        return;
+    }
+    struct call *c = call_new(fs, req, open_done);
+    if (!c) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    c->fi = *fi;
+    c->flags = dir;
+    if (!(c->path = strdup(n->path))) {
+        call_free(c);
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    struct smb2_request r;
+    int rc = req_create(&r, n->path,
+                        dir ? FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE
+                            : access_for_flags(fi->flags),
+                        FILE_OPEN, dir ? FILE_DIRECTORY_FILE : FILE_NON_DIRECTORY_FILE, 0);
+    if (rc) {
+        fail_build(req, c, &r, 1, rc);
+        return;
+    }
+    call_submit(c, &r, 1);
+}
+
+static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    open_common(req, ino, fi, false);
+}
+
+static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    open_common(req, ino, fi, true);
+}
+
+static void read_done(struct call *c)
+{
+    int err = c->err ? EIO : 0;
+    struct smb2_read_response rr = {0};
+    if (!err && c->status[0] == STATUS_END_OF_FILE) {
+        fuse_reply_buf(c->req, NULL, 0);
+        return;
+    }
+    if (!err && c->status[0] != STATUS_SUCCESS)
+        err = errno_of(c->status[0]);
+    if (!err && (smb2_read_response_decode(c->msg[0], c->len[0], &rr) != 0 ||
+                 rr.data_len > c->size))
+        err = EIO;
+    if (err)
+        fuse_reply_err(c->req, err);
+    else
+        fuse_reply_buf(c->req, (const char *)rr.data, rr.data_len);
+}
+
+static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+    struct fs *fs = fuse_req_userdata(req);
+    struct fs_handle *h = handle_of(fi);
+    struct call *c = call_new(fs, req, read_done);
+    if (!c) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    c->size = size;
+    struct smb2_request r;
+    int rc = smb2_request_init(&r, SMB2_READ, 0);
+    if (!rc) {
+        struct smb2_read_request rq = {
+            .padding = SMB2_READ_RESPONSE_DATA_OFFSET,
+            .length = (uint32_t)size,
+            .offset = (uint64_t)off,
+            .file_id = h->file_id,
+        };
+        r.expected_response_len = (uint32_t)size;
+        rc = smb2_read_request_encode(&r.msg, &rq);
+    }
+    if (rc) {
+        fail_build(req, c, &r, 1, rc);
+        return;
+    }
+    call_submit(c, &r, 1);
+}
+
+static void write_done(struct call *c)
+{
+    int err = call_errno(c, 1);
+    struct smb2_write_response wr;
+    if (!err && smb2_write_response_decode(c->msg[0], c->len[0], &wr) != 0)
+        err = EIO;
+    if (err)
+        fuse_reply_err(c->req, err);
+    else
+        fuse_reply_write(c->req, wr.count);
+}
+
+static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+                     struct fuse_file_info *fi)
+{
+    struct fs *fs = fuse_req_userdata(req);
+    struct fs_handle *h = handle_of(fi);
+    struct call *c = call_new(fs, req, write_done);
+    if (!c) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    struct smb2_request r;
+    int rc = smb2_request_init(&r, SMB2_WRITE, 0);
+    if (!rc) {
+        struct smb2_write_request wq = {
+            .offset = (uint64_t)off,
+            .file_id = h->file_id,
+            .data = (const uint8_t *)buf,
+            .length = (uint32_t)size,
+        };
+        rc = smb2_write_request_encode(&r.msg, &wq);
+    }
+    if (rc) {
+        fail_build(req, c, &r, 1, rc);
+        return;
+    }
+    call_submit(c, &r, 1);
+}
+
+static void reply_status_done(struct call *c)
+{
+    fuse_reply_err(c->req, call_errno(c, c->count));
+}
+
+static void release_common(fuse_req_t req, struct fuse_file_info *fi)
+{
+    struct fs *fs = fuse_req_userdata(req);
+    struct fs_handle *h = handle_of(fi);
+    struct call *c = call_new(fs, req, reply_status_done);
+    struct smb2_request r;
+    int rc = c ? req_close(&r, &h->file_id, false) : SQ_ERR_NOMEM;
+    for (size_t i = 0; i < h->entry_count; i++)
+        free(h->entries[i].name);
+    free(h->entries);
+    free(h->path);
+    free(h);
+    if (rc) {
+        fail_build(req, c, &r, c ? 1 : 0, rc);
+        return;
+    }
+    call_submit(c, &r, 1);
+}
+
+static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    release_common(req, fi);
+}
+
+static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    release_common(req, fi);
+}
+
+static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+    struct fs *fs = fuse_req_userdata(req);
+    struct fs_handle *h = handle_of(fi);
+    struct call *c = call_new(fs, req, reply_status_done);
+    struct smb2_request r;
+    int rc = c ? smb2_request_init(&r, SMB2_FLUSH, 0) : SQ_ERR_NOMEM;
+    if (!rc)
+        rc = smb2_flush_request_encode(&r.msg, &h->file_id);
+    if (rc) {
+        fail_build(req, c, &r, c ? 1 : 0, rc);
+        return;
+    }
+    call_submit(c, &r, 1);
+}
+
+static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    /* Writes are not cached by us (writes go straight out; the kernel's writeback cache is
+     * off), so there is nothing to push at close(2). */
+    fuse_reply_err(req, 0);
+}
+
+/* ---- create, mkdir ---- */
+
+static void create_done(struct call *c)
+{
+    int err = call_errno(c, 2);
+    struct smb2_create_response cr;
+    struct fuse_entry_param e;
+    memset(&e, 0, sizeof(e));
+    if (!err && smb2_create_response_decode(c->msg[0], c->len[0], &cr) != 0)
+        err = EIO;
+    if (!err)
+        err = -stat_from_all_info(c->fs, c->msg[1], c->len[1], &e.attr);
+    if (err) {
+        fuse_reply_err(c->req, err);
+        return;
+    }
+    e.ino = e.attr.st_ino;
+    e.attr_timeout = attr_timeout(c->fs);
+    e.entry_timeout = attr_timeout(c->fs);
+    struct fs_handle *h = calloc(1, sizeof(*h));
+    if (!h || !node_ref(c->fs, e.ino, c->path)) {
+        free(h);
+        fuse_reply_err(c->req, ENOMEM);
+        return;
+    }
+    h->file_id = cr.file_id;
+    c->fi.fh = (uint64_t)(uintptr_t)h;
+    if (c->fs->cfg.cache == FS_CACHE_NONE)
+        c->fi.direct_io = 1;
+    if (fuse_reply_create(c->req, &e, &c->fi) != 0) {
+        node_forget(c->fs, e.ino, 1);
+        free(h);
+    }
+}
+
+static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                      struct fuse_file_info *fi)
+{
+    struct fs *fs = fuse_req_userdata(req);
+    struct fs_node *p = node_find(fs, parent);
+    if (!p) {
+        fuse_reply_err(req, ENOENT);
+        return;
+    }
+    if (fs->cfg.read_only) {
+        fuse_reply_err(req, EROFS);
+        return;
+    }
+    struct call *c = call_new(fs, req, create_done);
+    if (!c || !(c->path = child_path(p, name))) {
+        free(c);
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    c->fi = *fi;
+    uint32_t disposition = (fi->flags & O_EXCL)    ? FILE_CREATE
+                           : (fi->flags & O_TRUNC) ? FILE_OVERWRITE_IF
+                                                   : FILE_OPEN_IF;
+    struct smb2_request reqs[2];
+    memset(reqs, 0, sizeof(reqs));
+    int rc = req_create(&reqs[0], c->path, access_for_flags(fi->flags | O_RDWR) | FILE_READ_DATA,
+                        disposition, FILE_NON_DIRECTORY_FILE,
+                        (mode & 0222) ? FILE_ATTRIBUTE_NORMAL : FILE_ATTRIBUTE_READONLY);
+    if (!rc)
+        rc = req_query_all(&reqs[1], &related_id, true);
+    if (rc) {
+        fail_build(req, c, reqs, 2, rc);
+        return;
+    }
+    call_submit(c, reqs, 2);
+}
+
+static void mkdir_done(struct call *c)
+{
+    reply_entry_from(c, 1);
+}
+
+static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+    struct fs *fs = fuse_req_userdata(req);
+    struct fs_node *p = node_find(fs, parent);
+    if (!p) {
+        fuse_reply_err(req, ENOENT);
+        return;
+    }
+    if (fs->cfg.read_only) {
+        fuse_reply_err(req, EROFS);
+        return;
+    }
+    struct call *c = call_new(fs, req, mkdir_done);
+    if (!c || !(c->path = child_path(p, name))) {
+        free(c);
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    struct smb2_request reqs[3];
+    memset(reqs, 0, sizeof(reqs));
+    int rc = req_create(&reqs[0], c->path, FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE, FILE_CREATE,
+                        FILE_DIRECTORY_FILE, 0);
+    if (!rc)
+        rc = req_query_all(&reqs[1], &related_id, true);
+    if (!rc)
+        rc = req_close(&reqs[2], &related_id, true);
+    if (rc) {
+        fail_build(req, c, reqs, 3, rc);
+        return;
+    }
+    call_submit(c, reqs, 3);
+}
+
+/* ---- unlink, rmdir: CREATE(DELETE) + SET_INFO(disposition) + CLOSE (MS-FSCC 2.4.11) ---- */
+
+static void remove_common(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir)
+{
+    struct fs *fs = fuse_req_userdata(req);
+    struct fs_node *p = node_find(fs, parent);
+    if (!p) {
+        fuse_reply_err(req, ENOENT);
+        return;
+    }
+    if (fs->cfg.read_only) {
+        fuse_reply_err(req, EROFS);
+        return;
+    }
+    struct call *c = call_new(fs, req, reply_status_done);
+    if (!c || !(c->path = child_path(p, name))) {
+        free(c);
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    struct smb2_request reqs[3];
+    memset(reqs, 0, sizeof(reqs));
+    struct writer disp;
+    writer_init(&disp);
+    int rc = req_create(&reqs[0], c->path, SMB2_DELETE | FILE_READ_ATTRIBUTES, FILE_OPEN,
+                        dir ? FILE_DIRECTORY_FILE : FILE_NON_DIRECTORY_FILE, 0);
+    if (!rc)
+        rc = smb2_file_disposition_info_encode(&disp, true);
+    if (!rc)
+        rc = req_set_info(&reqs[1], &related_id, true, FILE_DISPOSITION_INFORMATION, &disp);
+    if (!rc)
+        rc = req_close(&reqs[2], &related_id, true);
+    writer_free(&disp);
+    if (rc) {
+        fail_build(req, c, reqs, 3, rc);
+        return;
+    }
+    call_submit(c, reqs, 3);
+}
+
+static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    remove_common(req, parent, name, false);
+}
+
+static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    remove_common(req, parent, name, true);
+}
+
+/* ---- rename: CREATE(DELETE) + SET_INFO(FileRenameInformation) + CLOSE ---- */
+
+static void rename_done(struct call *c)
+{
+    int err = call_errno(c, 2);
+    if (!err)
+        nodes_rename(c->fs, c->path, c->path2);
+    fuse_reply_err(c->req, err);
+}
+
+static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+                      const char *newname, unsigned int flags)
+{
+    struct fs *fs = fuse_req_userdata(req);
+    struct fs_node *p = node_find(fs, parent), *np = node_find(fs, newparent);
+    if (!p || !np) {
+        fuse_reply_err(req, ENOENT);
+        return;
+    }
+    if (flags & ~(unsigned)RENAME_NOREPLACE) {
+        fuse_reply_err(req, EINVAL); /* RENAME_EXCHANGE has no SMB equivalent */
+        return;
+    }
+    if (fs->cfg.read_only) {
+        fuse_reply_err(req, EROFS);
+        return;
+    }
+    struct call *c = call_new(fs, req, rename_done);
+    if (!c || !(c->path = child_path(p, name)) || !(c->path2 = child_path(np, newname))) {
+        if (c)
+            call_free(c);
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    struct smb2_request reqs[3];
+    memset(reqs, 0, sizeof(reqs));
+    struct writer info;
+    writer_init(&info);
+    uint8_t *target = NULL;
+    size_t target_len = 0;
+    int rc = req_create(&reqs[0], c->path, SMB2_DELETE | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE,
+                        FILE_OPEN, 0, 0);
+    if (!rc)
+        rc = smb_name(c->path2, &target, &target_len);
+    if (!rc)
+        rc = smb2_file_rename_info_encode(&info, !(flags & RENAME_NOREPLACE), target,
+                                          target_len);
+    if (!rc)
+        rc = req_set_info(&reqs[1], &related_id, true, FILE_RENAME_INFORMATION, &info);
+    if (!rc)
+        rc = req_close(&reqs[2], &related_id, true);
+    free(target);
+    writer_free(&info);
+    if (rc) {
+        fail_build(req, c, reqs, 3, rc);
+        return;
+    }
+    call_submit(c, reqs, 3);
+}
+
+/* ---- readdir / readdirplus: the whole listing at offset 0, QUERY_DIRECTORY after
+ * QUERY_DIRECTORY until STATUS_NO_MORE_FILES (MS-SMB2 3.2.4.17) ---- */
+
+static void readdir_serve(fuse_req_t req, struct fs *fs, struct fs_handle *h, size_t size,
+                          off_t off, bool plus);
+
+static int add_entries(struct fs *fs, struct fs_handle *h, const uint8_t *buf, uint32_t len)
+{
+    struct reader r;
+    reader_init(&r, buf, len);
+    struct smb2_dirent e;
+    int rc;
+    while ((rc = smb2_dirinfo_next(&r, FILE_ID_BOTH_DIRECTORY_INFORMATION, &e)) == 1) {
+        char *name;
+        if (utf16le_to_utf8(e.name, e.name_len, &name) != 0)
+            return -EIO;
+        if (h->entry_count == h->entry_cap) {
+            size_t cap = h->entry_cap ? h->entry_cap * 2 : 64;
+            struct dir_entry *p = realloc(h->entries, cap * sizeof(*p));
+            if (!p) {
+                free(name);
+                return -ENOMEM;
+            }
+            h->entries = p;
+            h->entry_cap = cap;
+        }
+        struct dir_entry *d = &h->entries[h->entry_count++];
+        d->name = name;
+        fill_stat(fs, &d->st, e.file_id, e.file_attributes, e.end_of_file, e.allocation_size, 1,
+                  e.last_access_time, e.last_write_time, e.change_time);
+    }
+    return rc < 0 ? -EIO : 0;
+}
+
+static int submit_query_directory(struct call *c, bool restart);
+
+static void query_directory_done(struct call *c)
+{
+    struct fs_handle *h = c->handle;
+    int err = c->err ? EIO : 0;
+    if (!err && c->status[0] == STATUS_NO_MORE_FILES) {
+        h->listed = true;
+        readdir_serve(c->req, c->fs, h, c->size, (off_t)c->offset, c->flags);
+        return;
+    }
+    if (!err && c->status[0] != STATUS_SUCCESS)
+        err = errno_of(c->status[0]);
+    struct smb2_output_buffer out;
+    if (!err && smb2_query_directory_response_decode(c->msg[0], c->len[0], &out) != 0)
+        err = EIO;
+    if (!err)
+        err = -add_entries(c->fs, h, out.buffer, out.buffer_len);
+    if (err) {
+        fuse_reply_err(c->req, err);
+        return;
+    }
+    /* Continue the listing with a fresh call that inherits the FUSE request. */
+    struct call *next = call_new(c->fs, c->req, query_directory_done);
+    if (!next) {
+        fuse_reply_err(c->req, ENOMEM);
+        return;
+    }
+    next->handle = h;
+    next->size = c->size;
+    next->offset = c->offset;
+    next->flags = c->flags;
+    submit_query_directory(next, false);
+}
+
+static int submit_query_directory(struct call *c, bool restart)
+{
+    static const uint8_t star[2] = {'*', 0};
+    struct smb2_request r;
+    int rc = smb2_request_init(&r, SMB2_QUERY_DIRECTORY, 0);
+    if (!rc) {
+        struct smb2_query_directory_request q = {
+            .info_class = FILE_ID_BOTH_DIRECTORY_INFORMATION,
+            .flags = restart ? SMB2_RESTART_SCANS : 0,
+            .file_id = c->handle->file_id,
+            .pattern = star,
+            .pattern_len = sizeof(star),
+            .output_buffer_length = DIR_QUERY_LEN,
+        };
+        r.expected_response_len = DIR_QUERY_LEN;
+        rc = smb2_query_directory_request_encode(&r.msg, &q);
+    }
+    if (rc) {
+        fail_build(c->req, c, &r, 1, rc);
+        return rc;
+    }
+    call_submit(c, &r, 1);
+    return 0;
+}
+
+static void readdir_serve(fuse_req_t req, struct fs *fs, struct fs_handle *h, size_t size,
+                          off_t off, bool plus)
+{
+    char *buf = malloc(size);
+    if (!buf) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    size_t used = 0;
+    for (size_t i = (size_t)off; i < h->entry_count; i++) {
+        struct dir_entry *d = &h->entries[i];
+        size_t n;
+        bool dot = strcmp(d->name, ".") == 0 || strcmp(d->name, "..") == 0;
+        if (plus) {
+            struct fuse_entry_param e;
+            memset(&e, 0, sizeof(e));
+            e.attr = d->st;
+            if (!dot) {
+                e.ino = d->st.st_ino;
+                e.attr_timeout = attr_timeout(fs);
+                e.entry_timeout = attr_timeout(fs);
+            }
+            n = fuse_add_direntry_plus(req, buf + used, size - used, d->name, &e,
+                                       (off_t)(i + 1));
+            if (n > size - used)
+                break;
+            /* A readdirplus entry counts as a lookup (fuse_lowlevel.h): the kernel will
+             * forget it. */
+            if (!dot) {
+                struct fs_node dir = {.path = h->path};
+                char *path = child_path(&dir, d->name);
+                if (!path || !node_ref(fs, e.ino, path)) {
+                    free(path);
+                    break;
+                }
+                free(path);
+            }
+        } else {
+            n = fuse_add_direntry(req, buf + used, size - used, d->name, &d->st, (off_t)(i + 1));
+            if (n > size - used)
+                break;
+        }
+        used += n;
+    }
+    fuse_reply_buf(req, buf, used);
+    free(buf);
+}
+
+static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                           struct fuse_file_info *fi, bool plus)
+{
+    struct fs *fs = fuse_req_userdata(req);
+    struct fs_handle *h = handle_of(fi);
+    if (h->listed && off != 0) {
+        readdir_serve(req, fs, h, size, off, plus);
+        return;
+    }
+    if (off == 0) {
+        for (size_t i = 0; i < h->entry_count; i++)
+            free(h->entries[i].name);
+        h->entry_count = 0;
+        h->listed = false;
+    }
+    struct call *c = call_new(fs, req, query_directory_done);
+    if (!c) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    c->handle = h;
+    c->size = size;
+    c->offset = (uint64_t)off;
+    c->flags = plus;
+    submit_query_directory(c, off == 0);
+}
+
+static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi)
+{
+    readdir_common(req, ino, size, off, fi, false);
+}
+
+static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                           struct fuse_file_info *fi)
+{
+    readdir_common(req, ino, size, off, fi, true);
+}
+
+/* ---- statfs: FileFsFullSizeInformation of the share (MS-FSCC 2.5.4) ---- */
+
+static void statfs_done(struct call *c)
+{
+    int err = call_errno(c, 2);
+    struct smb2_output_buffer out;
+    struct smb2_fs_size_info si;
+    if (!err && (smb2_query_info_response_decode(c->msg[1], c->len[1], &out) != 0 ||
+                 smb2_fs_full_size_info_decode(out.buffer, out.buffer_len, &si) != 0))
+        err = EIO;
+    if (err) {
+        fuse_reply_err(c->req, err);
+        return;
+    }
+    struct statvfs sv;
+    memset(&sv, 0, sizeof(sv));
+    unsigned long unit = (unsigned long)si.sectors_per_allocation_unit * si.bytes_per_sector;
+    sv.f_bsize = unit ? unit : 4096;
+    sv.f_frsize = sv.f_bsize;
+    sv.f_blocks = si.total_allocation_units;
+    sv.f_bfree = si.actual_available_units;
+    sv.f_bavail = si.caller_available_units;
+    sv.f_namemax = 255;
+    fuse_reply_statfs(c->req, &sv);
+}
+
+static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+    struct fs *fs = fuse_req_userdata(req);
+    struct call *c = call_new(fs, req, statfs_done);
+    if (!c) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    struct smb2_request reqs[3];
+    memset(reqs, 0, sizeof(reqs));
+    int rc = req_create(&reqs[0], "", FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE, FILE_OPEN,
+                        FILE_DIRECTORY_FILE, 0);
+    if (!rc)
+        rc = smb2_request_init(&reqs[1], SMB2_QUERY_INFO, 0);
+    if (!rc) {
+        struct smb2_query_info_request q = {
+            .info_type = SMB2_0_INFO_FILESYSTEM,
+            .info_class = FILE_FS_FULL_SIZE_INFORMATION,
+            .output_buffer_length = 64,
+            .file_id = related_id,
+        };
+        reqs[1].related = true;
+        rc = smb2_query_info_request_encode(&reqs[1].msg, &q);
+    }
+    if (!rc)
+        rc = req_close(&reqs[2], &related_id, true);
+    if (rc) {
+        fail_build(req, c, reqs, 3, rc);
+        return;
+    }
+    call_submit(c, reqs, 3);
+}
+
+/* ---- init ---- */
+
+static void fs_init(void *userdata, struct fuse_conn_info *conn)
+{
+    /* Large requests: the kernel sends up to max_write bytes per WRITE and reads ahead in
+     * big chunks; each becomes one multi-credit SMB request (MS-SMB2 3.2.4.1.5). */
+    conn->max_write = 1024 * 1024;
+    conn->max_readahead = 1024 * 1024;
+    /* readdirplus fills attributes from the listing in one pass; always, not adaptively,
+     * so `ls -l` of a big directory costs a handful of QUERY_DIRECTORY round trips. */
+    if (conn->capable & FUSE_CAP_READDIRPLUS)
+        conn->want |= FUSE_CAP_READDIRPLUS;
+    conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
+}
+
+static const struct fuse_lowlevel_ops fs_ops = {
+    .init = fs_init,
+    .lookup = fs_lookup,
+    .forget = fs_forget,
+    .forget_multi = fs_forget_multi,
+    .getattr = fs_getattr,
+    .setattr = fs_setattr,
+    .open = fs_open,
+    .read = fs_read,
+    .write = fs_write,
+    .flush = fs_flush,
+    .release = fs_release,
+    .fsync = fs_fsync,
+    .opendir = fs_opendir,
+    .readdir = fs_readdir,
+    .readdirplus = fs_readdirplus,
+    .releasedir = fs_releasedir,
+    .create = fs_create,
+    .mkdir = fs_mkdir,
+    .unlink = fs_unlink,
+    .rmdir = fs_rmdir,
+    .rename = fs_rename,
+    .statfs = fs_statfs,
+};
+
+/* ---- serving ---- */
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+/* Learns the root's server file id so it maps to FUSE_ROOT_ID (one synchronous round trip
+ * before serving). */
+static int learn_root(struct fs *fs)
+{
+    struct smb2_request reqs[3];
+    struct sq_reply replies[3];
+    memset(reqs, 0, sizeof(reqs));
+    int rc = req_create(&reqs[0], "", FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE, FILE_OPEN,
+                        FILE_DIRECTORY_FILE, 0);
+    if (!rc)
+        rc = req_query_all(&reqs[1], &related_id, true);
+    if (!rc)
+        rc = req_close(&reqs[2], &related_id, true);
+    if (rc) {
+        free_reqs(reqs, 3);
+        return rc;
+    }
+    rc = sq_session_call(fs->session, reqs, 3, replies);
+    if (!rc && (replies[0].status || replies[1].status))
+        rc = SQ_ERR_STATUS;
+    if (!rc) {
+        struct smb2_output_buffer out;
+        struct smb2_file_all_info all;
+        if (smb2_query_info_response_decode(replies[1].msg, replies[1].len, &out) != 0 ||
+            smb2_file_all_info_decode(out.buffer, out.buffer_len, &all) != 0)
+            rc = SQ_ERR_PROTO;
+        else
+            fs->root_server_id = all.index_number;
+    }
+    for (int i = 0; i < 3; i++)
+        sq_reply_clear(&replies[i]);
+    return rc;
+}
+
+static void free_nodes(struct fs *fs)
+{
+    for (size_t b = 0; b < NODE_BUCKETS; b++) {
+        while (fs->nodes[b]) {
+            struct fs_node *n = fs->nodes[b];
+            fs->nodes[b] = n->next;
+            free(n->path);
+            free(n);
+        }
+    }
+}
+
+int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(void *arg),
+             void *arg, char *why, size_t why_len)
+{
+    struct fs *fs = calloc(1, sizeof(*fs));
+    if (!fs) {
+        sq_session_close(s);
+        snprintf(why, why_len, "out of memory");
+        return SQ_ERR_NOMEM;
+    }
+    fs->session = s;
+    fs->conn = sq_session_conn(s);
+    fs->cfg = *cfg;
+    int rc = learn_root(fs);
+    if (rc) {
+        snprintf(why, why_len, "cannot read the share's root directory: %s", sq_strerror(rc));
+        goto out;
+    }
+    if (!node_ref(fs, FUSE_ROOT_ID, "")) {
+        rc = SQ_ERR_NOMEM;
+        snprintf(why, why_len, "out of memory");
+        goto out;
+    }
+
+    char fsname_opt[512], opts[256];
+    snprintf(fsname_opt, sizeof(fsname_opt), "-ofsname=%s,subtype=smbquic",
+             cfg->fsname ? cfg->fsname : "smbquic");
+    snprintf(opts, sizeof(opts), "-odefault_permissions%s%s", cfg->allow_other ? ",allow_other" : "",
+             cfg->read_only ? ",ro" : "");
+    char *argv[] = {"mount.smbquic", fsname_opt, opts, cfg->debug ? "-d" : NULL, NULL};
+    struct fuse_args args = FUSE_ARGS_INIT(cfg->debug ? 4 : 3, argv);
+    fs->se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
+    if (!fs->se) {
+        rc = SQ_ERR_INVAL;
+        snprintf(why, why_len, "cannot create the FUSE session (bad mount options?)");
+        goto out;
+    }
+    if (fuse_session_mount(fs->se, cfg->mountpoint) != 0) {
+        rc = SQ_ERR_IO;
+        snprintf(why, why_len, "cannot mount on %s (is /dev/fuse available, and the mount point "
+                               "an existing directory?)",
+                 cfg->mountpoint);
+        fuse_session_destroy(fs->se);
+        fs->se = NULL;
+        goto out;
+    }
+    struct sigaction sa = {.sa_handler = on_stop_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int fuse_fd = fuse_session_fd(fs->se);
+    fcntl(fuse_fd, F_SETFL, fcntl(fuse_fd, F_GETFL) | O_NONBLOCK);
+    sq_log(SQ_LOG_INFO, "mounted %s on %s", cfg->fsname ? cfg->fsname : "", cfg->mountpoint);
+    if (ready)
+        ready(arg);
+
+    struct fuse_buf buf = {.mem = NULL};
+    sigset_t unblocked;
+    sigemptyset(&unblocked);
+    while (!fuse_session_exited(fs->se) && !stop_signal) {
+        struct pollfd pfd[2];
+        sq_session_pollfd(s, &pfd[0]);
+        pfd[1].fd = fuse_fd;
+        pfd[1].events = POLLIN;
+        pfd[1].revents = 0;
+        int64_t t = sq_session_timeout_us(s);
+        struct timespec ts = {.tv_sec = 1, .tv_nsec = 0};
+        if (t >= 0 && t < 1000000) {
+            ts.tv_sec = 0;
+            ts.tv_nsec = (long)t * 1000;
+        }
+        int n = ppoll(pfd, 2, &ts, &unblocked);
+        if (n < 0 && errno != EINTR)
+            break;
+        /* FUSE requests first: their SMB requests then go out in this same pass. */
+        /* After umount the kernel ends the device: POLLERR/POLLHUP, then ENODEV on read. */
+        if (n > 0 && (pfd[1].revents & (POLLIN | POLLERR | POLLHUP))) {
+            for (int i = 0; i < 64 && !fuse_session_exited(fs->se); i++) {
+                int res = fuse_session_receive_buf(fs->se, &buf);
+                if (res == -EAGAIN || res == -EINTR || res == 0)
+                    break;
+                if (res < 0) {
+                    if (res != -ENODEV)
+                        sq_log(SQ_LOG_ERROR, "reading from /dev/fuse: %s", strerror(-res));
+                    fuse_session_exit(fs->se); /* ENODEV: unmounted */
+                    break;
+                }
+                fuse_session_process_buf(fs->se, &buf);
+            }
+        }
+        if (sq_session_io(s, n > 0 ? pfd[0].revents : 0) != 0 && !fs->conn_error) {
+            fs->conn_error = smb2_conn_error(fs->conn);
+            /* Every pending FUSE request got EIO from its callback; later ones fail at
+             * submit. Reconnecting is the next step (shared/ARCHITECTURE.md). */
+            sq_log(SQ_LOG_ERROR, "connection to the server lost: %s",
+                   sq_strerror(fs->conn_error));
+        }
+    }
+    if (stop_signal)
+        sq_log(SQ_LOG_INFO, "signal %d: unmounting %s", (int)stop_signal, cfg->mountpoint);
+    free(buf.mem);
+    fuse_session_unmount(fs->se);
+    fuse_session_destroy(fs->se);
+    fs->se = NULL;
+    rc = 0;
+out:
+    free_nodes(fs);
+    sq_session_close(s);
+    free(fs);
+    return rc;
+}
