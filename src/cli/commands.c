@@ -13,14 +13,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client/requests.h"
 #include "smb2/msg.h"
 #include "smb2/ntstatus.h"
 #include "util/error.h"
 #include "util/utf16.h"
 
-/* A file id that tells the server to use the one from the previous request of a related
- * compound (MS-SMB2 3.2.4.1.4). */
-static const struct smb2_file_id related_file_id = {UINT64_MAX, UINT64_MAX};
 
 #define READ_CHUNK_MAX (1024u * 1024u)
 #define WRITE_CHUNK_MAX (1024u * 1024u)
@@ -28,10 +26,6 @@ static const struct smb2_file_id related_file_id = {UINT64_MAX, UINT64_MAX};
 #define DIR_BUFFER_LEN (256u * 1024u)
 
 /* The share-relative path as UTF-16LE (empty for the root). */
-static int path_utf16(const char *path, uint8_t **out, size_t *out_len)
-{
-    return utf8_to_utf16le(path ? path : "", path ? strlen(path) : 0, out, out_len);
-}
 
 static int op_fail(struct sq_failure *f, const char *op, uint32_t status)
 {
@@ -47,38 +41,6 @@ static int local_fail(struct sq_failure *f, const char *op, int err, const char 
 static int conn_fail(struct sq_failure *f, const char *op, int err)
 {
     return sq_fail(f, SQ_STAGE_OPERATION, op, err, 0, "%s", sq_strerror(err));
-}
-
-/* Builds a CREATE request for path. */
-static int build_create(struct smb2_request *r, const uint8_t *name, size_t name_len,
-                        uint32_t access, uint32_t disposition, uint32_t options,
-                        uint32_t attributes)
-{
-    int rc = smb2_request_init(r, SMB2_CREATE, 0);
-    if (rc)
-        return rc;
-    struct smb2_create_request c = {
-        .requested_oplock_level = SMB2_OPLOCK_LEVEL_NONE,
-        .impersonation_level = SMB2_IMPERSONATION_IMPERSONATION,
-        .desired_access = access,
-        .file_attributes = attributes,
-        .share_access = FILE_SHARE_ALL,
-        .create_disposition = disposition,
-        .create_options = options,
-        .name = name,
-        .name_len = name_len,
-    };
-    return smb2_create_request_encode(&r->msg, &c);
-}
-
-static int build_close(struct smb2_request *r, const struct smb2_file_id *id, bool related)
-{
-    int rc = smb2_request_init(r, SMB2_CLOSE, 0);
-    if (rc)
-        return rc;
-    struct smb2_close_request c = {.flags = 0, .file_id = *id};
-    r->related = related;
-    return smb2_close_request_encode(&r->msg, &c);
 }
 
 static void free_requests(struct smb2_request *reqs, size_t n)
@@ -158,30 +120,20 @@ int cmd_stat(struct sq_session *s, const struct sq_options *o, struct sq_failure
 {
     uint8_t *name;
     size_t name_len;
-    int rc = path_utf16(o->path, &name, &name_len);
+    int rc = sq_path_to_smb(o->path, &name, &name_len);
     if (rc)
         return sq_fail(f, SQ_STAGE_OPTIONS, "stat", rc, 0, "path is not valid UTF-8");
     struct smb2_request reqs[3];
     struct sq_reply replies[3];
     memset(reqs, 0, sizeof(reqs));
-    rc = build_create(&reqs[0], name, name_len, FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE,
+    rc = sq_req_create_name(&reqs[0], name, name_len, FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE,
                       FILE_OPEN, 0, 0);
     free(name);
     if (!rc)
-        rc = smb2_request_init(&reqs[1], SMB2_QUERY_INFO, 0);
-    if (!rc) {
-        struct smb2_query_info_request q = {
-            .info_type = SMB2_0_INFO_FILE,
-            .info_class = FILE_ALL_INFORMATION,
-            .output_buffer_length = 4096,
-            .file_id = related_file_id,
-        };
-        reqs[1].related = true;
-        reqs[1].expected_response_len = 4096;
-        rc = smb2_query_info_request_encode(&reqs[1].msg, &q);
-    }
+        rc = sq_req_query_info(&reqs[1], &sq_related_file_id, true, SMB2_0_INFO_FILE,
+                               FILE_ALL_INFORMATION, 4096);
     if (!rc)
-        rc = build_close(&reqs[2], &related_file_id, true);
+        rc = sq_req_close(&reqs[2], &sq_related_file_id, true);
     if (rc) {
         free_requests(reqs, 3);
         return conn_fail(f, "stat", rc);
@@ -254,31 +206,12 @@ static int print_entries(const uint8_t *buf, uint32_t len, bool long_format)
     return rc < 0 ? rc : 0;
 }
 
-static int build_query_directory(struct smb2_request *r, const struct smb2_file_id *id,
-                                 bool related, bool restart)
-{
-    static const uint8_t star[2] = {'*', 0};
-    int rc = smb2_request_init(r, SMB2_QUERY_DIRECTORY, 0);
-    if (rc)
-        return rc;
-    struct smb2_query_directory_request q = {
-        .info_class = FILE_ID_BOTH_DIRECTORY_INFORMATION,
-        .flags = restart ? SMB2_RESTART_SCANS : 0,
-        .file_id = *id,
-        .pattern = star,
-        .pattern_len = sizeof(star),
-        .output_buffer_length = DIR_BUFFER_LEN,
-    };
-    r->related = related;
-    r->expected_response_len = DIR_BUFFER_LEN;
-    return smb2_query_directory_request_encode(&r->msg, &q);
-}
 
 static int close_handle(struct sq_session *s, const struct smb2_file_id *id)
 {
     struct smb2_request req;
     struct sq_reply reply;
-    int rc = build_close(&req, id, false);
+    int rc = sq_req_close(&req, id, false);
     if (rc) {
         writer_free(&req.msg);
         return rc;
@@ -293,18 +226,18 @@ int cmd_ls(struct sq_session *s, const struct sq_options *o, bool long_format,
 {
     uint8_t *name;
     size_t name_len;
-    int rc = path_utf16(o->path, &name, &name_len);
+    int rc = sq_path_to_smb(o->path, &name, &name_len);
     if (rc)
         return sq_fail(f, SQ_STAGE_OPTIONS, "list", rc, 0, "path is not valid UTF-8");
     struct smb2_request reqs[2];
     struct sq_reply replies[2];
     memset(reqs, 0, sizeof(reqs));
-    rc = build_create(&reqs[0], name, name_len,
+    rc = sq_req_create_name(&reqs[0], name, name_len,
                       FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE, FILE_OPEN,
                       FILE_DIRECTORY_FILE, 0);
     free(name);
     if (!rc)
-        rc = build_query_directory(&reqs[1], &related_file_id, true, true);
+        rc = sq_req_query_directory(&reqs[1], &sq_related_file_id, true, true, DIR_BUFFER_LEN);
     if (rc) {
         free_requests(reqs, 2);
         return conn_fail(f, "list", rc);
@@ -347,7 +280,7 @@ int cmd_ls(struct sq_session *s, const struct sq_options *o, bool long_format,
         }
         sq_reply_clear(&current);
         struct smb2_request next;
-        rc = build_query_directory(&next, &dir, false, false);
+        rc = sq_req_query_directory(&next, &dir, false, false, DIR_BUFFER_LEN);
         if (rc) {
             writer_free(&next.msg);
             rc = conn_fail(f, "list", rc);
@@ -382,17 +315,17 @@ int cmd_mkdir(struct sq_session *s, const struct sq_options *o, struct sq_failur
 {
     uint8_t *name;
     size_t name_len;
-    int rc = path_utf16(o->path, &name, &name_len);
+    int rc = sq_path_to_smb(o->path, &name, &name_len);
     if (rc)
         return sq_fail(f, SQ_STAGE_OPTIONS, "mkdir", rc, 0, "path is not valid UTF-8");
     struct smb2_request reqs[2];
     struct sq_reply replies[2];
     memset(reqs, 0, sizeof(reqs));
-    rc = build_create(&reqs[0], name, name_len, FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE,
+    rc = sq_req_create_name(&reqs[0], name, name_len, FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE,
                       FILE_CREATE, FILE_DIRECTORY_FILE, 0);
     free(name);
     if (!rc)
-        rc = build_close(&reqs[1], &related_file_id, true);
+        rc = sq_req_close(&reqs[1], &sq_related_file_id, true);
     if (rc) {
         free_requests(reqs, 2);
         return conn_fail(f, "mkdir", rc);
@@ -412,7 +345,7 @@ static int remove_path(struct sq_session *s, const char *path, const char *op, b
 {
     uint8_t *name;
     size_t name_len;
-    int rc = path_utf16(path, &name, &name_len);
+    int rc = sq_path_to_smb(path, &name, &name_len);
     if (rc)
         return sq_fail(f, SQ_STAGE_OPTIONS, op, rc, 0, "path is not valid UTF-8");
     struct smb2_request reqs[3];
@@ -420,26 +353,15 @@ static int remove_path(struct sq_session *s, const char *path, const char *op, b
     struct writer info;
     writer_init(&info);
     memset(reqs, 0, sizeof(reqs));
-    rc = build_create(&reqs[0], name, name_len, SMB2_DELETE | FILE_READ_ATTRIBUTES, FILE_OPEN,
+    rc = sq_req_create_name(&reqs[0], name, name_len, SMB2_DELETE | FILE_READ_ATTRIBUTES, FILE_OPEN,
                       directory ? FILE_DIRECTORY_FILE : FILE_NON_DIRECTORY_FILE, 0);
     free(name);
     if (!rc)
         rc = smb2_file_disposition_info_encode(&info, true);
     if (!rc)
-        rc = smb2_request_init(&reqs[1], SMB2_SET_INFO, 0);
-    if (!rc) {
-        struct smb2_set_info_request si = {
-            .info_type = SMB2_0_INFO_FILE,
-            .info_class = FILE_DISPOSITION_INFORMATION,
-            .file_id = related_file_id,
-            .buffer = info.data,
-            .buffer_len = (uint32_t)info.len,
-        };
-        reqs[1].related = true;
-        rc = smb2_set_info_request_encode(&reqs[1].msg, &si);
-    }
+        rc = sq_req_set_info(&reqs[1], &sq_related_file_id, true, FILE_DISPOSITION_INFORMATION, info.data, info.len);
     if (!rc)
-        rc = build_close(&reqs[2], &related_file_id, true);
+        rc = sq_req_close(&reqs[2], &sq_related_file_id, true);
     writer_free(&info);
     if (rc) {
         free_requests(reqs, 3);
@@ -468,9 +390,9 @@ int cmd_mv(struct sq_session *s, const struct sq_options *o, const char *new_pat
 {
     uint8_t *name = NULL, *new_name = NULL;
     size_t name_len, new_len;
-    int rc = path_utf16(o->path, &name, &name_len);
+    int rc = sq_path_to_smb(o->path, &name, &name_len);
     if (!rc)
-        rc = path_utf16(new_path, &new_name, &new_len);
+        rc = sq_path_to_smb(new_path, &new_name, &new_len);
     if (rc) {
         free(name);
         return sq_fail(f, SQ_STAGE_OPTIONS, "rename", rc, 0, "path is not valid UTF-8");
@@ -480,25 +402,14 @@ int cmd_mv(struct sq_session *s, const struct sq_options *o, const char *new_pat
     struct writer info;
     writer_init(&info);
     memset(reqs, 0, sizeof(reqs));
-    rc = build_create(&reqs[0], name, name_len,
+    rc = sq_req_create_name(&reqs[0], name, name_len,
                       SMB2_DELETE | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE, FILE_OPEN, 0, 0);
     if (!rc)
         rc = smb2_file_rename_info_encode(&info, false, new_name, new_len);
     if (!rc)
-        rc = smb2_request_init(&reqs[1], SMB2_SET_INFO, 0);
-    if (!rc) {
-        struct smb2_set_info_request si = {
-            .info_type = SMB2_0_INFO_FILE,
-            .info_class = FILE_RENAME_INFORMATION,
-            .file_id = related_file_id,
-            .buffer = info.data,
-            .buffer_len = (uint32_t)info.len,
-        };
-        reqs[1].related = true;
-        rc = smb2_set_info_request_encode(&reqs[1].msg, &si);
-    }
+        rc = sq_req_set_info(&reqs[1], &sq_related_file_id, true, FILE_RENAME_INFORMATION, info.data, info.len);
     if (!rc)
-        rc = build_close(&reqs[2], &related_file_id, true);
+        rc = sq_req_close(&reqs[2], &sq_related_file_id, true);
     free(name);
     free(new_name);
     writer_free(&info);
@@ -803,12 +714,12 @@ static int open_remote(struct sq_session *s, const char *path, uint32_t access,
 {
     uint8_t *name;
     size_t name_len;
-    int rc = path_utf16(path, &name, &name_len);
+    int rc = sq_path_to_smb(path, &name, &name_len);
     if (rc)
         return sq_fail(f, SQ_STAGE_OPTIONS, op, rc, 0, "path is not valid UTF-8");
     struct smb2_request req;
     struct sq_reply reply;
-    rc = build_create(&req, name, name_len, access, disposition, FILE_NON_DIRECTORY_FILE,
+    rc = sq_req_create_name(&req, name, name_len, access, disposition, FILE_NON_DIRECTORY_FILE,
                       FILE_ATTRIBUTE_NORMAL);
     free(name);
     if (rc) {

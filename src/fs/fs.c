@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client/requests.h"
 #include "smb2/msg.h"
 #include "smb2/ntstatus.h"
 #include "util/error.h"
@@ -30,7 +31,6 @@
 #define DIR_QUERY_LEN (256u * 1024u)
 #define READDIR_BATCH_MAX (1024u * 1024u)
 
-static const struct smb2_file_id related_id = {UINT64_MAX, UINT64_MAX};
 
 struct fs_node {
     struct fs_node *next; /* hash chain */
@@ -158,20 +158,6 @@ static char *child_path(const struct fs_node *parent, const char *name)
     if (p)
         snprintf(p, len, "%s%s%s", parent->path, *parent->path ? "/" : "", name);
     return p;
-}
-
-/* Share-relative UTF-8 path with '/' to the UTF-16LE, '\\'-separated form SMB wants. */
-static int smb_name(const char *path, uint8_t **out, size_t *out_len)
-{
-    char *copy = strdup(path);
-    if (!copy)
-        return SQ_ERR_NOMEM;
-    for (char *p = copy; *p; p++)
-        if (*p == '/')
-            *p = '\\';
-    int rc = utf8_to_utf16le(copy, strlen(copy), out, out_len);
-    free(copy);
-    return rc;
 }
 
 /* ---- attributes ---- */
@@ -333,78 +319,6 @@ static int call_errno(const struct call *c, size_t upto)
     return 0;
 }
 
-static int req_create(struct smb2_request *r, const char *path, uint32_t access,
-                      uint32_t disposition, uint32_t options, uint32_t attributes)
-{
-    uint8_t *name;
-    size_t name_len;
-    int rc = smb_name(path, &name, &name_len);
-    if (rc)
-        return rc;
-    rc = smb2_request_init(r, SMB2_CREATE, 0);
-    if (!rc) {
-        struct smb2_create_request cr = {
-            .impersonation_level = SMB2_IMPERSONATION_IMPERSONATION,
-            .desired_access = access,
-            .file_attributes = attributes,
-            .share_access = FILE_SHARE_ALL,
-            .create_disposition = disposition,
-            .create_options = options,
-            .name = name,
-            .name_len = name_len,
-        };
-        rc = smb2_create_request_encode(&r->msg, &cr);
-    }
-    free(name);
-    return rc;
-}
-
-static int req_query_all(struct smb2_request *r, const struct smb2_file_id *id, bool related)
-{
-    int rc = smb2_request_init(r, SMB2_QUERY_INFO, 0);
-    if (!rc) {
-        struct smb2_query_info_request q = {
-            .info_type = SMB2_0_INFO_FILE,
-            .info_class = FILE_ALL_INFORMATION,
-            .output_buffer_length = 4096,
-            .file_id = *id,
-        };
-        r->related = related;
-        r->expected_response_len = 4096;
-        rc = smb2_query_info_request_encode(&r->msg, &q);
-    }
-    return rc;
-}
-
-static int req_close(struct smb2_request *r, const struct smb2_file_id *id, bool related)
-{
-    int rc = smb2_request_init(r, SMB2_CLOSE, 0);
-    if (!rc) {
-        struct smb2_close_request cl = {.file_id = *id};
-        r->related = related;
-        rc = smb2_close_request_encode(&r->msg, &cl);
-    }
-    return rc;
-}
-
-static int req_set_info(struct smb2_request *r, const struct smb2_file_id *id, bool related,
-                        uint8_t info_class, const struct writer *buf)
-{
-    int rc = smb2_request_init(r, SMB2_SET_INFO, 0);
-    if (!rc) {
-        struct smb2_set_info_request si = {
-            .info_type = SMB2_0_INFO_FILE,
-            .info_class = info_class,
-            .file_id = *id,
-            .buffer = buf->data,
-            .buffer_len = (uint32_t)buf->len,
-        };
-        r->related = related;
-        rc = smb2_set_info_request_encode(&r->msg, &si);
-    }
-    return rc;
-}
-
 static void free_reqs(struct smb2_request *reqs, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -431,16 +345,41 @@ static void stat_path(struct fs *fs, fuse_req_t req, const char *path, struct ca
 {
     struct smb2_request reqs[3];
     memset(reqs, 0, sizeof(reqs));
-    int rc = req_create(&reqs[0], path, FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE, FILE_OPEN, 0, 0);
+    int rc = sq_req_create(&reqs[0], path, FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE, FILE_OPEN, 0, 0);
     if (!rc)
-        rc = req_query_all(&reqs[1], &related_id, true);
+        rc = sq_req_query_info(&reqs[1], &sq_related_file_id, true, SMB2_0_INFO_FILE, FILE_ALL_INFORMATION, 4096);
     if (!rc)
-        rc = req_close(&reqs[2], &related_id, true);
+        rc = sq_req_close(&reqs[2], &sq_related_file_id, true);
     if (rc) {
         fail_build(req, c, reqs, 3, rc);
         return;
     }
     call_submit(c, reqs, 3);
+}
+
+/* Starts an operation on the node ino (name == NULL) or on its child name: finds the node,
+ * refuses writes on a read-only mount, and returns a call holding the path. On failure it has
+ * replied to FUSE and returns NULL. */
+static struct call *begin_op(fuse_req_t req, fuse_ino_t ino, const char *name, bool writes,
+                             void (*done)(struct call *))
+{
+    struct fs *fs = fuse_req_userdata(req);
+    struct fs_node *n = node_find(fs, ino);
+    if (!n) {
+        fuse_reply_err(req, ENOENT);
+        return NULL;
+    }
+    if (writes && fs->cfg.read_only) {
+        fuse_reply_err(req, EROFS);
+        return NULL;
+    }
+    struct call *c = call_new(fs, req, done);
+    if (!c || !(c->path = name ? child_path(n, name) : strdup(n->path))) {
+        free(c);
+        fuse_reply_err(req, ENOMEM);
+        return NULL;
+    }
+    return c;
 }
 
 /* ---- lookup, getattr, forget ---- */
@@ -474,18 +413,10 @@ static void lookup_done(struct call *c)
 
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-    struct fs *fs = fuse_req_userdata(req);
-    struct fs_node *p = node_find(fs, parent);
-    if (!p) {
-        fuse_reply_err(req, ENOENT);
+    struct call *c = begin_op(req, parent, name, false, lookup_done);
+    if (!c)
         return;
-    }
-    struct call *c = call_new(fs, req, lookup_done);
-    if (!c || !(c->path = child_path(p, name))) {
-        free(c);
-        fuse_reply_err(req, ENOMEM);
-        return;
-    }
+    struct fs *fs = c->fs;
     stat_path(fs, req, c->path, c);
 }
 
@@ -505,18 +436,10 @@ static void getattr_done(struct call *c)
 
 static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-    struct fs *fs = fuse_req_userdata(req);
-    struct fs_node *n = node_find(fs, ino);
-    if (!n) {
-        fuse_reply_err(req, ENOENT);
+    struct call *c = begin_op(req, ino, NULL, false, getattr_done);
+    if (!c)
         return;
-    }
-    struct call *c = call_new(fs, req, getattr_done);
-    if (!c || !(c->path = strdup(n->path))) {
-        free(c);
-        fuse_reply_err(req, ENOMEM);
-        return;
-    }
+    struct fs *fs = c->fs;
     stat_path(fs, req, c->path, c);
 }
 
@@ -540,36 +463,23 @@ static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
                        struct fuse_file_info *fi)
 {
-    struct fs *fs = fuse_req_userdata(req);
-    struct fs_node *n = node_find(fs, ino);
-    if (!n) {
-        fuse_reply_err(req, ENOENT);
+    struct call *c = begin_op(req, ino, NULL, true, getattr_done);
+    if (!c)
         return;
-    }
-    if (fs->cfg.read_only) {
-        fuse_reply_err(req, EROFS);
-        return;
-    }
-    struct call *c = call_new(fs, req, getattr_done);
-    if (!c || !(c->path = strdup(n->path))) {
-        free(c);
-        fuse_reply_err(req, ENOMEM);
-        return;
-    }
     struct smb2_request reqs[4];
     memset(reqs, 0, sizeof(reqs));
     struct writer eof, basic;
     writer_init(&eof);
     writer_init(&basic);
     size_t k = 0;
-    int rc = req_create(&reqs[k++], n->path,
+    int rc = sq_req_create(&reqs[k++], c->path,
                         FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES | FILE_WRITE_DATA |
                             SMB2_SYNCHRONIZE,
                         FILE_OPEN, 0, 0);
     if (!rc && (to_set & FUSE_SET_ATTR_SIZE)) {
         rc = smb2_file_end_of_file_info_encode(&eof, (uint64_t)attr->st_size);
         if (!rc)
-            rc = req_set_info(&reqs[k++], &related_id, true, FILE_END_OF_FILE_INFORMATION, &eof);
+            rc = sq_req_set_info(&reqs[k++], &sq_related_file_id, true, FILE_END_OF_FILE_INFORMATION, eof.data, eof.len);
     }
     if (!rc && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME))) {
         struct smb2_file_basic_info bi = {0}; /* 0 = leave unchanged */
@@ -583,7 +493,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
                 (to_set & FUSE_SET_ATTR_MTIME_NOW) ? &now : &attr->st_mtim);
         rc = smb2_file_basic_info_encode(&basic, &bi);
         if (!rc)
-            rc = req_set_info(&reqs[k++], &related_id, true, FILE_BASIC_INFORMATION, &basic);
+            rc = sq_req_set_info(&reqs[k++], &sq_related_file_id, true, FILE_BASIC_INFORMATION, basic.data, basic.len);
     }
     /* Mode, owner and group do not map onto SMB without POSIX extensions: they stay as the
      * mount options say; silently accepting them would lie, so they are refused. */
@@ -596,9 +506,9 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
         return;
     }
     if (!rc)
-        rc = req_query_all(&reqs[k++], &related_id, true);
+        rc = sq_req_query_info(&reqs[k++], &sq_related_file_id, true, SMB2_0_INFO_FILE, FILE_ALL_INFORMATION, 4096);
     if (!rc)
-        rc = req_close(&reqs[k++], &related_id, true);
+        rc = sq_req_close(&reqs[k++], &sq_related_file_id, true);
     writer_free(&eof);
     writer_free(&basic);
     if (rc) {
@@ -649,7 +559,7 @@ static void open_done(struct call *c)
     if (fuse_reply_open(c->req, &c->fi) != 0) {
         /* The open was interrupted: nobody will release it. Close it on the server. */
         struct smb2_request r;
-        if (req_close(&r, &h->file_id, false) == 0) {
+        if (sq_req_close(&r, &h->file_id, false) == 0) {
             r.tree_id = sq_session_tree_id(c->fs->session);
             if (smb2_conn_submit(c->fs->conn, &r, 1) != 0)
                 writer_free(&r.msg);
@@ -700,7 +610,7 @@ static void open_common(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
         return;
     }
     struct smb2_request r;
-    int rc = req_create(&r, n->path,
+    int rc = sq_req_create(&r, n->path,
                         dir ? FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE
                             : access_for_flags(fi->flags),
                         FILE_OPEN, dir ? FILE_DIRECTORY_FILE : FILE_NON_DIRECTORY_FILE, 0);
@@ -821,7 +731,7 @@ static void release_common(fuse_req_t req, struct fuse_file_info *fi)
     struct fs_handle *h = handle_of(fi);
     struct call *c = call_new(fs, req, reply_status_done);
     struct smb2_request r;
-    int rc = c ? req_close(&r, &h->file_id, false) : SQ_ERR_NOMEM;
+    int rc = c ? sq_req_close(&r, &h->file_id, false) : SQ_ERR_NOMEM;
     for (size_t i = 0; i < h->entry_count; i++)
         free(h->entries[i].name);
     free(h->entries);
@@ -905,33 +815,20 @@ static void create_done(struct call *c)
 static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
                       struct fuse_file_info *fi)
 {
-    struct fs *fs = fuse_req_userdata(req);
-    struct fs_node *p = node_find(fs, parent);
-    if (!p) {
-        fuse_reply_err(req, ENOENT);
+    struct call *c = begin_op(req, parent, name, true, create_done);
+    if (!c)
         return;
-    }
-    if (fs->cfg.read_only) {
-        fuse_reply_err(req, EROFS);
-        return;
-    }
-    struct call *c = call_new(fs, req, create_done);
-    if (!c || !(c->path = child_path(p, name))) {
-        free(c);
-        fuse_reply_err(req, ENOMEM);
-        return;
-    }
     c->fi = *fi;
     uint32_t disposition = (fi->flags & O_EXCL)    ? FILE_CREATE
                            : (fi->flags & O_TRUNC) ? FILE_OVERWRITE_IF
                                                    : FILE_OPEN_IF;
     struct smb2_request reqs[2];
     memset(reqs, 0, sizeof(reqs));
-    int rc = req_create(&reqs[0], c->path, access_for_flags(fi->flags | O_RDWR) | FILE_READ_DATA,
+    int rc = sq_req_create(&reqs[0], c->path, access_for_flags(fi->flags | O_RDWR) | FILE_READ_DATA,
                         disposition, FILE_NON_DIRECTORY_FILE,
                         (mode & 0222) ? FILE_ATTRIBUTE_NORMAL : FILE_ATTRIBUTE_READONLY);
     if (!rc)
-        rc = req_query_all(&reqs[1], &related_id, true);
+        rc = sq_req_query_info(&reqs[1], &sq_related_file_id, true, SMB2_0_INFO_FILE, FILE_ALL_INFORMATION, 4096);
     if (rc) {
         fail_build(req, c, reqs, 2, rc);
         return;
@@ -946,30 +843,17 @@ static void mkdir_done(struct call *c)
 
 static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-    struct fs *fs = fuse_req_userdata(req);
-    struct fs_node *p = node_find(fs, parent);
-    if (!p) {
-        fuse_reply_err(req, ENOENT);
+    struct call *c = begin_op(req, parent, name, true, mkdir_done);
+    if (!c)
         return;
-    }
-    if (fs->cfg.read_only) {
-        fuse_reply_err(req, EROFS);
-        return;
-    }
-    struct call *c = call_new(fs, req, mkdir_done);
-    if (!c || !(c->path = child_path(p, name))) {
-        free(c);
-        fuse_reply_err(req, ENOMEM);
-        return;
-    }
     struct smb2_request reqs[3];
     memset(reqs, 0, sizeof(reqs));
-    int rc = req_create(&reqs[0], c->path, FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE, FILE_CREATE,
+    int rc = sq_req_create(&reqs[0], c->path, FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE, FILE_CREATE,
                         FILE_DIRECTORY_FILE, 0);
     if (!rc)
-        rc = req_query_all(&reqs[1], &related_id, true);
+        rc = sq_req_query_info(&reqs[1], &sq_related_file_id, true, SMB2_0_INFO_FILE, FILE_ALL_INFORMATION, 4096);
     if (!rc)
-        rc = req_close(&reqs[2], &related_id, true);
+        rc = sq_req_close(&reqs[2], &sq_related_file_id, true);
     if (rc) {
         fail_build(req, c, reqs, 3, rc);
         return;
@@ -981,34 +865,21 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 
 static void remove_common(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir)
 {
-    struct fs *fs = fuse_req_userdata(req);
-    struct fs_node *p = node_find(fs, parent);
-    if (!p) {
-        fuse_reply_err(req, ENOENT);
+    struct call *c = begin_op(req, parent, name, true, reply_status_done);
+    if (!c)
         return;
-    }
-    if (fs->cfg.read_only) {
-        fuse_reply_err(req, EROFS);
-        return;
-    }
-    struct call *c = call_new(fs, req, reply_status_done);
-    if (!c || !(c->path = child_path(p, name))) {
-        free(c);
-        fuse_reply_err(req, ENOMEM);
-        return;
-    }
     struct smb2_request reqs[3];
     memset(reqs, 0, sizeof(reqs));
     struct writer disp;
     writer_init(&disp);
-    int rc = req_create(&reqs[0], c->path, SMB2_DELETE | FILE_READ_ATTRIBUTES, FILE_OPEN,
+    int rc = sq_req_create(&reqs[0], c->path, SMB2_DELETE | FILE_READ_ATTRIBUTES, FILE_OPEN,
                         dir ? FILE_DIRECTORY_FILE : FILE_NON_DIRECTORY_FILE, 0);
     if (!rc)
         rc = smb2_file_disposition_info_encode(&disp, true);
     if (!rc)
-        rc = req_set_info(&reqs[1], &related_id, true, FILE_DISPOSITION_INFORMATION, &disp);
+        rc = sq_req_set_info(&reqs[1], &sq_related_file_id, true, FILE_DISPOSITION_INFORMATION, disp.data, disp.len);
     if (!rc)
-        rc = req_close(&reqs[2], &related_id, true);
+        rc = sq_req_close(&reqs[2], &sq_related_file_id, true);
     writer_free(&disp);
     if (rc) {
         fail_build(req, c, reqs, 3, rc);
@@ -1067,17 +938,17 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
     writer_init(&info);
     uint8_t *target = NULL;
     size_t target_len = 0;
-    int rc = req_create(&reqs[0], c->path, SMB2_DELETE | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE,
+    int rc = sq_req_create(&reqs[0], c->path, SMB2_DELETE | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE,
                         FILE_OPEN, 0, 0);
     if (!rc)
-        rc = smb_name(c->path2, &target, &target_len);
+        rc = sq_path_to_smb(c->path2, &target, &target_len);
     if (!rc)
         rc = smb2_file_rename_info_encode(&info, !(flags & RENAME_NOREPLACE), target,
                                           target_len);
     if (!rc)
-        rc = req_set_info(&reqs[1], &related_id, true, FILE_RENAME_INFORMATION, &info);
+        rc = sq_req_set_info(&reqs[1], &sq_related_file_id, true, FILE_RENAME_INFORMATION, info.data, info.len);
     if (!rc)
-        rc = req_close(&reqs[2], &related_id, true);
+        rc = sq_req_close(&reqs[2], &sq_related_file_id, true);
     free(target);
     writer_free(&info);
     if (rc) {
@@ -1158,21 +1029,8 @@ static void query_directory_done(struct call *c)
 
 static int submit_query_directory(struct call *c, bool restart)
 {
-    static const uint8_t star[2] = {'*', 0};
     struct smb2_request r;
-    int rc = smb2_request_init(&r, SMB2_QUERY_DIRECTORY, 0);
-    if (!rc) {
-        struct smb2_query_directory_request q = {
-            .info_class = FILE_ID_BOTH_DIRECTORY_INFORMATION,
-            .flags = restart ? SMB2_RESTART_SCANS : 0,
-            .file_id = c->handle->file_id,
-            .pattern = star,
-            .pattern_len = sizeof(star),
-            .output_buffer_length = DIR_QUERY_LEN,
-        };
-        r.expected_response_len = DIR_QUERY_LEN;
-        rc = smb2_query_directory_request_encode(&r.msg, &q);
-    }
+    int rc = sq_req_query_directory(&r, &c->handle->file_id, false, restart, DIR_QUERY_LEN);
     if (rc) {
         fail_build(c->req, c, &r, 1, rc);
         return rc;
@@ -1304,22 +1162,13 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
     }
     struct smb2_request reqs[3];
     memset(reqs, 0, sizeof(reqs));
-    int rc = req_create(&reqs[0], "", FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE, FILE_OPEN,
+    int rc = sq_req_create(&reqs[0], "", FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE, FILE_OPEN,
                         FILE_DIRECTORY_FILE, 0);
     if (!rc)
-        rc = smb2_request_init(&reqs[1], SMB2_QUERY_INFO, 0);
-    if (!rc) {
-        struct smb2_query_info_request q = {
-            .info_type = SMB2_0_INFO_FILESYSTEM,
-            .info_class = FILE_FS_FULL_SIZE_INFORMATION,
-            .output_buffer_length = 64,
-            .file_id = related_id,
-        };
-        reqs[1].related = true;
-        rc = smb2_query_info_request_encode(&reqs[1].msg, &q);
-    }
+        rc = sq_req_query_info(&reqs[1], &sq_related_file_id, true, SMB2_0_INFO_FILESYSTEM,
+                               FILE_FS_FULL_SIZE_INFORMATION, 64);
     if (!rc)
-        rc = req_close(&reqs[2], &related_id, true);
+        rc = sq_req_close(&reqs[2], &sq_related_file_id, true);
     if (rc) {
         fail_build(req, c, reqs, 3, rc);
         return;
@@ -1383,12 +1232,12 @@ static int learn_root(struct fs *fs)
     struct smb2_request reqs[3];
     struct sq_reply replies[3];
     memset(reqs, 0, sizeof(reqs));
-    int rc = req_create(&reqs[0], "", FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE, FILE_OPEN,
+    int rc = sq_req_create(&reqs[0], "", FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE, FILE_OPEN,
                         FILE_DIRECTORY_FILE, 0);
     if (!rc)
-        rc = req_query_all(&reqs[1], &related_id, true);
+        rc = sq_req_query_info(&reqs[1], &sq_related_file_id, true, SMB2_0_INFO_FILE, FILE_ALL_INFORMATION, 4096);
     if (!rc)
-        rc = req_close(&reqs[2], &related_id, true);
+        rc = sq_req_close(&reqs[2], &sq_related_file_id, true);
     if (rc) {
         free_reqs(reqs, 3);
         return rc;
