@@ -306,6 +306,8 @@ static int conn_setup(struct probe *p)
     params.initial_max_streams_bidi = 0;
     params.initial_max_streams_uni = 0;
     params.max_idle_timeout = (ngtcp2_duration)(p->idle_s ? p->idle_s : 30) * NGTCP2_SECONDS;
+    /* BBR, as the gateway uses: loss-based Cubic crawls on a lossy long path. */
+    settings.cc_algo = NGTCP2_CC_ALGO_BBR;
     settings.max_window = p->window;
     settings.max_stream_window = p->window;
 
