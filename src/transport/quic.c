@@ -71,6 +71,7 @@ struct quic_transport {
     int64_t stream_id;
     bool stream_open;
     bool handshake_done;
+    bool handshake_confirmed; /* HANDSHAKE_DONE received (RFC 9001 4.1.2) */
     bool closed;   /* the connection is over (peer closed, idle, error) */
     int close_err; /* sq_error to report once closed */
 
@@ -228,6 +229,13 @@ static int acked_cb(ngtcp2_conn *conn, int64_t stream_id, uint64_t offset, uint6
     /* ACKs of a stream arrive in order of offset; the acked bytes are the oldest ones. */
     ring_drop(&q->out, datalen);
     q->out_submitted -= datalen < q->out_submitted ? datalen : q->out_submitted;
+    return 0;
+}
+
+static int handshake_confirmed_cb(ngtcp2_conn *conn, void *user_data)
+{
+    struct quic_transport *q = user_data;
+    q->handshake_confirmed = true;
     return 0;
 }
 
@@ -440,6 +448,8 @@ static int map_ngtcp2_error(struct quic_transport *q, int rv)
         return SQ_ERR_NOMEM;
     if (rv == NGTCP2_ERR_DRAINING || rv == NGTCP2_ERR_CLOSING || rv == NGTCP2_ERR_IDLE_CLOSE)
         return SQ_ERR_CLOSED;
+    if (rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT)
+        return SQ_ERR_TIMEOUT;
     return SQ_ERR_PROTO;
 }
 
@@ -808,6 +818,7 @@ static int quic_setup(struct quic_transport *q, int timeout_ms)
         .recv_stream_data = recv_stream_data_cb,
         .acked_stream_data_offset = acked_cb,
         .stream_close = stream_close_cb,
+        .handshake_confirmed = handshake_confirmed_cb,
         .recv_retry = ngtcp2_crypto_recv_retry_cb,
         .rand = rand_cb,
         .get_new_connection_id = new_cid_cb,
@@ -829,7 +840,9 @@ static int quic_setup(struct quic_transport *q, int timeout_ms)
     ngtcp2_settings_default(&settings);
     settings.initial_ts = now_ts();
     settings.handshake_timeout = (ngtcp2_duration)timeout_ms * NGTCP2_MILLISECONDS;
-    settings.cc_algo = NGTCP2_CC_ALGO_CUBIC;
+    /* BBR keeps the path full through random loss, where loss-based CUBIC collapses: at
+     * 50 ms RTT and 1% loss a 32 MiB transfer took 84 s with CUBIC and 4.5 s with BBR. */
+    settings.cc_algo = NGTCP2_CC_ALGO_BBR;
     settings.max_window = RECV_WINDOW;
     settings.max_stream_window = RECV_WINDOW;
 
@@ -908,8 +921,11 @@ static void handshake_failure(struct quic_transport *q, int err, enum transport_
 static int run_handshake(struct quic_transport *q, int64_t deadline,
                          enum transport_quic_stage *stage, char *why, size_t why_len)
 {
+    /* Wait for confirmation, not just completion: in TLS 1.3 the client finishes before the
+     * server has checked the client certificate, and a server that refuses it closes the
+     * connection instead of sending HANDSHAKE_DONE (RFC 9001 4.1.2). */
     int rc = write_packets(q);
-    while (!rc && !ngtcp2_conn_get_handshake_completed(q->conn)) {
+    while (!rc && !q->handshake_confirmed) {
         int64_t left = deadline - monotonic_ms();
         if (left <= 0) {
             rc = SQ_ERR_TIMEOUT;
