@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "auth/gss.h"
 
@@ -13,6 +14,32 @@ enum sq_transport_kind {
     SQ_TRANSPORT_QUIC = 0, /* the default: SMB over QUIC on UDP 443 */
     SQ_TRANSPORT_TCP,
     SQ_TRANSPORT_AUTO,
+};
+
+enum sq_cache_mode {
+    SQ_CACHE_STRICT = 0, /* the default */
+    SQ_CACHE_LOOSE,
+    SQ_CACHE_NONE,
+};
+
+/* Options only mount.smbquic uses (shared/PRODUCT.md "Mounting", man/mount.smbquic.8).
+ * sq_options_parse accepts them only when enabled is set, which mount.smbquic does before
+ * parsing; otherwise each is refused with a message naming it. */
+struct sq_mount_options {
+    bool enabled;
+    bool sloppy;      /* mount -s: unknown options are skipped with a warning */
+    uid_t uid;        /* uid=, owner shown for every file; default: the caller's uid */
+    gid_t gid;        /* gid=; default: the caller's gid */
+    mode_t file_mode; /* file_mode=, octal; default 0644 */
+    mode_t dir_mode;  /* dir_mode=, octal; default 0755 */
+    bool read_only;   /* ro (rw clears it) */
+    bool allow_other;
+    enum sq_cache_mode cache;
+    double actimeo;         /* seconds attributes are cached; default 1 */
+    bool hard;              /* hard (soft, the default, clears it) */
+    unsigned echo_interval; /* seconds between keep-alive echoes, 1..600; default 60 */
+    bool noexec;            /* noexec (exec clears it) */
+    bool foreground;        /* foreground: do not daemonize */
 };
 
 struct sq_options {
@@ -38,9 +65,11 @@ struct sq_options {
     char *cert;       /* client certificate and key, PEM */
     char *key;
     bool quic_tls_only; /* accept skipping SMB encryption inside QUIC (MS-SMB2 2.2.3.1.5) */
+    struct sq_mount_options mount;
 };
 
-/* Sets the defaults (QUIC, SMB 3.1.1, user from $USER, password from $PASSWD). */
+/* Sets the defaults (QUIC, SMB 3.1.1, user from $USER, password from $PASSWD; the mount
+ * defaults above, with mount.enabled false). */
 void sq_options_init(struct sq_options *o);
 void sq_options_free(struct sq_options *o);
 
@@ -48,7 +77,12 @@ void sq_options_free(struct sq_options *o);
 int sq_options_parse_unc(struct sq_options *o, const char *unc, bool share_required, char *why,
                          size_t why_len);
 /* Parses a comma-separated option string (may be called several times). Returns 0 or
- * SQ_ERR_INVAL with a message naming the bad option. */
+ * SQ_ERR_INVAL with a message naming the bad option. Options mount(8) passes to helpers that
+ * mean nothing here (_netdev, nofail, auto, noauto, user, users, nouser, defaults, x-*) are
+ * accepted and ignored; with mount.enabled so are the VFS flags a FUSE mount always has or
+ * that have no meaning over SMB (nosuid, nodev, suid, dev, async, the atime family, nomand,
+ * iversion, lazytime, silent, loud; see mount.smbquic(8)), and the mount options of struct
+ * sq_mount_options are parsed. */
 int sq_options_parse(struct sq_options *o, const char *opts, char *why, size_t why_len);
 /* Reads a mount.cifs credentials file (username=, password=, domain= lines). Refuses a file
  * that group or others can read. */

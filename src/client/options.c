@@ -3,6 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <math.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <strings.h>
 #include <stdlib.h>
@@ -13,6 +16,7 @@
 #include "crypto/smbcrypto.h"
 #include "smb2/proto.h"
 #include "util/error.h"
+#include "util/log.h"
 
 static void free_secret(char **s)
 {
@@ -49,6 +53,13 @@ void sq_options_init(struct sq_options *o)
     o->transport = SQ_TRANSPORT_QUIC;
     o->dialect = SMB2_DIALECT_0311;
     o->sec = AUTH_MECH_ANY;
+    o->mount.uid = getuid();
+    o->mount.gid = getgid();
+    o->mount.file_mode = 0644;
+    o->mount.dir_mode = 0755;
+    o->mount.cache = SQ_CACHE_STRICT;
+    o->mount.actimeo = 1.0;
+    o->mount.echo_interval = 60;
     const char *user = getenv("USER");
     if (user && *user)
         o->username = strdup(user);
@@ -213,6 +224,172 @@ static bool is_mount_only_option(const char *name)
     return strncmp(name, "x-", 2) == 0;
 }
 
+/* mount.smbquic's own options (struct sq_mount_options) and the VFS flags mount(8) passes to
+ * every helper. */
+static const char *const mount_option_names[] = {
+    "uid",         "gid",     "file_mode",  "dir_mode", "ro",       "rw",
+    "allow_other", "cache",   "actimeo",    "hard",     "soft",     "echo_interval",
+    "exec",        "noexec",  "foreground", "forceuid", "forcegid", "remount",
+    "sync",        "dirsync", "mand",       NULL};
+
+/* Accepted and ignored when mounting: a FUSE mount is always nosuid,nodev (suid and dev are
+ * not granted); access times, i_version and lazytime are the server's business over SMB. */
+static const char *const ignored_vfs_flags[] = {
+    "nosuid",        "nodev",    "suid",       "dev",      "async",      "atime",
+    "noatime",       "diratime", "nodiratime", "relatime", "norelatime", "strictatime",
+    "nostrictatime", "lazytime", "nolazytime", "iversion", "noiversion", "nomand",
+    "silent",        "loud",     NULL};
+
+static bool in_list(const char *const *list, const char *name)
+{
+    for (int i = 0; list[i]; i++)
+        if (strcmp(name, list[i]) == 0)
+            return true;
+    return false;
+}
+
+/* uid=/gid= take a number or a name, as mount.cifs does. */
+static int parse_id(const char *name, const char *value, bool group, unsigned long *out, char *why,
+                    size_t why_len)
+{
+    if (*value >= '0' && *value <= '9') {
+        /* (uid_t)-1 means "no change" to chown(2): never an owner. */
+        if (parse_uint(value, 0xfffffffeUL, out))
+            return 0;
+    } else if (group) {
+        struct group *gr = getgrnam(value);
+        if (gr) {
+            *out = gr->gr_gid;
+            return 0;
+        }
+        snprintf(why, why_len, "bad %s '%s' (no such group)", name, value);
+        return SQ_ERR_INVAL;
+    } else {
+        struct passwd *pw = getpwnam(value);
+        if (pw) {
+            *out = pw->pw_uid;
+            return 0;
+        }
+        snprintf(why, why_len, "bad %s '%s' (no such user)", name, value);
+        return SQ_ERR_INVAL;
+    }
+    snprintf(why, why_len, "bad %s '%s'", name, value);
+    return SQ_ERR_INVAL;
+}
+
+static int parse_mode(const char *name, const char *value, mode_t *out, char *why, size_t why_len)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(value, &end, 8);
+    if (errno || end == value || *end || *value == '-' || *value == '+' || v > 07777) {
+        snprintf(why, why_len, "bad %s '%s' (an octal mode such as 0644)", name, value);
+        return SQ_ERR_INVAL;
+    }
+    *out = (mode_t)v;
+    return 0;
+}
+
+/* Seconds as a plain decimal number ("1", "0.5"): no sign, exponent, hex, inf or nan. */
+static bool parse_seconds(const char *value, double max, double *out)
+{
+    size_t digits = strspn(value, "0123456789");
+    const char *p = value + digits;
+    if (*p == '.') {
+        size_t frac = strspn(p + 1, "0123456789");
+        digits += frac;
+        p += 1 + frac;
+    }
+    if (digits == 0 || *p)
+        return false;
+    double v = strtod(value, NULL);
+    if (!isfinite(v) || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Returns 0 after parsing one of mount_option_names, or SQ_ERR_INVAL with a message. */
+static int parse_mount_option(struct sq_mount_options *m, const char *name, const char *value,
+                              char *why, size_t why_len)
+{
+    static const char *const with_value[] = {"uid",   "gid",     "file_mode",     "dir_mode",
+                                             "cache", "actimeo", "echo_interval", NULL};
+    if (!m->enabled) {
+        snprintf(why, why_len, "option '%s' is a mount option (see mount.smbquic(8))", name);
+        return SQ_ERR_INVAL;
+    }
+    bool wants_value = in_list(with_value, name);
+    if (wants_value && (!value || !*value)) {
+        snprintf(why, why_len, "option '%s' needs a value", name);
+        return SQ_ERR_INVAL;
+    }
+    if (!wants_value && value) {
+        snprintf(why, why_len, "option '%s' takes no value", name);
+        return SQ_ERR_INVAL;
+    }
+    unsigned long n;
+    if (strcmp(name, "uid") == 0) {
+        if (parse_id(name, value, false, &n, why, why_len))
+            return SQ_ERR_INVAL;
+        m->uid = (uid_t)n;
+    } else if (strcmp(name, "gid") == 0) {
+        if (parse_id(name, value, true, &n, why, why_len))
+            return SQ_ERR_INVAL;
+        m->gid = (gid_t)n;
+    } else if (strcmp(name, "file_mode") == 0) {
+        return parse_mode(name, value, &m->file_mode, why, why_len);
+    } else if (strcmp(name, "dir_mode") == 0) {
+        return parse_mode(name, value, &m->dir_mode, why, why_len);
+    } else if (strcmp(name, "cache") == 0) {
+        if (strcmp(value, "strict") == 0)
+            m->cache = SQ_CACHE_STRICT;
+        else if (strcmp(value, "loose") == 0)
+            m->cache = SQ_CACHE_LOOSE;
+        else if (strcmp(value, "none") == 0)
+            m->cache = SQ_CACHE_NONE;
+        else {
+            snprintf(why, why_len, "bad cache '%s' (strict, loose or none)", value);
+            return SQ_ERR_INVAL;
+        }
+    } else if (strcmp(name, "actimeo") == 0) {
+        /* The kernel's own cifs client caps actimeo at about 25 days. */
+        if (!parse_seconds(value, 25 * 86400.0, &m->actimeo)) {
+            snprintf(why, why_len, "bad actimeo '%s' (seconds, 0 to 2160000)", value);
+            return SQ_ERR_INVAL;
+        }
+    } else if (strcmp(name, "echo_interval") == 0) {
+        /* The range mount.cifs accepts. */
+        if (!parse_uint(value, 600, &n) || n == 0) {
+            snprintf(why, why_len, "bad echo_interval '%s' (seconds, 1 to 600)", value);
+            return SQ_ERR_INVAL;
+        }
+        m->echo_interval = (unsigned)n;
+    } else if (strcmp(name, "ro") == 0 || strcmp(name, "rw") == 0) {
+        m->read_only = name[1] == 'o';
+    } else if (strcmp(name, "allow_other") == 0) {
+        m->allow_other = true;
+    } else if (strcmp(name, "hard") == 0 || strcmp(name, "soft") == 0) {
+        m->hard = name[0] == 'h';
+    } else if (strcmp(name, "exec") == 0 || strcmp(name, "noexec") == 0) {
+        m->noexec = name[0] == 'n';
+    } else if (strcmp(name, "foreground") == 0) {
+        m->foreground = true;
+    } else if (strcmp(name, "forceuid") == 0 || strcmp(name, "forcegid") == 0) {
+        /* What uid= and gid= always do here (mount.cifs needs these to override the server). */
+    } else if (strcmp(name, "remount") == 0) {
+        snprintf(why, why_len, "remount is not supported: unmount and mount again");
+        return SQ_ERR_INVAL;
+    } else if (strcmp(name, "sync") == 0 || strcmp(name, "dirsync") == 0) {
+        snprintf(why, why_len, "option '%s' is not supported (cache=none writes through)", name);
+        return SQ_ERR_INVAL;
+    } else {
+        snprintf(why, why_len, "option '%s' is not supported", name);
+        return SQ_ERR_INVAL;
+    }
+    return 0;
+}
+
 static int parse_one(struct sq_options *o, char *opt, char *why, size_t why_len)
 {
     char *value = strchr(opt, '=');
@@ -325,6 +502,12 @@ static int parse_one(struct sq_options *o, char *opt, char *why, size_t why_len)
         o->verbose++;
     } else if (is_mount_only_option(name)) {
         /* accepted silently, as mount(8) helpers do */
+    } else if (in_list(mount_option_names, name)) {
+        return parse_mount_option(&o->mount, name, value, why, why_len);
+    } else if (o->mount.enabled && in_list(ignored_vfs_flags, name)) {
+        /* accepted silently (see ignored_vfs_flags) */
+    } else if (o->mount.enabled && o->mount.sloppy) {
+        sq_log(SQ_LOG_WARNING, "ignoring unknown option '%s' (-s)", name);
     } else {
         snprintf(why, why_len, "unknown option '%s'", name);
         return SQ_ERR_INVAL;

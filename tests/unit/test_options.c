@@ -344,6 +344,161 @@ START_TEST(test_parse_mount_only_options)
 }
 END_TEST
 
+/* ---- mount.smbquic's options (struct sq_mount_options) ------------------------------------- */
+
+/* Fresh options as mount.smbquic sets them up. */
+static void mount_opts_init(struct sq_options *o)
+{
+    opts_init(o);
+    o->mount.enabled = true;
+}
+
+static void mount_parse_bad(const char *opts, const char *message)
+{
+    struct sq_options o;
+    mount_opts_init(&o);
+    ck_assert_msg(sq_options_parse(&o, opts, why, sizeof(why)) == SQ_ERR_INVAL, "'%s' accepted",
+                  opts);
+    assert_why_contains(message);
+    sq_options_free(&o);
+}
+
+START_TEST(test_mount_defaults)
+{
+    struct sq_options o;
+    opts_init(&o);
+    ck_assert(!o.mount.enabled && !o.mount.sloppy);
+    ck_assert_uint_eq(o.mount.uid, getuid());
+    ck_assert_uint_eq(o.mount.gid, getgid());
+    ck_assert_uint_eq(o.mount.file_mode, 0644);
+    ck_assert_uint_eq(o.mount.dir_mode, 0755);
+    ck_assert(!o.mount.read_only && !o.mount.allow_other && !o.mount.hard);
+    ck_assert(!o.mount.noexec && !o.mount.foreground);
+    ck_assert_int_eq(o.mount.cache, SQ_CACHE_STRICT);
+    ck_assert(o.mount.actimeo == 1.0);
+    ck_assert_uint_eq(o.mount.echo_interval, 60);
+    sq_options_free(&o);
+}
+END_TEST
+
+START_TEST(test_mount_options)
+{
+    struct sq_options o;
+    mount_opts_init(&o);
+    parse_ok(&o, "uid=1234,gid=4321,file_mode=0600,dir_mode=700,ro,allow_other,cache=none,"
+                 "actimeo=30,hard,echo_interval=600,noexec,foreground,forceuid,forcegid");
+    ck_assert_uint_eq(o.mount.uid, 1234);
+    ck_assert_uint_eq(o.mount.gid, 4321);
+    ck_assert_uint_eq(o.mount.file_mode, 0600);
+    ck_assert_uint_eq(o.mount.dir_mode, 0700);
+    ck_assert(o.mount.read_only && o.mount.allow_other && o.mount.hard);
+    ck_assert(o.mount.noexec && o.mount.foreground);
+    ck_assert_int_eq(o.mount.cache, SQ_CACHE_NONE);
+    ck_assert(o.mount.actimeo == 30.0);
+    ck_assert_uint_eq(o.mount.echo_interval, 600);
+    /* Later options win: what mount(8) relies on when it puts fstab's options first. */
+    parse_ok(&o, "rw,soft,exec,cache=loose,actimeo=0.5,file_mode=7777,dir_mode=0");
+    ck_assert(!o.mount.read_only && !o.mount.hard && !o.mount.noexec);
+    ck_assert_int_eq(o.mount.cache, SQ_CACHE_LOOSE);
+    ck_assert(o.mount.actimeo == 0.5);
+    ck_assert_uint_eq(o.mount.file_mode, 07777);
+    ck_assert_uint_eq(o.mount.dir_mode, 0);
+    parse_ok(&o, "cache=strict,actimeo=0,echo_interval=1");
+    ck_assert_int_eq(o.mount.cache, SQ_CACHE_STRICT);
+    ck_assert(o.mount.actimeo == 0.0);
+    ck_assert_uint_eq(o.mount.echo_interval, 1);
+    /* Names as well as numbers, as for mount.cifs. */
+    parse_ok(&o, "uid=root,gid=root");
+    ck_assert_uint_eq(o.mount.uid, 0);
+    ck_assert_uint_eq(o.mount.gid, 0);
+    /* None of them touched the connection options. */
+    ck_assert_str_eq(o.username, "alice");
+    ck_assert_int_eq(o.transport, SQ_TRANSPORT_QUIC);
+    sq_options_free(&o);
+}
+END_TEST
+
+START_TEST(test_mount_vfs_flags)
+{
+    /* What mount(8) passes to every helper (rw always; noexec,nosuid,nodev for `user` fstab
+     * lines; exec,suid,dev with user=NAME): accepted; only noexec and ro change anything. */
+    struct sq_options o;
+    mount_opts_init(&o);
+    parse_ok(&o, "rw,noexec,nosuid,nodev,user,users,nouser,exec,suid,dev,async,atime,noatime,"
+                 "diratime,nodiratime,relatime,norelatime,strictatime,nostrictatime,lazytime,"
+                 "nolazytime,iversion,noiversion,nomand,silent,loud,_netdev,nofail,defaults,"
+                 "x-systemd.automount");
+    ck_assert(!o.mount.noexec && !o.mount.read_only);
+    parse_ok(&o, "ro,noexec");
+    ck_assert(o.mount.noexec && o.mount.read_only);
+    sq_options_free(&o);
+
+    mount_parse_bad("sync", "option 'sync' is not supported (cache=none writes through)");
+    mount_parse_bad("dirsync", "option 'dirsync' is not supported");
+    mount_parse_bad("mand", "option 'mand' is not supported");
+    mount_parse_bad("remount,ro", "remount is not supported: unmount and mount again");
+}
+END_TEST
+
+START_TEST(test_mount_option_errors)
+{
+    mount_parse_bad("uid=", "option 'uid' needs a value");
+    mount_parse_bad("uid", "option 'uid' needs a value");
+    mount_parse_bad("gid", "option 'gid' needs a value");
+    mount_parse_bad("uid=-1", "bad uid '-1'");
+    mount_parse_bad("uid=4294967295", "bad uid '4294967295'");
+    mount_parse_bad("uid=12x", "bad uid '12x'");
+    mount_parse_bad("uid=no-such-user-sq", "bad uid 'no-such-user-sq' (no such user)");
+    mount_parse_bad("gid=no-such-group-sq", "bad gid 'no-such-group-sq' (no such group)");
+    mount_parse_bad("file_mode=0888", "bad file_mode '0888' (an octal mode such as 0644)");
+    mount_parse_bad("file_mode=10000", "bad file_mode '10000'");
+    mount_parse_bad("dir_mode=-755", "bad dir_mode '-755'");
+    mount_parse_bad("dir_mode=", "option 'dir_mode' needs a value");
+    mount_parse_bad("cache=always", "bad cache 'always' (strict, loose or none)");
+    mount_parse_bad("cache", "option 'cache' needs a value");
+    mount_parse_bad("actimeo=-1", "bad actimeo '-1' (seconds, 0 to 2160000)");
+    mount_parse_bad("actimeo=1e3", "bad actimeo '1e3'");
+    mount_parse_bad("actimeo=inf", "bad actimeo 'inf'");
+    mount_parse_bad("actimeo=nan", "bad actimeo 'nan'");
+    mount_parse_bad("actimeo=0x10", "bad actimeo '0x10'");
+    mount_parse_bad("actimeo=.", "bad actimeo '.'");
+    mount_parse_bad("actimeo=2160001", "bad actimeo '2160001'");
+    mount_parse_bad("echo_interval=0", "bad echo_interval '0' (seconds, 1 to 600)");
+    mount_parse_bad("echo_interval=601", "bad echo_interval '601'");
+    mount_parse_bad("ro=1", "option 'ro' takes no value");
+    mount_parse_bad("allow_other=yes", "option 'allow_other' takes no value");
+    mount_parse_bad("hard=1", "option 'hard' takes no value");
+    mount_parse_bad("bogus_mount_option", "unknown option 'bogus_mount_option'");
+
+    /* The CLI (mount.enabled false) refuses mount options and mount-time VFS flags. */
+    parse_bad("uid=5", "option 'uid' is a mount option (see mount.smbquic(8))");
+    parse_bad("ro", "option 'ro' is a mount option");
+    parse_bad("cache=none", "option 'cache' is a mount option");
+    parse_bad("foreground", "option 'foreground' is a mount option");
+    parse_bad("noatime", "unknown option 'noatime'");
+}
+END_TEST
+
+START_TEST(test_mount_sloppy)
+{
+    /* mount -s: unknown options are skipped; bad values of known ones still fail. */
+    struct sq_options o;
+    mount_opts_init(&o);
+    o.mount.sloppy = true;
+    parse_ok(&o, "rsize=65536,ro,nosuchthing,uid=7");
+    ck_assert(o.mount.read_only);
+    ck_assert_uint_eq(o.mount.uid, 7);
+    ck_assert_int_eq(sq_options_parse(&o, "uid=x-no-such-user", why, sizeof(why)), SQ_ERR_INVAL);
+    ck_assert_int_eq(sq_options_parse(&o, "port=0", why, sizeof(why)), SQ_ERR_INVAL);
+    sq_options_free(&o);
+    /* Sloppy means nothing to the CLI. */
+    opts_init(&o);
+    o.mount.sloppy = true;
+    ck_assert_int_eq(sq_options_parse(&o, "nosuchthing", why, sizeof(why)), SQ_ERR_INVAL);
+    sq_options_free(&o);
+}
+END_TEST
+
 /* ---- credentials files ---------------------------------------------------------------------- */
 
 static char tmpdir[64];
@@ -525,6 +680,11 @@ static Suite *options_suite(void)
     tcase_add_test(tc, test_parse_errors);
     tcase_add_test(tc, test_parse_quic_options);
     tcase_add_test(tc, test_parse_mount_only_options);
+    tcase_add_test(tc, test_mount_defaults);
+    tcase_add_test(tc, test_mount_options);
+    tcase_add_test(tc, test_mount_vfs_flags);
+    tcase_add_test(tc, test_mount_option_errors);
+    tcase_add_test(tc, test_mount_sloppy);
     tcase_add_test(tc, test_credentials_read);
     tcase_add_test(tc, test_credentials_refused);
     tcase_add_test(tc, test_validate);
