@@ -148,6 +148,7 @@ expect_true "-F: logged the connection on stderr" \
     grep -qE "^mount\.smbquic: connected to $UNC at .+ over $TRANSPORT_NAME: SMB 3\.1\.1, cipher " \
     "$TEST_TMP/fg.err"
 expect_no_mount "$M" "-F after umount"
+sed 's/^/# -F stderr: /' "$TEST_TMP/fg.err"
 
 # ---- ro, noexec, uid/gid/file_mode/dir_mode ------------------------------------------------
 mq "$UNC" "$M" -o "$(opts "ro,uid=1234,gid=2345,file_mode=0640,dir_mode=0750")"
