@@ -147,7 +147,7 @@ qgw_start() {
     QGW_PID=$!
     export QGW_PID
     for ((i = 0; i < 200; i++)); do
-        port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) (UDP).*/\1/p' "$QGW_LOG")
+        port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) (UDP).*/\1/p' "$QGW_LOG" 2>/dev/null)
         [ -n "$port" ] && break
         kill -0 "$QGW_PID" 2>/dev/null || break
         sleep 0.05

@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): get and put of a large file (512 MiB by default), in one run, against
+# one throwaway local Samba (signing required, no encryption: every path moves signed SMB):
+#   loopback  smbquic over QUIC through smbquic-gateway   (client -> UDP -> gateway -> TCP -> smbd)
+#   loopback  smbquic over TCP straight to smbd
+#   loopback  Samba's smbclient over TCP straight to smbd
+#   0 ms      smbquic over QUIC through udp-impair without delay and the gateway (what the
+#             userspace relay itself costs, to tell it apart from the RTT's effect)
+#   20 ms     smbquic over QUIC through udp-impair (10 ms each way, no loss) and the gateway
+#   100 ms    the same with 50 ms each way
+# Each figure is the best of BENCH_RUNS runs; every file read back is compared with the
+# original. Prints a table (path | tool | op | seconds | MiB/s), the targets of issue 3 (QUIC on
+# loopback >= 60% of our TCP; at 100 ms >= half of loopback QUIC) with the ratios measured, and
+# the client's QUIC statistics at close (-vv: smoothed RTT, congestion window, stalls) for the
+# best QUIC run of each row.
+#
+# Usage (as root): bench/quic.sh
+# Environment: BENCH_SIZE_MIB (default 512), BENCH_RUNS (default 3), BENCH_PATHS (default
+#   "loopback 0ms 20ms 100ms"), SMBQUIC_BUILDDIR (default ./build, configured
+#   --buildtype=release and built if needed: smbquic, smbquic-gateway and udp-impair come from
+#   it), SMBQUIC (another smbquic binary to measure instead, e.g. a patched one)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+srcdir=$(pwd)
+size_mib=${BENCH_SIZE_MIB:-512}
+runs=${BENCH_RUNS:-3}
+paths=${BENCH_PATHS:-loopback 0ms 20ms 100ms}
+builddir=${SMBQUIC_BUILDDIR:-build}
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "quic.sh: run as root (it starts smbd and adds the local user smbqtest)" >&2
+    exit 1
+fi
+case "$builddir" in
+/*) ;;
+*) builddir=$srcdir/$builddir ;;
+esac
+if command -v meson >/dev/null && command -v ninja >/dev/null; then
+    if [ ! -f "$builddir/build.ninja" ]; then
+        meson setup "$builddir" --buildtype=release >&2
+    fi
+    ninja -C "$builddir" >&2 || echo "quic.sh: the build failed; using the binaries already built" >&2
+fi
+SMBQUIC=${SMBQUIC:-$builddir/src/cli/smbquic}
+SMBQUIC_GATEWAY=$builddir/contrib/gateway/smbquic-gateway
+relay=$builddir/tests/tools/udp-impair
+for bin in "$SMBQUIC" "$SMBQUIC_GATEWAY" "$relay"; do
+    [ -x "$bin" ] || { echo "quic.sh: $bin not built" >&2; exit 1; }
+done
+command -v smbclient >/dev/null || { echo "quic.sh: smbclient not installed" >&2; exit 1; }
+command -v certtool >/dev/null || { echo "quic.sh: certtool not installed (gnutls-bin)" >&2; exit 1; }
+export SMBQUIC SMBQUIC_GATEWAY
+
+# The test rig: samba_start, certs_make, qgw_start (tests/rig/testlib.sh).
+# shellcheck source-path=SCRIPTDIR/.. source=tests/rig/testlib.sh
+. tests/rig/testlib.sh
+set -e
+_rig_path
+
+work=$(mktemp -d /tmp/smbquic-bench.XXXXXX)
+TEST_TMP=$work
+export TEST_TMP
+rig_cleanup_add "rm -rf '$work'"
+certs_make "$work/certs" >/dev/null
+samba_start signing-mandatory
+qgw_start "$SAMBA_PORT"
+echo "quic.sh: smbd on TCP $SAMBA_PORT, gateway on UDP $QGW_PORT; creating a ${size_mib} MiB file" >&2
+head -c "$((size_mib * 1048576))" /dev/urandom >"$work/src.bin"
+
+RELAY_PID=
+relay_start() { # ONE_WAY_DELAY_MS
+    local i
+    rm -f "$work/relay.port"
+    "$relay" --listen 127.0.0.1:0 --target "127.0.0.1:$QGW_PORT" --delay "$1" \
+        --ready-file "$work/relay.port" --stats-file "$work/relay.stats" 2>"$work/relay.log" &
+    RELAY_PID=$!
+    for ((i = 0; i < 200; i++)); do
+        [ -s "$work/relay.port" ] && break
+        sleep 0.02
+    done
+    RELAY_PORT=$(cat "$work/relay.port")
+}
+relay_stop() {
+    if [ -n "$RELAY_PID" ]; then
+        kill -TERM "$RELAY_PID" 2>/dev/null || true
+        wait "$RELAY_PID" 2>/dev/null || true
+        RELAY_PID=
+    fi
+}
+rig_cleanup_add relay_stop
+
+now_us() {
+    local t=$EPOCHREALTIME
+    echo "${t/./}"
+}
+
+# timed CMD...: runs CMD, prints elapsed microseconds, or "fail"; keeps stderr in cmd.err.
+timed() {
+    local start end
+    start=$(now_us)
+    if "$@" >"$work/cmd.out" 2>"$work/cmd.err"; then
+        end=$(now_us)
+        echo $((end - start))
+    else
+        echo "quic.sh: failed: $* ($(tail -n 2 "$work/cmd.err" | tr '\n' ' '))" >&2
+        echo fail
+    fi
+}
+
+quic_opts() { # PORT
+    printf 'port=%s,transport=quic,servername=%s,cafile=%s,username=%s' "$1" \
+        "$CERTS_SERVER_NAME" "$CERT_CA" "$SAMBA_USER"
+}
+tcp_opts="port=$SAMBA_PORT,transport=tcp,username=$SAMBA_USER"
+
+q_put() { PASSWD=$SAMBA_PASSWORD "$SMBQUIC" put "$work/src.bin" //127.0.0.1/share/q.bin -o "$1" -vv; }
+q_get() {
+    rm -f "$work/q.back"
+    PASSWD=$SAMBA_PASSWORD "$SMBQUIC" get //127.0.0.1/share/q.bin "$work/q.back" -o "$1" -vv &&
+        cmp -s "$work/src.bin" "$work/q.back"
+}
+c_put() { samba_smbclient --client-protection=sign -c "put $work/src.bin c.bin"; }
+c_get() {
+    rm -f "$work/c.back"
+    samba_smbclient --client-protection=sign -c "get c.bin $work/c.back" &&
+        cmp -s "$work/src.bin" "$work/c.back"
+}
+
+rows=()
+notes=()
+# measure PATH TOOL OP CMD...: best of $runs; adds a row (and the QUIC stats of the best run).
+measure() {
+    local path=$1 tool=$2 op=$3 best="" us i stats="" secs mibs
+    shift 3
+    for ((i = 1; i <= runs; i++)); do
+        us=$(timed "$@")
+        if [ "$us" = fail ]; then
+            best=fail
+            break
+        fi
+        if [ -z "$best" ] || [ "$us" -lt "$best" ]; then
+            best=$us
+            stats=$(grep -o 'srtt.*' "$work/cmd.err" | tail -n 1 || true)
+        fi
+    done
+    if [ "$best" = fail ]; then
+        secs=fail
+        mibs=fail
+    else
+        secs=$(awk -v u="$best" 'BEGIN { printf "%.2f", u / 1e6 }')
+        mibs=$(awk -v u="$best" -v m="$size_mib" 'BEGIN { printf "%.1f", m / (u / 1e6) }')
+    fi
+    rows+=("$path|$tool|$op|$secs|$mibs")
+    [ -n "$stats" ] && notes+=("$path $tool $op: $stats")
+    echo "quic.sh: $path $tool $op: $secs s, $mibs MiB/s" >&2
+}
+
+# mibs PATH TOOL OP: the MiB/s of a row ("" if none).
+mibs_of() {
+    local r
+    for r in "${rows[@]}"; do
+        IFS='|' read -r p t o _ m <<<"$r"
+        if [ "$p|$t|$o" = "$1|$2|$3" ]; then
+            echo "$m"
+            return
+        fi
+    done
+}
+
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+for path in $paths; do
+    case "$path" in
+    loopback)
+        # The same data both ways for every tool; put first so get has a file to read.
+        measure loopback "smbquic quic" put q_put "$(quic_opts "$QGW_PORT")"
+        measure loopback "smbquic quic" get q_get "$(quic_opts "$QGW_PORT")"
+        measure loopback "smbquic tcp" put q_put "$tcp_opts"
+        measure loopback "smbquic tcp" get q_get "$tcp_opts"
+        measure loopback "smbclient tcp" put c_put
+        measure loopback "smbclient tcp" get c_get
+        ;;
+    *ms)
+        relay_start "$(("${path%ms}" / 2))"
+        measure "$path" "smbquic quic" put q_put "$(quic_opts "$RELAY_PORT")"
+        measure "$path" "smbquic quic" get q_get "$(quic_opts "$RELAY_PORT")"
+        relay_stop
+        ;;
+    *)
+        echo "quic.sh: unknown path '$path' (loopback or NNms)" >&2
+        exit 2
+        ;;
+    esac
+done
+
+echo
+echo "${size_mib} MiB, signed (no SMB encryption), Samba $(smbd -V | sed 's/^Version //'), best of $runs runs, $(nproc) cores, load average before: $load0"
+echo "NN ms = QUIC through udp-impair with that RTT (0 ms: the relay alone), no loss"
+echo
+printf '| %-8s | %-13s | %-3s | %8s | %7s |\n' path tool op seconds MiB/s
+printf '|%s|%s|%s|%s|%s|\n' ---------- --------------- ----- ---------: --------:
+for r in "${rows[@]}"; do
+    IFS='|' read -r path tool op secs mibs <<<"$r"
+    printf '| %-8s | %-13s | %-3s | %8s | %7s |\n' "$path" "$tool" "$op" "$secs" "$mibs"
+done
+
+ratio() { # A B: A/B in percent, or n/a
+    awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "fail" || b == "fail" || b == 0)
+        print "n/a"; else printf "%.0f%%", 100 * a / b }'
+}
+echo
+echo "Targets (issue 3):"
+for op in get put; do
+    q=$(mibs_of loopback "smbquic quic" "$op")
+    t=$(mibs_of loopback "smbquic tcp" "$op")
+    far=$(mibs_of 100ms "smbquic quic" "$op")
+    relay0=$(mibs_of 0ms "smbquic quic" "$op")
+    echo "  $op: QUIC loopback / our TCP = $(ratio "$q" "$t") (target >= 60%);" \
+        "QUIC 100 ms / QUIC loopback = $(ratio "$far" "$q") (target >= 50%);" \
+        "QUIC 100 ms / relay at 0 ms = $(ratio "$far" "$relay0")"
+done
+if [ "${#notes[@]}" -gt 0 ]; then
+    echo
+    echo "Client QUIC statistics at close (-vv), best run of each row:"
+    printf '  %s\n' "${notes[@]}"
+fi
