@@ -98,11 +98,13 @@ static void hide_argv_passwords(int argc, char **argv, const struct mount_args *
     for (size_t i = 0; a->options && i < a->count; i++)
         mount_args_hide_passwords(a->options[i]);
     for (int i = 1; i < argc; i++) {
+        if (argv[i] == a->spec || argv[i] == a->dir)
+            continue;
         if (strncmp(argv[i], "-o", 2) == 0)
             mount_args_hide_passwords(argv[i] + 2);
         else if (strncmp(argv[i], "--options=", 10) == 0)
             mount_args_hide_passwords(argv[i] + 10);
-        else if (argv[i][0] != '/' && argv[i][0] != '\\')
+        else
             mount_args_hide_passwords(argv[i]);
     }
 }
@@ -128,6 +130,35 @@ static int enter_mount_namespace(const char *ns, char *why, size_t why_len)
         return -1;
     }
     return 0;
+}
+
+/* True when /etc/fuse.conf lets users other than root use allow_other (fusermount3(1)). */
+static bool fuse_conf_allows_other(void)
+{
+    FILE *f = fopen("/etc/fuse.conf", "re");
+    if (!f)
+        return false;
+    char line[256];
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), f)) {
+        char *p = line + strspn(line, " \t");
+        size_t len = strcspn(p, " \t\r\n#");
+        found = len == 16 && strncmp(p, "user_allow_other", 16) == 0;
+    }
+    fclose(f);
+    return found;
+}
+
+/* libfuse opens /dev/fuse itself before anything else (fusermount3 is its fallback only when
+ * mount(2) is not allowed). */
+static int check_dev_fuse(char *why, size_t why_len)
+{
+    if (access("/dev/fuse", R_OK | W_OK) == 0)
+        return 0;
+    int saved = errno;
+    snprintf(why, why_len, "cannot open /dev/fuse: %s%s", strerror(saved),
+             saved == ENOENT ? " (is the fuse module loaded?)" : "");
+    return -1;
 }
 
 /* "//server/share" as /proc/mounts shows it and mount(8) compares it with fstab. */
@@ -528,6 +559,18 @@ int main(int argc, char **argv)
     if (!S_ISDIR(st.st_mode)) {
         sq_options_free(&o);
         return fail(MOUNT_EXIT_FAIL, "mount point failed: %s: not a directory", a.dir);
+    }
+
+    /* What libfuse and fusermount3 would refuse, said clearly and before authenticating
+     * (their own messages would go to /dev/null in the detached process). */
+    if (o.mount.allow_other && geteuid() != 0 && !fuse_conf_allows_other()) {
+        sq_options_free(&o);
+        return fail(MOUNT_EXIT_USAGE, "options failed: allow_other needs 'user_allow_other' in "
+                                      "/etc/fuse.conf when the mount is not made by root");
+    }
+    if (check_dev_fuse(why, sizeof(why)) != 0) {
+        sq_options_free(&o);
+        return fail(MOUNT_EXIT_FAIL, "mount failed: %s", why);
     }
 
     if (a.fake) {
