@@ -11,7 +11,8 @@
 # `get` must succeed, the files must keep their SHA-256, and each command must use exactly one
 # QUIC connection: the gateway's audit log has one open and one close line for the connection
 # id the client reports (info's connection_id, or -v's "QUIC connection ID ... established"),
-# and no other connection. Each command gets a relay of its own (so the blackout and the
+# and no other connection; after a rebinding the gateway validates the new path of that same
+# connection (its -v log). Each command gets a relay of its own (so the blackout and the
 # rebindings are timed from its start); the relay's counters prove each impairment happened.
 #
 # A transfer that takes longer than IMPAIR_TRANSFER_LIMIT seconds (default 60: 64 MiB at about
@@ -32,6 +33,8 @@ LIMIT=${IMPAIR_TRANSFER_LIMIT:-60}
 echo "# relay seed $SEED (IMPAIR_SEED=$SEED repeats it); transfer limit ${LIMIT}s"
 
 samba_start signing-mandatory || die "samba_start"
+# -v: the gateway logs each path it validates (the rebinding checks below read them).
+qgw_restart "$SAMBA_PORT" -v || die "gateway with -v"
 make_random "$TEST_TMP/src.bin" 64M
 want=$(sha256 "$TEST_TMP/src.bin")
 cp "$TEST_TMP/src.bin" "$SAMBA_SHARE_DIR/ref.bin"
@@ -158,12 +161,18 @@ scenario() {
     expect_eq "$(qgw_conns open | tail -n "+$((opens_before + 1))")" "$(printf '%s\n' "${ids[@]}")" \
         "$name: the gateway saw exactly one connection per command (${#ids[@]} of 3)"
     IDS+=("${ids[@]}")
+    LAST_PUT_GET=("${ids[@]:1}")
 }
 
 scenario loss1 dropped_loss --loss 0.01
 scenario burst dropped_burst --burst-loss 0.0105:5
 scenario reorder reordered --reorder 0.05 --reorder-delay 10
 scenario rebind rebinds --rate 100 --rebind-every 2
+# The gateway followed each new source port on the same connection (path validation).
+for id in "${LAST_PUT_GET[@]}"; do
+    n=$(grep -c "conn $id: path to .* validated" "$QGW_LOG")
+    expect_true "rebind: the gateway validated new paths of connection $id ($n)" test "$n" -gt 0
+done
 scenario blackout dropped_blackout --rate 100 --blackout 1:3
 
 # Each connection ends with exactly one close line. A client's CONNECTION_CLOSE lost on the
