@@ -460,6 +460,10 @@ static int run_daemon(struct sq_session *s, const struct fs_config *cfg, struct 
     close(fds[1]);
     int rc = wait_for_child(child, fds[0], cfg->mountpoint, cfg->fsname);
     close(fds[0]);
+    /* Mounted: the child owns the session and everything else; the parent just goes, without
+     * exit handlers that would tear down what is the child's (or report it as leaked). */
+    if (rc == MOUNT_EXIT_OK)
+        _exit(MOUNT_EXIT_OK);
     return rc;
 }
 
