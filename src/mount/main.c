@@ -190,6 +190,7 @@ static void log_connected(const struct sq_session *s, const char *fsname)
  * the per-mount flags FUSE's own mount does not set. */
 struct ready_ctx {
     int fd;
+    bool quiet_stderr; /* daemon: stderr goes to the parent until the mount is in place */
     const char *mountpoint;
     bool noexec;
     bool read_only;
@@ -225,6 +226,20 @@ static void report(int fd, char code, const char *why)
         ;
 }
 
+/* Ends the child's stderr to the parent: from now on nothing it writes there is about the
+ * mount. */
+static void quiet_stderr(struct ready_ctx *r)
+{
+    if (!r->quiet_stderr)
+        return;
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null >= 0) {
+        dup2(null, STDERR_FILENO);
+        close(null);
+    }
+    r->quiet_stderr = false;
+}
+
 /* Called by fs_serve once the mount is in place, before the first request is served. */
 static void on_ready(void *arg)
 {
@@ -234,6 +249,7 @@ static void on_ready(void *arg)
         /* Take the mount away again: fs_serve sees the FUSE device end and returns. */
         umount2(r->mountpoint, MNT_DETACH);
     }
+    quiet_stderr(r);
     if (r->fd >= 0) {
         report(r->fd, r->failed ? 'E' : 'R', r->failed ? r->why : NULL);
         close(r->fd);
@@ -249,6 +265,7 @@ static int serve(struct sq_session *s, const struct fs_config *cfg, struct ready
     int rc = fs_serve(s, cfg, on_ready, r, why, sizeof(why));
     if (rc) {
         sq_log(SQ_LOG_ERROR, "mount failed: %s", why);
+        quiet_stderr(r);
         if (r->fd >= 0)
             report(r->fd, 'E', why);
         return MOUNT_EXIT_FAIL;
@@ -257,8 +274,10 @@ static int serve(struct sq_session *s, const struct fs_config *cfg, struct ready
         sq_log(SQ_LOG_ERROR, "mount failed: %s", r->why);
         return MOUNT_EXIT_FAIL;
     }
-    if (r->fd >= 0) /* fs_serve returned without calling ready: it never mounted */
+    if (r->fd >= 0) { /* fs_serve returned without calling ready: it never mounted */
+        quiet_stderr(r);
         report(r->fd, 'E', "the filesystem stopped before the mount was in place");
+    }
     sq_log(SQ_LOG_INFO, "unmounted %s from %s; disconnected", cfg->fsname, cfg->mountpoint);
     return MOUNT_EXIT_OK;
 }
@@ -363,15 +382,62 @@ static void stop_child(pid_t child, const char *mountpoint, const char *fsname)
         waitpid(p, &status, 0);
 }
 
+/* What the child wrote on stderr while mounting (libfuse's and fusermount3's messages):
+ * the last part is kept. */
+struct child_stderr {
+    char text[1024];
+    size_t len;
+};
+
+static void read_stderr(int fd, struct child_stderr *e)
+{
+    char buf[sizeof(e->text) / 2];
+    ssize_t got;
+    while ((got = read(fd, buf, sizeof(buf))) > 0) {
+        size_t n = (size_t)got;
+        if (e->len + n >= sizeof(e->text)) { /* keep the newest: drop from the front */
+            size_t drop = e->len + n - (sizeof(e->text) - 1);
+            memmove(e->text, e->text + drop, e->len - drop);
+            e->len -= drop;
+        }
+        memcpy(e->text + e->len, buf, n);
+        e->len += n;
+    }
+    e->text[e->len] = '\0';
+}
+
+/* The last non-empty line of what the child wrote on stderr, or NULL. */
+static const char *last_line(struct child_stderr *e)
+{
+    char *end = e->text + e->len;
+    while (end > e->text && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+        *--end = '\0';
+    if (end == e->text)
+        return NULL;
+    char *nl = strrchr(e->text, '\n');
+    return nl ? nl + 1 : e->text;
+}
+
+static int fail_child(const char *why, struct child_stderr *e)
+{
+    const char *detail = last_line(e);
+    if (detail && !strstr(why, detail))
+        return fail(MOUNT_EXIT_FAIL, "mount failed: %s (%s)", why, detail);
+    return fail(MOUNT_EXIT_FAIL, "mount failed: %s", why);
+}
+
 /* The parent's side: waits until the child reports the mount in place ('R') or a failure
- * ('E' and the message), or exits. */
-static int wait_for_child(pid_t child, int fd, const char *mountpoint, const char *fsname)
+ * ('E' and the message) on status_fd, or exits; err_fd carries the child's stderr. */
+static int wait_for_child(pid_t child, int status_fd, int err_fd, const char *mountpoint,
+                          const char *fsname)
 {
     struct sigaction sa = {.sa_handler = on_interrupt}; /* no SA_RESTART: poll returns */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    fcntl(err_fd, F_SETFL, fcntl(err_fd, F_GETFL) | O_NONBLOCK);
+    struct child_stderr err = {.len = 0};
     int64_t deadline = now_ms() + READY_TIMEOUT_MS;
     char msg[512];
     size_t n = 0;
@@ -384,14 +450,21 @@ static int wait_for_child(pid_t child, int fd, const char *mountpoint, const cha
         int64_t left = deadline - now_ms();
         if (left <= 0) {
             stop_child(child, mountpoint, fsname);
-            return fail(MOUNT_EXIT_FAIL, "mount failed: the filesystem was not ready within %d s",
-                        READY_TIMEOUT_MS / 1000);
+            read_stderr(err_fd, &err);
+            return fail_child("the filesystem was not ready within 30 s", &err);
         }
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int rc = poll(&pfd, 1, (int)left);
+        struct pollfd pfd[2] = {{.fd = status_fd, .events = POLLIN},
+                                {.fd = err_fd, .events = POLLIN}};
+        int rc = poll(pfd, err_fd >= 0 ? 2 : 1, (int)left);
         if (rc <= 0)
             continue; /* EINTR or the deadline: checked above */
-        ssize_t got = read(fd, msg + n, sizeof(msg) - 1 - n);
+        if (pfd[1].revents & POLLIN)
+            read_stderr(err_fd, &err);
+        else if (pfd[1].revents & (POLLHUP | POLLERR))
+            err_fd = -1; /* closed: poll the status pipe alone */
+        if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
+            continue;
+        ssize_t got = read(status_fd, msg + n, sizeof(msg) - 1 - n);
         if (got < 0 && errno == EINTR)
             continue;
         if (got <= 0)
@@ -403,28 +476,42 @@ static int wait_for_child(pid_t child, int fd, const char *mountpoint, const cha
             break;
     }
     msg[n] = '\0';
+    /* What libfuse or fusermount3 said before the child reported is in the pipe already;
+     * anything later (the child exiting) is not about the mount. */
+    if (err_fd >= 0)
+        read_stderr(err_fd, &err);
     int status = 0;
     while (waitpid(child, &status, 0) < 0 && errno == EINTR)
         ;
     if (n > 0 && msg[0] == 'E')
-        return fail(MOUNT_EXIT_FAIL, "mount failed: %s", msg + 1);
+        return fail_child(msg + 1, &err);
     /* The child died without a word (a crash): leave nothing mounted. */
     if (mounted_here(mountpoint, fsname))
         stop_child(child, mountpoint, fsname);
+    char why[128];
     if (WIFSIGNALED(status))
-        return fail(MOUNT_EXIT_FAIL, "mount failed: the filesystem process was killed by %s",
-                    strsignal(WTERMSIG(status)));
-    return fail(MOUNT_EXIT_FAIL, "mount failed: the filesystem process exited with status %d",
-                WEXITSTATUS(status));
+        snprintf(why, sizeof(why), "the filesystem process was killed by %s",
+                 strsignal(WTERMSIG(status)));
+    else
+        snprintf(why, sizeof(why), "the filesystem process exited with status %d",
+                 WEXITSTATUS(status));
+    return fail_child(why, &err);
 }
 
 static int run_daemon(struct sq_session *s, const struct fs_config *cfg, struct ready_ctx *r,
                       int verbose)
 {
-    int fds[2];
+    int fds[2], errs[2];
     if (pipe2(fds, O_CLOEXEC) != 0) {
         sq_session_close(s);
         return fail(MOUNT_EXIT_SYSTEM, "mount failed: pipe: %s", strerror(errno));
+    }
+    if (pipe2(errs, O_CLOEXEC) != 0) {
+        int saved = errno;
+        close(fds[0]);
+        close(fds[1]);
+        sq_session_close(s);
+        return fail(MOUNT_EXIT_SYSTEM, "mount failed: pipe: %s", strerror(saved));
     }
     fflush(NULL);
     pid_t child = fork();
@@ -432,13 +519,18 @@ static int run_daemon(struct sq_session *s, const struct fs_config *cfg, struct 
         int saved = errno;
         close(fds[0]);
         close(fds[1]);
+        close(errs[0]);
+        close(errs[1]);
         sq_session_close(s);
         return fail(MOUNT_EXIT_SYSTEM, "mount failed: fork: %s", strerror(saved));
     }
     if (child == 0) {
         close(fds[0]);
+        close(errs[0]);
         /* A daemon: its own session (no controlling terminal, no signals from the shell
-         * that ran mount), no working directory to keep busy, stdio on /dev/null. */
+         * that ran mount), no working directory to keep busy, stdio on /dev/null; stderr
+         * goes to the parent until the mount is in place, so that what libfuse or
+         * fusermount3 say about a failed mount can be shown (on_ready ends that). */
         setsid();
         if (chdir("/") != 0)
             _exit(MOUNT_EXIT_SYSTEM);
@@ -446,10 +538,11 @@ static int run_daemon(struct sq_session *s, const struct fs_config *cfg, struct 
         if (null >= 0) {
             dup2(null, STDIN_FILENO);
             dup2(null, STDOUT_FILENO);
-            dup2(null, STDERR_FILENO);
-            if (null > STDERR_FILENO)
-                close(null);
+            close(null);
         }
+        dup2(errs[1], STDERR_FILENO);
+        close(errs[1]);
+        r->quiet_stderr = true;
         sq_log_init(PROGRAM, true);
         sq_log_set_level(verbose > 1 ? SQ_LOG_DEBUG : SQ_LOG_INFO);
         r->fd = fds[1];
@@ -458,13 +551,14 @@ static int run_daemon(struct sq_session *s, const struct fs_config *cfg, struct 
     /* The parent: the session now belongs to the child; never touch it here (closing it
      * would log off the child's session on the shared socket). */
     close(fds[1]);
-    int rc = wait_for_child(child, fds[0], cfg->mountpoint, cfg->fsname);
+    close(errs[1]);
+    int rc = wait_for_child(child, fds[0], errs[0], cfg->mountpoint, cfg->fsname);
     close(fds[0]);
-    /* Mounted: the child owns the session and everything else; the parent just goes, without
-     * exit handlers that would tear down what is the child's (or report it as leaked). */
-    if (rc == MOUNT_EXIT_OK)
-        _exit(MOUNT_EXIT_OK);
-    return rc;
+    close(errs[0]);
+    /* The session is the child's, mounted or not: the parent's copy must never be used (a
+     * LOGOFF sent from here would reuse the child's keys and nonces) nor freed by exit
+     * handlers. The parent just goes. */
+    _exit(rc);
 }
 
 #endif /* SMBQUIC_HAVE_FS */

@@ -25,8 +25,8 @@ uid=$(id -u "$SAMBA_USER")
 
 # as_user CMD...: run CMD as the rig's unix user, with its password in PASSWD (sets RC, OUT, ERR).
 as_user() {
-    run setpriv --reuid="$SAMBA_USER" --regid="$SAMBA_USER" --init-groups \
-        env USER="$SAMBA_USER" HOME=/ PASSWD="$SAMBA_PASSWORD" "$@"
+    PASSWD=$SAMBA_PASSWORD run setpriv --reuid="$SAMBA_USER" --regid="$SAMBA_USER" \
+        --init-groups env USER="$SAMBA_USER" HOME=/ "$@"
 }
 
 if ! setpriv --reuid="$SAMBA_USER" --regid="$SAMBA_USER" --init-groups test -r /dev/fuse -a -w /dev/fuse; then
@@ -62,6 +62,13 @@ as_user fusermount3 -u "$M"
 expect_ok "fusermount3 -u by the user"
 expect_true "the helper (pid '$pid') exits after the unmount" wait_daemon_gone "$pid"
 expect_no_mount "$M" "after fusermount3 -u"
+
+# A mount point the user may not write to: fusermount3 refuses, and its reason is in the line.
+mkdir "$TEST_TMP/root-owned"
+as_user "$MOUNT_SMBQUIC" "$UNC" "$TEST_TMP/root-owned" -o "$(opts)"
+expect_failure_match 32 '^mount\.smbquic: mount failed: .*\(fusermount3: user has no write access to mountpoint .+\)$' \
+    "a mount point the user cannot write to: fusermount3's reason is shown"
+expect_no_mount "$TEST_TMP/root-owned" "fusermount3 refused"
 
 if grep -qE '^[[:space:]]*user_allow_other' /etc/fuse.conf 2>/dev/null; then
     echo "# /etc/fuse.conf has user_allow_other: allow_other is allowed for users here"
