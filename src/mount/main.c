@@ -132,6 +132,16 @@ static int enter_mount_namespace(const char *ns, char *why, size_t why_len)
     return 0;
 }
 
+/* "//server/share" as /proc/mounts shows it and mount(8) compares it with fstab. */
+static int make_fsname(const struct sq_options *o, char *out, size_t len)
+{
+    bool v6 = strchr(o->server, ':') != NULL;
+    int n = snprintf(out, len, "//%s%s%s/%s", v6 ? "[" : "", o->server, v6 ? "]" : "", o->share);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+#ifdef SMBQUIC_HAVE_FS
+
 /* True when /etc/fuse.conf lets users other than root use allow_other (fusermount3(1)). */
 static bool fuse_conf_allows_other(void)
 {
@@ -160,16 +170,6 @@ static int check_dev_fuse(char *why, size_t why_len)
              saved == ENOENT ? " (is the fuse module loaded?)" : "");
     return -1;
 }
-
-/* "//server/share" as /proc/mounts shows it and mount(8) compares it with fstab. */
-static int make_fsname(const struct sq_options *o, char *out, size_t len)
-{
-    bool v6 = strchr(o->server, ':') != NULL;
-    int n = snprintf(out, len, "//%s%s%s/%s", v6 ? "[" : "", o->server, v6 ? "]" : "", o->share);
-    return n < 0 || (size_t)n >= len ? -1 : 0;
-}
-
-#ifdef SMBQUIC_HAVE_FS
 
 static void log_connected(const struct sq_session *s, const char *fsname)
 {
@@ -659,8 +659,14 @@ int main(int argc, char **argv)
         return fail(MOUNT_EXIT_FAIL, "mount point failed: %s: not a directory", a.dir);
     }
 
-    /* What libfuse and fusermount3 would refuse, said clearly and before authenticating
-     * (their own messages would go to /dev/null in the detached process). */
+#ifndef SMBQUIC_HAVE_FS
+    /* Before connecting: a pointless authentication could count towards a lockout. */
+    (void)foreground;
+    sq_options_free(&o);
+    return fail(MOUNT_EXIT_FAIL, "mount failed: this " PROGRAM
+                                 " was built without the filesystem (libfuse 3 was missing)");
+#else
+    /* What libfuse and fusermount3 would refuse, said plainly and before authenticating. */
     if (o.mount.allow_other && geteuid() != 0 && !fuse_conf_allows_other()) {
         sq_options_free(&o);
         return fail(MOUNT_EXIT_USAGE, "options failed: allow_other needs 'user_allow_other' in "
@@ -679,13 +685,6 @@ int main(int argc, char **argv)
         return MOUNT_EXIT_OK;
     }
 
-#ifndef SMBQUIC_HAVE_FS
-    /* Before connecting: a pointless authentication could count towards a lockout. */
-    (void)foreground;
-    sq_options_free(&o);
-    return fail(MOUNT_EXIT_FAIL, "mount failed: this " PROGRAM
-                                 " was built without the filesystem (libfuse 3 was missing)");
-#else
     struct sq_failure f = {0};
     struct sq_session *s = NULL;
     rc = sq_session_open(&o, &s, &f);
