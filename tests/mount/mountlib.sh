@@ -32,6 +32,7 @@ MOUNT_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MOUNT_SMBQUIC=${MOUNT_SMBQUIC:-}
 MOUNT_SMBQUIC_FS=${MOUNT_SMBQUIC_FS:-0}
 
+# shellcheck disable=SC2120 # its one optional word is not the script's arguments
 mount_require() {
     local want_fs=${1:-}
     if [ -z "$MOUNT_SMBQUIC" ] || [ ! -x "$MOUNT_SMBQUIC" ]; then
@@ -48,6 +49,7 @@ mount_require() {
     fi
     if [ -z "${SMBQUIC_MOUNT_NS:-}" ]; then
         command -v unshare >/dev/null 2>&1 || skip "unshare not installed (util-linux)"
+        # shellcheck disable=SC2093 # the skip below runs only when exec fails
         SMBQUIC_MOUNT_NS=1 exec unshare --mount --propagation private -- bash "$0"
         skip "cannot enter a private mount namespace"
     fi
@@ -182,6 +184,7 @@ new_mount_dir() {
     local dir=$TEST_TMP/mnt$_mount_dirs
     mkdir -p "$dir" || die "mkdir $dir"
     rig_cleanup_add "mount_cleanup '$dir'"
+    # shellcheck disable=SC2034 # for the test scripts
     MNT=$dir
 }
 

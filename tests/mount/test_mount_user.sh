@@ -34,8 +34,9 @@ if ! setpriv --reuid="$SAMBA_USER" --regid="$SAMBA_USER" --init-groups test -r /
     expect_failure 32 "mount.smbquic: mount failed: cannot open /dev/fuse: Permission denied" \
         "/dev/fuse not usable by the user: refused before connecting"
     expect_no_mount "$M" "/dev/fuse not usable"
-    mkdir "$TEST_TMP/dev" && mount -t tmpfs -o mode=0755 tmpfs "$TEST_TMP/dev" ||
+    if ! mkdir "$TEST_TMP/dev" || ! mount -t tmpfs -o mode=0755 tmpfs "$TEST_TMP/dev"; then
         die "tmpfs for a /dev/fuse node"
+    fi
     rig_cleanup_add "umount -l '$TEST_TMP/dev' 2>/dev/null || true"
     mknod -m 0666 "$TEST_TMP/dev/fuse" c 10 229 || skip "cannot make a /dev/fuse node"
     mount --bind "$TEST_TMP/dev/fuse" /dev/fuse || die "bind /dev/fuse"
