@@ -1302,6 +1302,7 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
     char *argv[] = {"mount.smbquic", fsname_opt, opts, cfg->debug ? "-d" : NULL, NULL};
     struct fuse_args args = FUSE_ARGS_INIT(cfg->debug ? 4 : 3, argv);
     fs->se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
+    fuse_opt_free_args(&args);
     if (!fs->se) {
         rc = SQ_ERR_INVAL;
         snprintf(why, why_len, "cannot create the FUSE session (bad mount options?)");
