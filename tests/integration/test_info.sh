@@ -57,6 +57,14 @@ samba_start default || die "samba_start default"
 smbq info "$UNC" -o "$(opts)"
 expect_ok "info against a server that desires encryption"
 expect_line_match "^cipher: ${ciphers_re:1}" "server-desired encryption is honoured"
+if quic_mode; then
+    # quic_tls_only only offers SMB2_ACCEPT_TRANSPORT_LEVEL_SECURITY; Samba 4.17 does not know
+    # SMB2_TRANSPORT_CAPABILITIES, so nothing is granted and SMB encryption stays on.
+    smbq info "$UNC" -o "$(opts quic_tls_only)"
+    expect_ok "info with quic_tls_only"
+    expect_line "transport_security_only: no" "quic_tls_only not granted by this server"
+    expect_line_match "^cipher: ${ciphers_re:1}" "quic_tls_only not granted: SMB encryption stays on"
+fi
 samba_stop
 
 # Older dialects only with vers=, only over TCP.
