@@ -217,8 +217,8 @@ stop_helper
 expect_rc 0 "auto, UDP swallowed: falls back to TCP"
 expect_line "transport: tcp" "auto, UDP swallowed: info says tcp"
 expect_true "auto, UDP swallowed: -v says so" grep -q 'trying TCP port 445' <<<"$ERR"
-expect_true "auto waited a short bounded time for QUIC (${secs}s, 3 s documented)" \
-    awk -v s="$secs" 'BEGIN { exit !(s >= 2.5 && s < 6) }'
+expect_true "auto waited a short bounded time for QUIC (${secs}s; 3 s documented, 10 s is the full connect timeout)" \
+    awk -v s="$secs" 'BEGIN { exit !(s >= 2.5 && s < 8) }'
 
 serve SERVER
 before=$(tcp445)
