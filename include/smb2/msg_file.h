@@ -639,6 +639,10 @@ struct smb2_output_buffer {
 };
 int smb2_query_directory_response_decode(const uint8_t *msg, size_t len,
                                          struct smb2_output_buffer *out);
+/* The shared decoder of that shape (StructureSize 9, OutputBufferOffset/Length, the buffer
+ * after the fixed part and inside msg). */
+int smb2_output_buffer_response_decode(const uint8_t *msg, size_t len,
+                                       struct smb2_output_buffer *out);
 
 /* One directory entry from FILE_DIRECTORY_INFORMATION, FILE_FULL_DIRECTORY_INFORMATION,
  * FILE_BOTH_DIRECTORY_INFORMATION, FILE_ID_FULL_DIRECTORY_INFORMATION or

@@ -36,7 +36,8 @@ int smb2_query_directory_request_encode(struct writer *w,
 }
 
 /* The shared response shape: StructureSize 9, OutputBufferOffset (2), OutputBufferLength (4). */
-static int output_response(const uint8_t *msg, size_t len, struct smb2_output_buffer *out)
+int smb2_output_buffer_response_decode(const uint8_t *msg, size_t len,
+                                       struct smb2_output_buffer *out)
 {
     memset(out, 0, sizeof(*out));
     struct reader r;
@@ -59,7 +60,7 @@ static int output_response(const uint8_t *msg, size_t len, struct smb2_output_bu
 int smb2_query_directory_response_decode(const uint8_t *msg, size_t len,
                                          struct smb2_output_buffer *out)
 {
-    return output_response(msg, len, out);
+    return smb2_output_buffer_response_decode(msg, len, out);
 }
 
 /* Fixed sizes of the supported classes (the FileName follows). */
@@ -168,7 +169,7 @@ int smb2_change_notify_request_encode(struct writer *w,
 int smb2_change_notify_response_decode(const uint8_t *msg, size_t len,
                                        struct smb2_output_buffer *out)
 {
-    return output_response(msg, len, out);
+    return smb2_output_buffer_response_decode(msg, len, out);
 }
 
 int smb2_notify_info_next(struct reader *r, struct smb2_notify_info *out)

@@ -9,8 +9,6 @@
 
 #define QUERY_INFO_REQUEST_SIZE       41
 #define QUERY_INFO_INPUT_OFFSET       (SMB2_HEADER_SIZE + 40) /* 0x68 */
-#define QUERY_INFO_RESPONSE_SIZE      9
-#define QUERY_INFO_RESPONSE_FIXED_END (SMB2_HEADER_SIZE + 8)
 #define SET_INFO_REQUEST_SIZE         33
 #define SET_INFO_BUFFER_OFFSET        (SMB2_HEADER_SIZE + 32) /* 0x60 */
 #define SET_INFO_RESPONSE_SIZE        2
@@ -41,22 +39,8 @@ int smb2_query_info_request_encode(struct writer *w, const struct smb2_query_inf
 
 int smb2_query_info_response_decode(const uint8_t *msg, size_t len, struct smb2_output_buffer *out)
 {
-    memset(out, 0, sizeof(*out));
-    struct reader r;
-    reader_init(&r, msg, len);
-    reader_seek(&r, SMB2_HEADER_SIZE);
-    uint16_t structure_size = reader_get_le16(&r);
-    uint16_t off = reader_get_le16(&r);
-    uint32_t n = reader_get_le32(&r);
-    if (reader_error(&r) || structure_size != QUERY_INFO_RESPONSE_SIZE)
-        return SQ_ERR_PROTO;
-    if (n == 0)
-        return 0;
-    if (off < QUERY_INFO_RESPONSE_FIXED_END || off > len || n > len - off)
-        return SQ_ERR_PROTO;
-    out->buffer = msg + off;
-    out->buffer_len = n;
-    return 0;
+    /* MS-SMB2 2.2.38: the same shape as QUERY_DIRECTORY's and CHANGE_NOTIFY's responses. */
+    return smb2_output_buffer_response_decode(msg, len, out);
 }
 
 int smb2_set_info_request_encode(struct writer *w, const struct smb2_set_info_request *req)
