@@ -609,5 +609,11 @@ int sq_options_validate(const struct sq_options *o, char *why, size_t why_len)
         snprintf(why, why_len, "a client certificate needs both cert= and key=");
         return SQ_ERR_INVAL;
     }
+    /* Over TCP nothing but SMB encryption protects the data: refuse the option rather than
+     * let the user believe it does something there. */
+    if (o->quic_tls_only && o->transport == SQ_TRANSPORT_TCP) {
+        snprintf(why, why_len, "quic_tls_only applies only to SMB over QUIC, not transport=tcp");
+        return SQ_ERR_INVAL;
+    }
     return 0;
 }

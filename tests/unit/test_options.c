@@ -657,6 +657,15 @@ START_TEST(test_validate)
     ck_assert_str_eq(why, "a client certificate needs both cert= and key=");
     parse_ok(&o, "key=/k.pem");
     ck_assert_int_eq(sq_options_validate(&o, why, sizeof(why)), 0);
+
+    /* quic_tls_only means nothing over TCP: refused there, fine over QUIC and auto. */
+    parse_ok(&o, "quic_tls_only");
+    ck_assert_int_eq(sq_options_validate(&o, why, sizeof(why)), 0);
+    parse_ok(&o, "transport=auto");
+    ck_assert_int_eq(sq_options_validate(&o, why, sizeof(why)), 0);
+    parse_ok(&o, "transport=tcp");
+    ck_assert_int_eq(sq_options_validate(&o, why, sizeof(why)), SQ_ERR_INVAL);
+    ck_assert_str_eq(why, "quic_tls_only applies only to SMB over QUIC, not transport=tcp");
     sq_options_free(&o);
     opts_init(&o);
     ck_assert_int_eq(sq_options_parse_unc(&o, "//srv/share", true, why, sizeof(why)), 0);
