@@ -19,11 +19,10 @@
 #include "util/error.h"
 #include "util/utf16.h"
 
-
-#define READ_CHUNK_MAX (1024u * 1024u)
+#define READ_CHUNK_MAX  (1024u * 1024u)
 #define WRITE_CHUNK_MAX (1024u * 1024u)
-#define IO_WINDOW 16           /* transfers in flight */
-#define DIR_BUFFER_LEN (256u * 1024u)
+#define IO_WINDOW       16 /* transfers in flight */
+#define DIR_BUFFER_LEN  (256u * 1024u)
 
 /* The share-relative path as UTF-16LE (empty for the root). */
 
@@ -76,10 +75,9 @@ static void format_filetime(uint64_t ft, char *buf, size_t len)
 static void format_guid(const uint8_t g[16], char *buf, size_t len)
 {
     /* GUIDs are mixed-endian on the wire (MS-DTYP 2.3.4.2). */
-    snprintf(buf, len,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             g[3], g[2], g[1], g[0], g[5], g[4], g[7], g[6], g[8], g[9], g[10], g[11], g[12],
-             g[13], g[14], g[15]);
+    snprintf(buf, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", g[3],
+             g[2], g[1], g[0], g[5], g[4], g[7], g[6], g[8], g[9], g[10], g[11], g[12], g[13],
+             g[14], g[15]);
 }
 
 int cmd_info(struct sq_session *s, const struct sq_options *o, struct sq_failure *f)
@@ -118,17 +116,11 @@ int cmd_info(struct sq_session *s, const struct sq_options *o, struct sq_failure
 
 int cmd_stat(struct sq_session *s, const struct sq_options *o, struct sq_failure *f)
 {
-    uint8_t *name;
-    size_t name_len;
-    int rc = sq_path_to_smb(o->path, &name, &name_len);
-    if (rc)
-        return sq_fail(f, SQ_STAGE_OPTIONS, "stat", rc, 0, "path is not valid UTF-8");
+    int rc;
     struct smb2_request reqs[3];
     struct sq_reply replies[3];
     memset(reqs, 0, sizeof(reqs));
-    rc = sq_req_create_name(&reqs[0], name, name_len, FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE,
-                      FILE_OPEN, 0, 0);
-    free(name);
+    rc = sq_req_create(&reqs[0], o->path, FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE, FILE_OPEN, 0, 0);
     if (!rc)
         rc = sq_req_query_info(&reqs[1], &sq_related_file_id, true, SMB2_0_INFO_FILE,
                                FILE_ALL_INFORMATION, 4096);
@@ -206,7 +198,6 @@ static int print_entries(const uint8_t *buf, uint32_t len, bool long_format)
     return rc < 0 ? rc : 0;
 }
 
-
 static int close_handle(struct sq_session *s, const struct smb2_file_id *id)
 {
     struct smb2_request req;
@@ -221,21 +212,15 @@ static int close_handle(struct sq_session *s, const struct smb2_file_id *id)
     return rc;
 }
 
-int cmd_ls(struct sq_session *s, const struct sq_options *o, bool long_format,
-           struct sq_failure *f)
+int cmd_ls(struct sq_session *s, const struct sq_options *o, bool long_format, struct sq_failure *f)
 {
-    uint8_t *name;
-    size_t name_len;
-    int rc = sq_path_to_smb(o->path, &name, &name_len);
-    if (rc)
-        return sq_fail(f, SQ_STAGE_OPTIONS, "list", rc, 0, "path is not valid UTF-8");
+    int rc;
     struct smb2_request reqs[2];
     struct sq_reply replies[2];
     memset(reqs, 0, sizeof(reqs));
-    rc = sq_req_create_name(&reqs[0], name, name_len,
-                      FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE, FILE_OPEN,
-                      FILE_DIRECTORY_FILE, 0);
-    free(name);
+    rc = sq_req_create(&reqs[0], o->path,
+                       FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE, FILE_OPEN,
+                       FILE_DIRECTORY_FILE, 0);
     if (!rc)
         rc = sq_req_query_directory(&reqs[1], &sq_related_file_id, true, true, DIR_BUFFER_LEN);
     if (rc) {
@@ -313,17 +298,12 @@ static int check_chain(struct sq_reply *replies, size_t n, const char *op, struc
 
 int cmd_mkdir(struct sq_session *s, const struct sq_options *o, struct sq_failure *f)
 {
-    uint8_t *name;
-    size_t name_len;
-    int rc = sq_path_to_smb(o->path, &name, &name_len);
-    if (rc)
-        return sq_fail(f, SQ_STAGE_OPTIONS, "mkdir", rc, 0, "path is not valid UTF-8");
+    int rc;
     struct smb2_request reqs[2];
     struct sq_reply replies[2];
     memset(reqs, 0, sizeof(reqs));
-    rc = sq_req_create_name(&reqs[0], name, name_len, FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE,
-                      FILE_CREATE, FILE_DIRECTORY_FILE, 0);
-    free(name);
+    rc = sq_req_create(&reqs[0], o->path, FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE, FILE_CREATE,
+                       FILE_DIRECTORY_FILE, 0);
     if (!rc)
         rc = sq_req_close(&reqs[1], &sq_related_file_id, true);
     if (rc) {
@@ -343,23 +323,19 @@ int cmd_mkdir(struct sq_session *s, const struct sq_options *o, struct sq_failur
 static int remove_path(struct sq_session *s, const char *path, const char *op, bool directory,
                        struct sq_failure *f)
 {
-    uint8_t *name;
-    size_t name_len;
-    int rc = sq_path_to_smb(path, &name, &name_len);
-    if (rc)
-        return sq_fail(f, SQ_STAGE_OPTIONS, op, rc, 0, "path is not valid UTF-8");
+    int rc;
     struct smb2_request reqs[3];
     struct sq_reply replies[3];
     struct writer info;
     writer_init(&info);
     memset(reqs, 0, sizeof(reqs));
-    rc = sq_req_create_name(&reqs[0], name, name_len, SMB2_DELETE | FILE_READ_ATTRIBUTES, FILE_OPEN,
-                      directory ? FILE_DIRECTORY_FILE : FILE_NON_DIRECTORY_FILE, 0);
-    free(name);
+    rc = sq_req_create(&reqs[0], path, SMB2_DELETE | FILE_READ_ATTRIBUTES, FILE_OPEN,
+                       directory ? FILE_DIRECTORY_FILE : FILE_NON_DIRECTORY_FILE, 0);
     if (!rc)
         rc = smb2_file_disposition_info_encode(&info, true);
     if (!rc)
-        rc = sq_req_set_info(&reqs[1], &sq_related_file_id, true, FILE_DISPOSITION_INFORMATION, info.data, info.len);
+        rc = sq_req_set_info(&reqs[1], &sq_related_file_id, true, FILE_DISPOSITION_INFORMATION,
+                             info.data, info.len);
     if (!rc)
         rc = sq_req_close(&reqs[2], &sq_related_file_id, true);
     writer_free(&info);
@@ -388,29 +364,25 @@ int cmd_rmdir(struct sq_session *s, const struct sq_options *o, struct sq_failur
 int cmd_mv(struct sq_session *s, const struct sq_options *o, const char *new_path,
            struct sq_failure *f)
 {
-    uint8_t *name = NULL, *new_name = NULL;
-    size_t name_len, new_len;
-    int rc = sq_path_to_smb(o->path, &name, &name_len);
-    if (!rc)
-        rc = sq_path_to_smb(new_path, &new_name, &new_len);
-    if (rc) {
-        free(name);
-        return sq_fail(f, SQ_STAGE_OPTIONS, "rename", rc, 0, "path is not valid UTF-8");
-    }
+    uint8_t *new_name = NULL;
+    size_t new_len = 0;
+    int rc;
     struct smb2_request reqs[3];
     struct sq_reply replies[3];
     struct writer info;
     writer_init(&info);
     memset(reqs, 0, sizeof(reqs));
-    rc = sq_req_create_name(&reqs[0], name, name_len,
-                      SMB2_DELETE | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE, FILE_OPEN, 0, 0);
+    rc = sq_req_create(&reqs[0], o->path, SMB2_DELETE | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE,
+                       FILE_OPEN, 0, 0);
+    if (!rc)
+        rc = sq_path_to_smb(new_path, &new_name, &new_len);
     if (!rc)
         rc = smb2_file_rename_info_encode(&info, false, new_name, new_len);
     if (!rc)
-        rc = sq_req_set_info(&reqs[1], &sq_related_file_id, true, FILE_RENAME_INFORMATION, info.data, info.len);
+        rc = sq_req_set_info(&reqs[1], &sq_related_file_id, true, FILE_RENAME_INFORMATION,
+                             info.data, info.len);
     if (!rc)
         rc = sq_req_close(&reqs[2], &sq_related_file_id, true);
-    free(name);
     free(new_name);
     writer_free(&info);
     if (rc) {
@@ -434,15 +406,15 @@ struct transfer {
     uint64_t done_bytes;
     uint32_t chunk;
     unsigned in_flight;
-    bool is_read;         /* get (READ) or put (WRITE) */
+    bool is_read; /* get (READ) or put (WRITE) */
     bool finished;
     /* get to a pipe, terminal or device: no pwrite, so completed reads are written in order;
      * ones that arrive early wait in `held` (at most IO_WINDOW of them). */
     bool sequential;
-    uint64_t written;     /* bytes written to fd so far (sequential only) */
+    uint64_t written; /* bytes written to fd so far (sequential only) */
     struct held_chunk *held;
-    int err;              /* first local or connection error */
-    uint32_t status;      /* first failing NTSTATUS */
+    int err;         /* first local or connection error */
+    uint32_t status; /* first failing NTSTATUS */
 };
 
 struct held_chunk {
@@ -467,8 +439,7 @@ static int write_all(int fd, const uint8_t *p, size_t len)
 }
 
 /* Delivers one completed read to a non-seekable output, in file order. */
-static int deliver_sequential(struct transfer *t, uint64_t offset, const uint8_t *data,
-                              size_t len)
+static int deliver_sequential(struct transfer *t, uint64_t offset, const uint8_t *data, size_t len)
 {
     if (offset != t->written) {
         struct held_chunk *h = malloc(sizeof(*h) + len);
@@ -709,19 +680,14 @@ static int transfer_issue(struct transfer *t)
 }
 
 static int open_remote(struct sq_session *s, const char *path, uint32_t access,
-                       uint32_t disposition, struct smb2_create_response *out,
-                       struct sq_failure *f, const char *op)
+                       uint32_t disposition, struct smb2_create_response *out, struct sq_failure *f,
+                       const char *op)
 {
-    uint8_t *name;
-    size_t name_len;
-    int rc = sq_path_to_smb(path, &name, &name_len);
-    if (rc)
-        return sq_fail(f, SQ_STAGE_OPTIONS, op, rc, 0, "path is not valid UTF-8");
+    int rc;
     struct smb2_request req;
     struct sq_reply reply;
-    rc = sq_req_create_name(&req, name, name_len, access, disposition, FILE_NON_DIRECTORY_FILE,
-                      FILE_ATTRIBUTE_NORMAL);
-    free(name);
+    rc = sq_req_create(&req, path, access, disposition, FILE_NON_DIRECTORY_FILE,
+                       FILE_ATTRIBUTE_NORMAL);
     if (rc) {
         writer_free(&req.msg);
         return conn_fail(f, op, rc);
@@ -759,7 +725,8 @@ int cmd_get(struct sq_session *s, const struct sq_options *o, const char *local,
         return rc;
     /* "-" is standard output, as with cp-like tools in scripts. */
     bool to_stdout = strcmp(local, "-") == 0;
-    int fd = to_stdout ? STDOUT_FILENO : open(local, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    int fd =
+        to_stdout ? STDOUT_FILENO : open(local, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0) {
         close_handle(s, &cr.file_id);
         return local_fail(f, "get", SQ_ERR_IO, "cannot create %s: %s", local);

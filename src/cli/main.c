@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "client/options.h"
+#include "client/requests.h"
 #include "client/session.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -200,8 +201,24 @@ int main(int argc, char **argv)
             sq_options_free(&tmp);
         }
     }
+    /* Paths are checked once here, so the commands can build requests without failing on
+     * them later (MS-SMB2 names are UTF-16: the path must be valid UTF-8). */
+    uint8_t *probe = NULL;
+    size_t probe_len;
+    if (!rc && o.path && sq_path_to_smb(o.path, &probe, &probe_len) != 0) {
+        snprintf(why, sizeof(why), "'%s' is not valid UTF-8", unc);
+        rc = SQ_ERR_INVAL;
+    }
+    free(probe);
+    probe = NULL;
+    if (!rc && new_smb_path && sq_path_to_smb(new_smb_path, &probe, &probe_len) != 0) {
+        snprintf(why, sizeof(why), "'%s' is not valid UTF-8", new_path);
+        rc = SQ_ERR_INVAL;
+    }
+    free(probe);
     if (rc) {
         fprintf(stderr, "smbquic: options failed: %s\n", why);
+        free(new_smb_path);
         sq_options_free(&o);
         return EXIT_USAGE;
     }
