@@ -144,6 +144,7 @@ struct relay {
     uint64_t seed;
     int64_t start;
     int64_t rebind_every; /* ns; 0: never */
+    int64_t rebind_start; /* ns after start of the first rebind; -1: one period */
     int64_t next_rebind;
     uint64_t rebinds;
     struct blackout blackouts[MAX_BLACKOUTS];
@@ -869,6 +870,7 @@ enum global_option {
     OPT_TARGET,
     OPT_SEED,
     OPT_REBIND_EVERY,
+    OPT_REBIND_START,
     OPT_BLACKOUT,
     OPT_STATS_FILE,
     OPT_READY_FILE,
@@ -901,6 +903,8 @@ static void usage(FILE *out)
           "Whole path:\n"
           "  --rebind-every SEC    every SEC seconds forward from a new upstream socket (new\n"
           "                        source port), closing the old one, like a NAT rebinding\n"
+          "  --rebind-start SEC    the first rebinding SEC seconds after start (default: one\n"
+          "                        period); e.g. to let a QUIC handshake finish first\n"
           "  --blackout START:DUR  drop everything, both ways, from START for DUR seconds\n"
           "                        after the relay started (repeatable)\n"
           "Other:\n"
@@ -1014,6 +1018,7 @@ static int parse_options(struct relay *r, int argc, char **argv)
     options[n++] = (struct option){"target", required_argument, NULL, OPT_TARGET};
     options[n++] = (struct option){"seed", required_argument, NULL, OPT_SEED};
     options[n++] = (struct option){"rebind-every", required_argument, NULL, OPT_REBIND_EVERY};
+    options[n++] = (struct option){"rebind-start", required_argument, NULL, OPT_REBIND_START};
     options[n++] = (struct option){"blackout", required_argument, NULL, OPT_BLACKOUT};
     options[n++] = (struct option){"stats-file", required_argument, NULL, OPT_STATS_FILE};
     options[n++] = (struct option){"ready-file", required_argument, NULL, OPT_READY_FILE};
@@ -1059,6 +1064,13 @@ static int parse_options(struct relay *r, int argc, char **argv)
                 return -1;
             }
             r->rebind_every = (int64_t)llround(a * (double)NS_PER_SEC);
+            break;
+        case OPT_REBIND_START:
+            if (parse_number(optarg, 0, 1e6, &a) != 0) {
+                logmsg("invalid --rebind-start '%s'", optarg);
+                return -1;
+            }
+            r->rebind_start = (int64_t)llround(a * (double)NS_PER_SEC);
             break;
         case OPT_BLACKOUT:
             if (parse_pair(optarg, 0, 1e6, 0, 1e6, &a, &b) != 0 || b <= 0) {
@@ -1167,6 +1179,7 @@ int main(int argc, char **argv)
     int rc;
 
     r->seed = 1;
+    r->rebind_start = -1;
     r->mem_limit = DEFAULT_MEM_LIMIT;
     r->listen_fd = -1;
     r->upstream_fd = -1;
@@ -1197,7 +1210,7 @@ int main(int argc, char **argv)
     prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
 
     r->start = now_ns();
-    r->next_rebind = r->start + r->rebind_every;
+    r->next_rebind = r->start + (r->rebind_start >= 0 ? r->rebind_start : r->rebind_every);
     r->listen_fd = open_listen_socket(r);
     if (r->listen_fd < 0)
         return 1;
