@@ -1001,7 +1001,7 @@ static int parse_options(struct relay *r, int argc, char **argv)
     static char names[3][OPT_DIR_COUNT][32];
     static const char *const prefixes[3] = {"", "up-", "down-"};
     static const int masks[3] = {3, 1, 2};
-    struct option options[3 * OPT_DIR_COUNT + 10];
+    struct option options[3 * OPT_DIR_COUNT + 16]; /* per-direction forms + the others + end */
     const char *listen_text = NULL;
     const char *target_text = NULL;
     size_t n = 0;
