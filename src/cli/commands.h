@@ -20,6 +20,8 @@ int cmd_mv(struct sq_session *s, const struct sq_options *o, const char *new_pat
            struct sq_failure *f);
 int cmd_get(struct sq_session *s, const struct sq_options *o, const char *local,
             struct sq_failure *f);
+/* Prints the status of the mount MOUNTPOINT is on; returns the exit status. */
+int cmd_status(const char *mountpoint);
 int cmd_put(struct sq_session *s, const struct sq_options *o, const char *local,
             struct sq_failure *f);
 

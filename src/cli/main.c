@@ -39,6 +39,7 @@ static void usage(FILE *out)
           "  rm    //SERVER/SHARE/PATH           remove a file\n"
           "  mkdir //SERVER/SHARE/PATH           create a directory\n"
           "  rmdir //SERVER/SHARE/PATH           remove an empty directory\n"
+          "  status MOUNTPOINT                   show a mount's connection and request counts\n"
           "\n"
           "options (-o, comma separated): port=N, transport=quic|tcp|auto, username=USER,\n"
           "  domain=DOMAIN, credentials=FILE, sign, seal, sec=krb5|ntlmssp,\n"
@@ -143,6 +144,15 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *cmd = args[0];
+    if (strcmp(cmd, "status") == 0) {
+        sq_options_free(&o);
+        if (nargs != 2) {
+            fprintf(stderr, "smbquic: status: wrong number of arguments\n");
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+        return cmd_status(args[1]);
+    }
     const char *unc = NULL, *local = NULL, *new_path = NULL;
     int want = 2;
     if (strcmp(cmd, "get") == 0 || strcmp(cmd, "mv") == 0) {

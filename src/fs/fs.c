@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ctype.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +27,7 @@
 #include "smb2/ntstatus.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/mountinfo.h"
 #include "util/utf16.h"
 
 #define NODE_BUCKETS 4096
@@ -47,6 +50,7 @@ struct fs {
     struct fs_node *nodes[NODE_BUCKETS];
     uint64_t root_server_id; /* the root's own file id, mapped to FUSE_ROOT_ID */
     int conn_error;
+    int status_fd; /* listening socket for `smbquic status`, -1 when there is none */
 };
 
 /* An open file or directory. */
@@ -1216,6 +1220,131 @@ static const struct fuse_lowlevel_ops fs_ops = {
     .statfs = fs_statfs,
 };
 
+/* ---- status: `smbquic status MOUNTPOINT` asks the serving process over an abstract unix
+ * socket keyed by the mount's device number (include/util/mountinfo.h). The answer is made
+ * from what this thread already knows, so it sends nothing to the server and the request
+ * counters it reports are not disturbed by asking. ---- */
+
+struct find_dev {
+    const char *mountpoint;
+    unsigned major, minor;
+    bool found;
+};
+
+static bool note_our_dev(const struct sq_mount_entry *e, void *arg)
+{
+    struct find_dev *f = arg;
+    /* Keep going: when mounts are stacked on the path, the last one listed is the newest,
+     * ours. */
+    if (strcmp(e->target, f->mountpoint) == 0 && strcmp(e->type, "fuse.smbquic") == 0) {
+        f->major = e->major;
+        f->minor = e->minor;
+        f->found = true;
+    }
+    return false;
+}
+
+/* Listens for status requests; failing to is logged, never fatal for the mount. */
+static void status_listen(struct fs *fs)
+{
+    /* The device number comes from mountinfo, not stat(2): a stat of our own mount point
+     * would be a FUSE request to this very thread, which is not serving yet. */
+    struct find_dev f = {.mountpoint = fs->cfg.mountpoint};
+    sq_mountinfo_each(note_our_dev, &f);
+    if (!f.found) {
+        sq_log(SQ_LOG_WARNING, "status: %s not found in mountinfo; `smbquic status` will not work",
+               fs->cfg.mountpoint);
+        return;
+    }
+    struct sockaddr_un addr;
+    socklen_t len = sq_status_address(f.major, f.minor, &addr);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, len) != 0 || listen(fd, 8) != 0) {
+        sq_log(SQ_LOG_WARNING, "status: cannot listen: %s; `smbquic status` will not work",
+               strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    fs->status_fd = fd;
+}
+
+static void lowercase(char *s)
+{
+    for (; *s; s++)
+        *s = (char)tolower((unsigned char)*s);
+}
+
+/* The status text: "key: value" lines as `smbquic info` prints them, then one counter per
+ * SMB2 command of the requests sent since the mount (so round trips per operation can be
+ * measured by taking the difference around it). */
+static char *status_text(struct fs *fs, size_t *len)
+{
+    char *text = NULL;
+    FILE *out = open_memstream(&text, len);
+    if (!out)
+        return NULL;
+    const struct sq_session_info *i = sq_session_info(fs->session);
+    fprintf(out, "mountpoint: %s\n", fs->cfg.mountpoint);
+    fprintf(out, "server: %s\n", fs->cfg.fsname ? fs->cfg.fsname : "");
+    fprintf(out, "state: %s\n", fs->conn_error ? "disconnected" : "connected");
+    if (fs->conn_error)
+        fprintf(out, "error: %s\n", sq_strerror(fs->conn_error));
+    fprintf(out, "transport: %s\n", i->transport);
+    fprintf(out, "peer: %s\n", i->peer);
+    if (strcmp(i->transport, "quic") == 0) {
+        fprintf(out, "connection_id: %s\n", i->connection_id);
+        fprintf(out, "server_cert_sha256: %s\n", i->cert_sha256);
+    }
+    fprintf(out, "dialect: %s\n", sq_dialect_name(i->dialect));
+    fprintf(out, "cipher: %s\n", i->encrypted ? i->cipher : "none");
+    fprintf(out, "signing: %s\n", i->signing);
+    fprintf(out, "cache: %s\n", fs->cfg.cache == FS_CACHE_NONE    ? "none"
+                                : fs->cfg.cache == FS_CACHE_LOOSE ? "loose"
+                                                                  : "strict");
+    fprintf(out, "requests_in_flight: %zu\n", smb2_conn_pending_count(fs->conn));
+    uint64_t total = 0;
+    for (uint16_t cmd = 0; cmd < SMB2_COMMAND_COUNT; cmd++)
+        total += smb2_conn_sent_count(fs->conn, cmd);
+    fprintf(out, "requests: %llu\n", (unsigned long long)total);
+    for (uint16_t cmd = 0; cmd < SMB2_COMMAND_COUNT; cmd++) {
+        char name[32];
+        snprintf(name, sizeof(name), "%s", smb2_command_name(cmd));
+        lowercase(name);
+        fprintf(out, "requests_%s: %llu\n", name,
+                (unsigned long long)smb2_conn_sent_count(fs->conn, cmd));
+    }
+    if (fclose(out) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+/* Answers every waiting status request: root, the mount's owner and the uid= user may ask. */
+static void status_serve(struct fs *fs)
+{
+    for (;;) {
+        int fd = accept4(fs->status_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return; /* EAGAIN: no more; other errors: the next poll tries again */
+        struct ucred cred;
+        socklen_t cred_len = sizeof(cred);
+        bool allowed = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) == 0 &&
+                       (cred.uid == 0 || cred.uid == geteuid() || cred.uid == fs->cfg.uid);
+        size_t len = 0;
+        char *text = allowed ? status_text(fs, &len) : NULL;
+        const char *msg = text ? text : allowed ? "error: out of memory\n" : "error: permission denied\n";
+        if (!text)
+            len = strlen(msg);
+        /* The socket buffer (over 100 KiB) takes the few hundred bytes at once; a client too
+         * slow to take them gets what fits rather than stalling the mount. */
+        (void)!send(fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        free(text);
+        close(fd);
+    }
+}
+
 /* ---- serving ---- */
 
 static volatile sig_atomic_t stop_signal;
@@ -1283,6 +1412,7 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
     fs->session = s;
     fs->conn = sq_session_conn(s);
     fs->cfg = *cfg;
+    fs->status_fd = -1;
     int rc = learn_root(fs);
     if (rc) {
         snprintf(why, why_len, "cannot read the share's root directory: %s", sq_strerror(rc));
@@ -1326,6 +1456,7 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
     int fuse_fd = fuse_session_fd(fs->se);
     fcntl(fuse_fd, F_SETFL, fcntl(fuse_fd, F_GETFL) | O_NONBLOCK);
     sq_log(SQ_LOG_INFO, "mounted %s on %s", cfg->fsname ? cfg->fsname : "", cfg->mountpoint);
+    status_listen(fs);
     if (ready)
         ready(arg);
 
@@ -1333,18 +1464,21 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
     sigset_t unblocked;
     sigemptyset(&unblocked);
     while (!fuse_session_exited(fs->se) && !stop_signal) {
-        struct pollfd pfd[2];
+        struct pollfd pfd[3];
         sq_session_pollfd(s, &pfd[0]);
         pfd[1].fd = fuse_fd;
         pfd[1].events = POLLIN;
         pfd[1].revents = 0;
+        pfd[2].fd = fs->status_fd; /* poll(2) ignores a negative fd */
+        pfd[2].events = POLLIN;
+        pfd[2].revents = 0;
         int64_t t = sq_session_timeout_us(s);
         struct timespec ts = {.tv_sec = 1, .tv_nsec = 0};
         if (t >= 0 && t < 1000000) {
             ts.tv_sec = 0;
             ts.tv_nsec = (long)t * 1000;
         }
-        int n = ppoll(pfd, 2, &ts, &unblocked);
+        int n = ppoll(pfd, 3, &ts, &unblocked);
         if (n < 0 && errno != EINTR)
             break;
         /* FUSE requests first: their SMB requests then go out in this same pass. */
@@ -1363,6 +1497,8 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
                 fuse_session_process_buf(fs->se, &buf);
             }
         }
+        if (n > 0 && (pfd[2].revents & POLLIN))
+            status_serve(fs);
         if (sq_session_io(s, n > 0 ? pfd[0].revents : 0) != 0 && !fs->conn_error) {
             fs->conn_error = smb2_conn_error(fs->conn);
             /* Every pending FUSE request got EIO from its callback; later ones fail at
@@ -1374,6 +1510,8 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
     if (stop_signal)
         sq_log(SQ_LOG_INFO, "signal %d: unmounting %s", (int)stop_signal, cfg->mountpoint);
     free(buf.mem);
+    if (fs->status_fd >= 0)
+        close(fs->status_fd);
     fuse_session_unmount(fs->se);
     fuse_session_destroy(fs->se);
     fs->se = NULL;

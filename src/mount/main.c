@@ -26,6 +26,7 @@
 #include "client/session.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/mountinfo.h"
 #ifdef SMBQUIC_HAVE_FS
 #include "fs/fs.h"
 #endif
@@ -309,49 +310,22 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Unescapes a /proc/self/mountinfo field (octal escapes such as \040) in place. */
-static void unescape_mountinfo(char *s)
+struct mount_wanted {
+    const char *mountpoint, *fsname;
+};
+
+static bool is_our_mount(const struct sq_mount_entry *e, void *arg)
 {
-    char *out = s;
-    for (char *p = s; *p; p++) {
-        if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
-            p[3] >= '0' && p[3] <= '7') {
-            *out++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
-            p += 3;
-        } else {
-            *out++ = *p;
-        }
-    }
-    *out = '\0';
+    const struct mount_wanted *w = arg;
+    return strcmp(e->target, w->mountpoint) == 0 && strcmp(e->type, "fuse.smbquic") == 0 &&
+           strcmp(e->source, w->fsname) == 0;
 }
 
 /* True when a fuse.smbquic mount of fsname is on mountpoint (proc(5), mountinfo). */
 static bool mounted_here(const char *mountpoint, const char *fsname)
 {
-    FILE *f = fopen("/proc/self/mountinfo", "re");
-    if (!f)
-        return false;
-    char line[4096];
-    bool found = false;
-    while (!found && fgets(line, sizeof(line), f)) {
-        char *save = NULL, *target = NULL;
-        char *field = strtok_r(line, " \n", &save);
-        for (int i = 0; field && i < 4; i++) /* id, parent, major:minor, root */
-            field = strtok_r(NULL, " \n", &save);
-        target = field;
-        while ((field = strtok_r(NULL, " \n", &save)) && strcmp(field, "-") != 0)
-            ;
-        char *type = field ? strtok_r(NULL, " \n", &save) : NULL;
-        char *source = type ? strtok_r(NULL, " \n", &save) : NULL;
-        if (!target || !type || !source)
-            continue;
-        unescape_mountinfo(target);
-        unescape_mountinfo(source);
-        found = strcmp(target, mountpoint) == 0 && strcmp(type, "fuse.smbquic") == 0 &&
-                strcmp(source, fsname) == 0;
-    }
-    fclose(f);
-    return found;
+    struct mount_wanted w = {mountpoint, fsname};
+    return sq_mountinfo_each(is_our_mount, &w);
 }
 
 /* Stops a child that did not report in time (or when the user interrupted the mount), and
