@@ -40,7 +40,13 @@ struct fs_node {
     fuse_ino_t ino;
     uint64_t nlookup;
     char *path; /* share-relative, '/'-separated, "" for the root */
+    /* Unlinked while open: renamed to a hidden name with delete-on-close set (see
+     * remove_common), so only our open handles still reach it. */
+    bool unlinked;
 };
+
+/* Names given to files unlinked while open (remove_common); listings hide them. */
+#define UNLINKED_PREFIX ".smbquic-unlinked-"
 
 struct fs {
     struct sq_session *session;
@@ -51,11 +57,16 @@ struct fs {
     uint64_t root_server_id; /* the root's own file id, mapped to FUSE_ROOT_ID */
     int conn_error;
     int status_fd; /* listening socket for `smbquic status`, -1 when there is none */
+    struct fs_handle *open_files; /* every open regular file, for unlink and fstat */
+    uint64_t unlinked_seq;
 };
 
 /* An open file or directory. */
 struct fs_handle {
     struct smb2_file_id file_id;
+    fuse_ino_t ino;
+    int access_mode; /* O_RDONLY, O_WRONLY or O_RDWR as opened */
+    struct fs_handle *prev, *next; /* fs->open_files (regular files only) */
     bool is_dir;
     char *path; /* directories: for the nodes readdirplus creates */
     /* Directory listing, read in full at the first readdir and served by offset. */
@@ -70,6 +81,42 @@ struct dir_entry {
 };
 
 /* ---- nodes ---- */
+
+static void handle_link(struct fs *fs, struct fs_handle *h)
+{
+    h->prev = NULL;
+    h->next = fs->open_files;
+    if (fs->open_files)
+        fs->open_files->prev = h;
+    fs->open_files = h;
+}
+
+static void handle_unlink(struct fs *fs, struct fs_handle *h)
+{
+    if (h->is_dir)
+        return;
+    if (h->prev)
+        h->prev->next = h->next;
+    else if (fs->open_files == h)
+        fs->open_files = h->next;
+    if (h->next)
+        h->next->prev = h->prev;
+    h->prev = h->next = NULL;
+}
+
+/* An open handle of ino, preferring one that can write when writable is set; NULL if none. */
+static struct fs_handle *open_handle_of(struct fs *fs, fuse_ino_t ino, bool writable)
+{
+    struct fs_handle *any = NULL;
+    for (struct fs_handle *h = fs->open_files; h; h = h->next) {
+        if (h->ino != ino)
+            continue;
+        if (!writable || h->access_mode != O_RDONLY)
+            return h;
+        any = any ? any : h;
+    }
+    return any;
+}
 
 static struct fs_node *node_find(struct fs *fs, fuse_ino_t ino)
 {
@@ -245,6 +292,7 @@ struct call {
     struct fs_node *parent;
     struct fs_handle *handle;
     struct fuse_file_info fi;
+    fuse_ino_t ino;
     uint64_t offset;
     size_t size;
     int flags;
@@ -435,7 +483,22 @@ static void getattr_done(struct call *c)
         fuse_reply_err(c->req, err);
         return;
     }
+    struct fs_node *n = node_find(c->fs, st.st_ino);
+    if (n && n->unlinked)
+        st.st_nlink = 0; /* as fstat(2) of an unlinked file says */
     fuse_reply_attr(c->req, &st, attr_timeout(c->fs));
+}
+
+/* The open handle an attribute request on ino should go through instead of a CREATE by
+ * path: the caller's own (fi), or for a file unlinked while open any of ours, since its
+ * hidden name can no longer be opened (it is delete-pending). NULL: go by path. */
+static struct fs_handle *attr_handle(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi,
+                                     bool writable)
+{
+    if (fi && fi->fh)
+        return (struct fs_handle *)(uintptr_t)fi->fh;
+    struct fs_node *n = node_find(fs, ino);
+    return n && n->unlinked ? open_handle_of(fs, ino, writable) : NULL;
 }
 
 static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -444,7 +507,21 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     if (!c)
         return;
     struct fs *fs = c->fs;
-    stat_path(fs, req, c->path, c);
+    struct fs_handle *h = attr_handle(fs, ino, fi, false);
+    if (!h) {
+        stat_path(fs, req, c->path, c);
+        return;
+    }
+    /* One QUERY_INFO on the open handle. */
+    struct smb2_request r;
+    int rc = sq_req_query_info(&r, &h->file_id, false, SMB2_0_INFO_FILE, FILE_ALL_INFORMATION,
+                               4096);
+    if (rc) {
+        fail_build(req, c, &r, 1, rc);
+        return;
+    }
+    c->query_index = 0;
+    call_submit(c, &r, 1);
 }
 
 static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -467,25 +544,44 @@ static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
                        struct fuse_file_info *fi)
 {
+    struct fs *fs = fuse_req_userdata(req);
+    /* Owner and group do not map onto SMB without POSIX extensions: they stay as the mount
+     * options say. Setting them to what is already shown is a no-op (cp -a, rsync -a as the
+     * mount's owner); anything else is refused rather than silently ignored. */
+    if (((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != fs->cfg.uid) ||
+        ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != fs->cfg.gid)) {
+        fuse_reply_err(req, EPERM);
+        return;
+    }
     struct call *c = begin_op(req, ino, NULL, true, getattr_done);
     if (!c)
         return;
+    struct fs_handle *h = attr_handle(fs, ino, (to_set & FUSE_SET_ATTR_SIZE) ? fi : NULL, true);
+    const struct smb2_file_id *target = h ? &h->file_id : &sq_related_file_id;
+    bool related = h == NULL;
     struct smb2_request reqs[4];
     memset(reqs, 0, sizeof(reqs));
     struct writer eof, basic;
     writer_init(&eof);
     writer_init(&basic);
     size_t k = 0;
-    int rc = sq_req_create(&reqs[k++], c->path,
-                        FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES | FILE_WRITE_DATA |
-                            SMB2_SYNCHRONIZE,
-                        FILE_OPEN, 0, 0);
+    int rc = 0;
+    if (!h)
+        rc = sq_req_create(&reqs[k++], c->path,
+                           FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES |
+                               ((to_set & FUSE_SET_ATTR_SIZE) ? FILE_WRITE_DATA : 0) |
+                               SMB2_SYNCHRONIZE,
+                           FILE_OPEN, 0, 0);
     if (!rc && (to_set & FUSE_SET_ATTR_SIZE)) {
         rc = smb2_file_end_of_file_info_encode(&eof, (uint64_t)attr->st_size);
         if (!rc)
-            rc = sq_req_set_info(&reqs[k++], &sq_related_file_id, true, FILE_END_OF_FILE_INFORMATION, eof.data, eof.len);
+            rc = sq_req_set_info(&reqs[k++], target, related, FILE_END_OF_FILE_INFORMATION,
+                                 eof.data, eof.len);
     }
-    if (!rc && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME))) {
+    /* The write bits of a regular file map to FILE_ATTRIBUTE_READONLY (as cifs does); a
+     * directory's mode has no SMB equivalent and is left as dir_mode= says. */
+    bool set_mode = (to_set & FUSE_SET_ATTR_MODE) && S_ISREG(attr->st_mode);
+    if (!rc && (set_mode || (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)))) {
         struct smb2_file_basic_info bi = {0}; /* 0 = leave unchanged */
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
@@ -495,23 +591,18 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
         if (to_set & FUSE_SET_ATTR_MTIME)
             bi.last_write_time = timespec_to_filetime(
                 (to_set & FUSE_SET_ATTR_MTIME_NOW) ? &now : &attr->st_mtim);
+        if (set_mode)
+            bi.file_attributes =
+                (attr->st_mode & 0222) ? FILE_ATTRIBUTE_NORMAL : FILE_ATTRIBUTE_READONLY;
         rc = smb2_file_basic_info_encode(&basic, &bi);
         if (!rc)
-            rc = sq_req_set_info(&reqs[k++], &sq_related_file_id, true, FILE_BASIC_INFORMATION, basic.data, basic.len);
-    }
-    /* Mode, owner and group do not map onto SMB without POSIX extensions: they stay as the
-     * mount options say; silently accepting them would lie, so they are refused. */
-    if (!rc && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
-        free_reqs(reqs, k);
-        writer_free(&eof);
-        writer_free(&basic);
-        call_free(c);
-        fuse_reply_err(req, EPERM);
-        return;
+            rc = sq_req_set_info(&reqs[k++], target, related, FILE_BASIC_INFORMATION,
+                                 basic.data, basic.len);
     }
     if (!rc)
-        rc = sq_req_query_info(&reqs[k++], &sq_related_file_id, true, SMB2_0_INFO_FILE, FILE_ALL_INFORMATION, 4096);
-    if (!rc)
+        rc = sq_req_query_info(&reqs[k++], target, related, SMB2_0_INFO_FILE,
+                               FILE_ALL_INFORMATION, 4096);
+    if (!rc && !h)
         rc = sq_req_close(&reqs[k++], &sq_related_file_id, true);
     writer_free(&eof);
     writer_free(&basic);
@@ -520,7 +611,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
         return;
     }
     /* The changes come first, then the QUERY_INFO that reports their result. */
-    c->query_index = k - 2;
+    c->query_index = h ? k - 1 : k - 2;
     call_submit(c, reqs, k);
 }
 
@@ -547,6 +638,8 @@ static void open_done(struct call *c)
         return;
     }
     h->file_id = cr.file_id;
+    h->ino = c->ino;
+    h->access_mode = c->fi.flags & O_ACCMODE;
     h->is_dir = c->flags != 0;
     if (h->is_dir && !(h->path = c->path)) {
         free(h);
@@ -555,6 +648,8 @@ static void open_done(struct call *c)
     }
     if (h->is_dir)
         c->path = NULL; /* now owned by the handle */
+    else
+        handle_link(c->fs, h);
     c->fi.fh = (uint64_t)(uintptr_t)h;
     if (c->fs->cfg.cache == FS_CACHE_NONE && !h->is_dir)
         c->fi.direct_io = 1;
@@ -570,6 +665,7 @@ static void open_done(struct call *c)
         } else {
             writer_free(&r.msg);
         }
+        handle_unlink(c->fs, h);
         free(h->path);
         free(h);
     }
@@ -607,6 +703,7 @@ static void open_common(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
         return;
     }
     c->fi = *fi;
+    c->ino = ino;
     c->flags = dir;
     if (!(c->path = strdup(n->path))) {
         call_free(c);
@@ -736,6 +833,7 @@ static void release_common(fuse_req_t req, struct fuse_file_info *fi)
     struct call *c = call_new(fs, req, reply_status_done);
     struct smb2_request r;
     int rc = c ? sq_req_close(&r, &h->file_id, false) : SQ_ERR_NOMEM;
+    handle_unlink(fs, h);
     for (size_t i = 0; i < h->entry_count; i++)
         free(h->entries[i].name);
     free(h->entries);
@@ -807,11 +905,15 @@ static void create_done(struct call *c)
         return;
     }
     h->file_id = cr.file_id;
+    h->ino = e.ino;
+    h->access_mode = c->fi.flags & O_ACCMODE;
+    handle_link(c->fs, h);
     c->fi.fh = (uint64_t)(uintptr_t)h;
     if (c->fs->cfg.cache == FS_CACHE_NONE)
         c->fi.direct_io = 1;
     if (fuse_reply_create(c->req, &e, &c->fi) != 0) {
         node_forget(c->fs, e.ino, 1);
+        handle_unlink(c->fs, h);
         free(h);
     }
 }
@@ -867,11 +969,91 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 
 /* ---- unlink, rmdir: CREATE(DELETE) + SET_INFO(disposition) + CLOSE (MS-FSCC 2.4.11) ---- */
 
+/* The node of a file at path that we hold open, or NULL. */
+static struct fs_node *open_node_at(struct fs *fs, const char *path)
+{
+    for (struct fs_handle *h = fs->open_files; h; h = h->next) {
+        struct fs_node *n = node_find(fs, h->ino);
+        if (n && !n->unlinked && strcmp(n->path, path) == 0)
+            return n;
+    }
+    return NULL;
+}
+
+static void unlink_open_done(struct call *c)
+{
+    int err = call_errno(c, 3);
+    struct fs_node *n = node_find(c->fs, c->ino);
+    if (!err && n) {
+        nodes_rename(c->fs, c->path, c->path2);
+        n->unlinked = true;
+    }
+    fuse_reply_err(c->req, err);
+}
+
+/* POSIX lets a file be unlinked while open and used through its descriptors until the last
+ * close; SMB deletes a file only at its last close and, until then, keeps the name taken and
+ * unopenable (STATUS_DELETE_PENDING). So, as NFS clients do, the file is renamed to a hidden
+ * name in the same directory and marked delete-on-close in one compound: the name is free at
+ * once, our handles keep working, and the server removes the file when the last one closes,
+ * even if this process dies. */
+static void unlink_open(struct call *c, struct fs_node *n)
+{
+    const char *slash = strrchr(c->path, '/');
+    size_t dir_len = slash ? (size_t)(slash - c->path) + 1 : 0;
+    size_t len = dir_len + sizeof(UNLINKED_PREFIX) + 48;
+    c->path2 = malloc(len);
+    if (!c->path2) {
+        fail_build(c->req, c, NULL, 0, SQ_ERR_NOMEM);
+        return;
+    }
+    snprintf(c->path2, len, "%.*s%s%llx-%llu", (int)dir_len, c->path, UNLINKED_PREFIX,
+             (unsigned long long)n->ino, (unsigned long long)++c->fs->unlinked_seq);
+    c->ino = n->ino;
+    c->done = unlink_open_done;
+    struct smb2_request reqs[4];
+    memset(reqs, 0, sizeof(reqs));
+    struct writer rename, disp;
+    writer_init(&rename);
+    writer_init(&disp);
+    uint8_t *target = NULL;
+    size_t target_len = 0;
+    int rc = sq_req_create(&reqs[0], c->path, SMB2_DELETE | FILE_READ_ATTRIBUTES, FILE_OPEN,
+                           FILE_NON_DIRECTORY_FILE, 0);
+    if (!rc)
+        rc = sq_path_to_smb(c->path2, &target, &target_len);
+    if (!rc)
+        rc = smb2_file_rename_info_encode(&rename, false, target, target_len);
+    if (!rc)
+        rc = sq_req_set_info(&reqs[1], &sq_related_file_id, true, FILE_RENAME_INFORMATION,
+                             rename.data, rename.len);
+    if (!rc)
+        rc = smb2_file_disposition_info_encode(&disp, true);
+    if (!rc)
+        rc = sq_req_set_info(&reqs[2], &sq_related_file_id, true, FILE_DISPOSITION_INFORMATION,
+                             disp.data, disp.len);
+    if (!rc)
+        rc = sq_req_close(&reqs[3], &sq_related_file_id, true);
+    free(target);
+    writer_free(&rename);
+    writer_free(&disp);
+    if (rc) {
+        fail_build(c->req, c, reqs, 4, rc);
+        return;
+    }
+    call_submit(c, reqs, 4);
+}
+
 static void remove_common(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir)
 {
     struct call *c = begin_op(req, parent, name, true, reply_status_done);
     if (!c)
         return;
+    struct fs_node *open_node = dir ? NULL : open_node_at(c->fs, c->path);
+    if (open_node) {
+        unlink_open(c, open_node);
+        return;
+    }
     struct smb2_request reqs[3];
     memset(reqs, 0, sizeof(reqs));
     struct writer disp;
@@ -978,6 +1160,10 @@ static int add_entries(struct fs *fs, struct fs_handle *h, const uint8_t *buf, u
         char *name;
         if (utf16le_to_utf8(e.name, e.name_len, &name) != 0)
             return -EIO;
+        if (strncmp(name, UNLINKED_PREFIX, sizeof(UNLINKED_PREFIX) - 1) == 0) {
+            free(name); /* unlinked while open: gone as far as POSIX is concerned */
+            continue;
+        }
         if (h->entry_count == h->entry_cap) {
             size_t cap = h->entry_cap ? h->entry_cap * 2 : 64;
             struct dir_entry *p = realloc(h->entries, cap * sizeof(*p));
