@@ -33,5 +33,11 @@ int sq_req_set_info(struct smb2_request *r, const struct smb2_file_id *id, bool 
 /* QUERY_DIRECTORY of FileIdBothDirectoryInformation for "*". */
 int sq_req_query_directory(struct smb2_request *r, const struct smb2_file_id *id, bool related,
                            bool restart, uint32_t output_len);
+/* IOCTL with SMB2_0_IOCTL_IS_FSCTL on an open file (not related). */
+int sq_req_fsctl(struct smb2_request *r, const struct smb2_file_id *id, uint32_t ctl_code,
+                 const uint8_t *input, size_t input_len, uint32_t max_output);
+/* QUERY_INFO of the whole FILE_FULL_EA_INFORMATION list. */
+int sq_req_query_eas(struct smb2_request *r, const struct smb2_file_id *id, bool related,
+                     uint32_t output_len);
 
 #endif

@@ -120,3 +120,41 @@ int sq_req_query_directory(struct smb2_request *r, const struct smb2_file_id *id
     r->expected_response_len = output_len;
     return smb2_query_directory_request_encode(&r->msg, &q);
 }
+
+int sq_req_fsctl(struct smb2_request *r, const struct smb2_file_id *id, uint32_t ctl_code,
+                 const uint8_t *input, size_t input_len, uint32_t max_output)
+{
+    int rc = smb2_request_init(r, SMB2_IOCTL, 0);
+    if (rc)
+        return rc;
+    struct smb2_ioctl_request q = {
+        .ctl_code = ctl_code,
+        .file_id = *id,
+        .input = input,
+        .input_len = (uint32_t)input_len,
+        .max_output_response = max_output,
+        .flags = SMB2_0_IOCTL_IS_FSCTL,
+    };
+    /* Credits are charged for the larger of what is sent and what may come back
+     * (MS-SMB2 3.2.4.1.5). */
+    r->expected_response_len = max_output > input_len ? max_output : (uint32_t)input_len;
+    return smb2_ioctl_request_encode(&r->msg, &q);
+}
+
+int sq_req_query_eas(struct smb2_request *r, const struct smb2_file_id *id, bool related,
+                     uint32_t output_len)
+{
+    int rc = smb2_request_init(r, SMB2_QUERY_INFO, 0);
+    if (rc)
+        return rc;
+    struct smb2_query_info_request q = {
+        .info_type = SMB2_0_INFO_FILE,
+        .info_class = FILE_FULL_EA_INFORMATION,
+        .output_buffer_length = output_len,
+        .flags = SMB2_SL_RESTART_SCAN, /* the whole list, from its start (MS-SMB2 2.2.37) */
+        .file_id = *id,
+    };
+    r->related = related;
+    r->expected_response_len = output_len;
+    return smb2_query_info_request_encode(&r->msg, &q);
+}

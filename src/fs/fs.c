@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <ctype.h>
+#include <linux/falloc.h>
 #include <sys/socket.h>
+#include <sys/xattr.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -289,6 +291,8 @@ struct call {
     /* Operation state. */
     char *path;
     char *path2;
+    uint8_t *data; /* e.g. an xattr value to set */
+    size_t data_len;
     struct fs_node *parent;
     struct fs_handle *handle;
     struct fuse_file_info fi;
@@ -305,7 +309,35 @@ static void call_free(struct call *c)
         free(c->msg[i]);
     free(c->path);
     free(c->path2);
+    free(c->data);
     free(c);
+}
+
+/* A new call that carries on c's FUSE request with its state (the next step of an operation
+ * that needs two round trips). c keeps nothing it would free twice. NULL when out of memory
+ * (then c's request is still unanswered). */
+static struct call *call_continue(struct call *c, void (*done)(struct call *))
+{
+    struct call *next = calloc(1, sizeof(*next));
+    if (!next)
+        return NULL;
+    next->fs = c->fs;
+    next->req = c->req;
+    next->done = done;
+    next->query_index = 1;
+    next->path = c->path;
+    next->path2 = c->path2;
+    next->data = c->data;
+    next->data_len = c->data_len;
+    next->handle = c->handle;
+    next->fi = c->fi;
+    next->ino = c->ino;
+    next->offset = c->offset;
+    next->size = c->size;
+    next->flags = c->flags;
+    c->path = c->path2 = NULL;
+    c->data = NULL;
+    return next;
 }
 
 static void call_reply_cb(void *arg, int err, const struct smb2_reply *reply)
@@ -1144,6 +1176,631 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
     call_submit(c, reqs, 3);
 }
 
+/* ---- link: CREATE + SET_INFO(FileLinkInformation) + QUERY_INFO + CLOSE (MS-FSCC 2.4.21) ---- */
+
+static void link_done(struct call *c)
+{
+    reply_entry_from(c, 2);
+}
+
+static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+    struct fs *fs = fuse_req_userdata(req);
+    struct fs_node *n = node_find(fs, ino);
+    if (!n || n->unlinked) {
+        fuse_reply_err(req, ENOENT);
+        return;
+    }
+    struct call *c = begin_op(req, newparent, newname, true, link_done);
+    if (!c)
+        return;
+    struct smb2_request reqs[4];
+    memset(reqs, 0, sizeof(reqs));
+    struct writer info;
+    writer_init(&info);
+    uint8_t *target = NULL;
+    size_t target_len = 0;
+    int rc = sq_req_create(&reqs[0], n->path, FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE,
+                           FILE_OPEN, FILE_NON_DIRECTORY_FILE, 0);
+    if (!rc)
+        rc = sq_path_to_smb(c->path, &target, &target_len);
+    if (!rc)
+        rc = smb2_file_link_info_encode(&info, false, target, target_len);
+    if (!rc)
+        rc = sq_req_set_info(&reqs[1], &sq_related_file_id, true, FILE_LINK_INFORMATION,
+                             info.data, info.len);
+    if (!rc)
+        rc = sq_req_query_info(&reqs[2], &sq_related_file_id, true, SMB2_0_INFO_FILE,
+                               FILE_ALL_INFORMATION, 4096);
+    if (!rc)
+        rc = sq_req_close(&reqs[3], &sq_related_file_id, true);
+    free(target);
+    writer_free(&info);
+    if (rc) {
+        fail_build(req, c, reqs, 4, rc);
+        return;
+    }
+    call_submit(c, reqs, 4);
+}
+
+/* ---- xattrs: the user.* namespace is the file's SMB extended attributes (MS-FSCC 2.4.15),
+ * "user.NAME" <-> EA "NAME". Other namespaces have no SMB equivalent. SMB deletes an EA when
+ * its value is empty, so an empty value cannot be stored (EINVAL). ---- */
+
+#define XATTR_PREFIX "user."
+#define XATTR_PREFIX_LEN (sizeof(XATTR_PREFIX) - 1)
+/* Largest EA list read back: Windows caps a file's EAs at 64 KiB. */
+#define EA_LIST_MAX 65536u
+
+/* CREATE + QUERY_INFO(FileFullEaInformation) + CLOSE. */
+static void xattr_query_submit(struct call *c)
+{
+    struct smb2_request reqs[3];
+    memset(reqs, 0, sizeof(reqs));
+    int rc = sq_req_create(&reqs[0], c->path, FILE_READ_EA | FILE_READ_ATTRIBUTES |
+                           SMB2_SYNCHRONIZE, FILE_OPEN, 0, 0);
+    if (!rc)
+        rc = sq_req_query_eas(&reqs[1], &sq_related_file_id, true, EA_LIST_MAX);
+    if (!rc)
+        rc = sq_req_close(&reqs[2], &sq_related_file_id, true);
+    if (rc) {
+        fail_build(c->req, c, reqs, 3, rc);
+        return;
+    }
+    call_submit(c, reqs, 3);
+}
+
+/* The EA list of a finished xattr_query_submit call: 0 with the reader set (possibly empty),
+ * or an errno. */
+static int xattr_list_of(const struct call *c, struct reader *r)
+{
+    int err = call_errno(c, 1);
+    if (err)
+        return err;
+    reader_init(r, NULL, 0);
+    /* A file without EAs answers with an error status, not an empty list. */
+    if (c->status[1] == STATUS_NO_EAS_ON_FILE || c->status[1] == STATUS_NO_MORE_EAS)
+        return 0;
+    if (c->status[1] == STATUS_BUFFER_OVERFLOW || c->status[1] == STATUS_BUFFER_TOO_SMALL)
+        return E2BIG;
+    if (c->status[1] != STATUS_SUCCESS)
+        return errno_of(c->status[1]);
+    struct smb2_output_buffer out;
+    if (smb2_query_info_response_decode(c->msg[1], c->len[1], &out) != 0)
+        return EIO;
+    reader_init(r, out.buffer, out.buffer_len);
+    return 0;
+}
+
+/* Finds the EA named c->path2 (compared as the server does: case-insensitively). 1 found, 0
+ * not found, or -errno. */
+static int xattr_find(const struct call *c, struct smb2_ea *found)
+{
+    struct reader r;
+    int err = xattr_list_of(c, &r);
+    if (err)
+        return -err;
+    size_t want = strlen(c->path2);
+    int rc;
+    while ((rc = smb2_ea_next(&r, found)) == 1)
+        if (found->name_len == want && strncasecmp((const char *)found->name, c->path2, want) == 0)
+            return 1;
+    return rc < 0 ? -EIO : 0;
+}
+
+static void reply_sized(fuse_req_t req, size_t size, const void *data, size_t len)
+{
+    if (size == 0)
+        fuse_reply_xattr(req, len); /* the caller asks how big a buffer it needs */
+    else if (len > size)
+        fuse_reply_err(req, ERANGE);
+    else
+        fuse_reply_buf(req, data, len);
+}
+
+static void getxattr_done(struct call *c)
+{
+    struct smb2_ea ea;
+    int rc = xattr_find(c, &ea);
+    if (rc < 0)
+        fuse_reply_err(c->req, -rc);
+    else if (rc == 0)
+        fuse_reply_err(c->req, ENODATA);
+    else
+        reply_sized(c->req, c->size, ea.value, ea.value_len);
+}
+
+/* Starts an xattr operation on ino for name; NULL after replying when name is not user.* */
+static struct call *xattr_begin(fuse_req_t req, fuse_ino_t ino, const char *name, bool writes,
+                                void (*done)(struct call *), int other_namespace_errno)
+{
+    if (strncmp(name, XATTR_PREFIX, XATTR_PREFIX_LEN) != 0) {
+        fuse_reply_err(req, other_namespace_errno);
+        return NULL;
+    }
+    const char *ea_name = name + XATTR_PREFIX_LEN;
+    if (!*ea_name || strlen(ea_name) > 255) {
+        fuse_reply_err(req, *ea_name ? ERANGE : EINVAL);
+        return NULL;
+    }
+    struct call *c = begin_op(req, ino, NULL, writes, done);
+    if (c && !(c->path2 = strdup(ea_name))) {
+        call_free(c);
+        fuse_reply_err(req, ENOMEM);
+        return NULL;
+    }
+    return c;
+}
+
+static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+    /* Other namespaces (security.*, system.posix_acl_*) simply have no attributes here:
+     * ENODATA, answered locally so `ls -l` costs no requests. */
+    struct call *c = xattr_begin(req, ino, name, false, getxattr_done, ENODATA);
+    if (!c)
+        return;
+    c->size = size;
+    xattr_query_submit(c);
+}
+
+static void listxattr_done(struct call *c)
+{
+    struct reader r;
+    int err = xattr_list_of(c, &r);
+    if (err) {
+        fuse_reply_err(c->req, err);
+        return;
+    }
+    /* At most EA_LIST_MAX bytes of entries, each name growing by the prefix at most. */
+    char *list = malloc(EA_LIST_MAX * 2);
+    if (!list) {
+        fuse_reply_err(c->req, ENOMEM);
+        return;
+    }
+    size_t used = 0;
+    struct smb2_ea ea;
+    int rc;
+    while ((rc = smb2_ea_next(&r, &ea)) == 1) {
+        if (used + XATTR_PREFIX_LEN + ea.name_len + 1 > EA_LIST_MAX * 2)
+            break;
+        memcpy(list + used, XATTR_PREFIX, XATTR_PREFIX_LEN);
+        memcpy(list + used + XATTR_PREFIX_LEN, ea.name, ea.name_len);
+        used += XATTR_PREFIX_LEN + ea.name_len;
+        list[used++] = '\0';
+    }
+    if (rc < 0)
+        fuse_reply_err(c->req, EIO);
+    else
+        reply_sized(c->req, c->size, list, used);
+    free(list);
+}
+
+static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+    struct call *c = begin_op(req, ino, NULL, false, listxattr_done);
+    if (!c)
+        return;
+    c->size = size;
+    xattr_query_submit(c);
+}
+
+/* CREATE + SET_INFO(FileFullEaInformation with one entry) + CLOSE; an empty value deletes. */
+static void xattr_set_submit(struct call *c)
+{
+    struct smb2_request reqs[3];
+    memset(reqs, 0, sizeof(reqs));
+    struct writer list;
+    writer_init(&list);
+    struct smb2_ea ea = {
+        .name = (const uint8_t *)c->path2,
+        .name_len = (uint8_t)strlen(c->path2),
+        .value = c->data,
+        .value_len = (uint16_t)c->data_len,
+    };
+    int rc = sq_req_create(&reqs[0], c->path, FILE_WRITE_EA | FILE_READ_ATTRIBUTES |
+                           SMB2_SYNCHRONIZE, FILE_OPEN, 0, 0);
+    if (!rc)
+        rc = smb2_ea_list_encode(&list, &ea, 1);
+    if (!rc)
+        rc = sq_req_set_info(&reqs[1], &sq_related_file_id, true, FILE_FULL_EA_INFORMATION,
+                             list.data, list.len);
+    if (!rc)
+        rc = sq_req_close(&reqs[2], &sq_related_file_id, true);
+    writer_free(&list);
+    if (rc) {
+        fail_build(c->req, c, reqs, 3, rc);
+        return;
+    }
+    call_submit(c, reqs, 3);
+}
+
+static void xattr_set_done(struct call *c)
+{
+    fuse_reply_err(c->req, call_errno(c, 2));
+}
+
+/* XATTR_CREATE / XATTR_REPLACE / removexattr: the existence check came back. */
+static void xattr_checked(struct call *c)
+{
+    struct smb2_ea ea;
+    int rc = xattr_find(c, &ea);
+    int err = rc < 0                                     ? -rc
+              : rc == 1 && (c->flags & XATTR_CREATE)     ? EEXIST
+              : rc == 0 && (c->flags & XATTR_REPLACE)    ? ENODATA
+                                                         : 0;
+    if (err) {
+        fuse_reply_err(c->req, err);
+        return;
+    }
+    struct call *next = call_continue(c, xattr_set_done);
+    if (!next) {
+        fuse_reply_err(c->req, ENOMEM);
+        return;
+    }
+    xattr_set_submit(next);
+}
+
+static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+                        size_t size, int flags)
+{
+    if (size == 0 || size > UINT16_MAX) {
+        fuse_reply_err(req, size ? E2BIG : EINVAL);
+        return;
+    }
+    struct call *c = xattr_begin(req, ino, name, true, xattr_checked, EOPNOTSUPP);
+    if (!c)
+        return;
+    if (!(c->data = malloc(size))) {
+        fail_build(req, c, NULL, 0, SQ_ERR_NOMEM);
+        return;
+    }
+    memcpy(c->data, value, size);
+    c->data_len = size;
+    c->flags = flags;
+    if (flags & (XATTR_CREATE | XATTR_REPLACE)) {
+        xattr_query_submit(c); /* then xattr_checked */
+        return;
+    }
+    c->done = xattr_set_done;
+    xattr_set_submit(c);
+}
+
+static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+    struct call *c = xattr_begin(req, ino, name, true, xattr_checked, ENODATA);
+    if (!c)
+        return;
+    /* Removing what is not there is ENODATA, which SMB would not say: look first. */
+    c->flags = XATTR_REPLACE;
+    xattr_query_submit(c);
+}
+
+/* ---- copy_file_range: a server-side copy, FSCTL_SRV_REQUEST_RESUME_KEY on the source then
+ * FSCTL_SRV_COPYCHUNK_WRITE on the target (MS-SMB2 3.2.4.20.2, 3.3.5.15.6) ---- */
+
+/* Samba's and Windows' defaults (MS-SMB2 3.3.3: ServerSideCopyMaxChunkSize 1 MiB,
+ * ServerSideCopyMaxNumberofChunks 16, ServerSideCopyMaxDataSize 16 MiB): one request copies
+ * at most this much and the kernel comes back for the rest. */
+#define COPYCHUNK_SIZE (1024u * 1024u)
+#define COPYCHUNK_COUNT 16u
+
+static void copy_done(struct call *c)
+{
+    int err = call_errno(c, 1);
+    struct smb2_ioctl_response io;
+    struct smb2_copychunk_response cr;
+    if (!err && (smb2_ioctl_response_decode(c->msg[0], c->len[0], &io) != 0 ||
+                 smb2_copychunk_response_decode(io.output, io.output_len, &cr) != 0))
+        err = EIO;
+    if (err)
+        fuse_reply_err(c->req, err);
+    else
+        fuse_reply_write(c->req, cr.total_bytes_written);
+}
+
+struct copy_state {
+    struct smb2_file_id out_id;
+    uint64_t off_in, off_out, len;
+};
+
+/* The source's resume key and size came back: copy what lies before its end. */
+static void copy_keyed(struct call *c)
+{
+    const struct copy_state *cs = (const struct copy_state *)c->data;
+    int err = call_errno(c, 2);
+    struct smb2_ioctl_response io;
+    struct smb2_output_buffer out;
+    struct smb2_file_standard_info std;
+    uint8_t key[SMB2_RESUME_KEY_SIZE];
+    if (!err && (smb2_ioctl_response_decode(c->msg[1], c->len[1], &io) != 0 ||
+                 smb2_resume_key_decode(io.output, io.output_len, key) != 0 ||
+                 smb2_query_info_response_decode(c->msg[0], c->len[0], &out) != 0 ||
+                 smb2_file_standard_info_decode(out.buffer, out.buffer_len, &std) != 0))
+        err = EIO;
+    if (err) {
+        fuse_reply_err(c->req, err);
+        return;
+    }
+    uint64_t len = cs->off_in < std.end_of_file ? std.end_of_file - cs->off_in : 0;
+    if (len > cs->len)
+        len = cs->len;
+    if (len > (uint64_t)COPYCHUNK_SIZE * COPYCHUNK_COUNT)
+        len = (uint64_t)COPYCHUNK_SIZE * COPYCHUNK_COUNT;
+    if (len == 0) {
+        fuse_reply_write(c->req, 0);
+        return;
+    }
+    struct smb2_copychunk chunks[COPYCHUNK_COUNT];
+    uint32_t n = 0;
+    for (uint64_t done = 0; done < len; n++) {
+        uint32_t part = len - done > COPYCHUNK_SIZE ? COPYCHUNK_SIZE : (uint32_t)(len - done);
+        chunks[n] = (struct smb2_copychunk){cs->off_in + done, cs->off_out + done, part};
+        done += part;
+    }
+    struct call *next = call_continue(c, copy_done);
+    if (!next) {
+        fuse_reply_err(c->req, ENOMEM);
+        return;
+    }
+    struct writer in;
+    writer_init(&in);
+    struct smb2_request r;
+    memset(&r, 0, sizeof(r));
+    int rc = smb2_copychunk_encode(&in, key, chunks, n);
+    if (!rc)
+        rc = sq_req_fsctl(&r, &cs->out_id, FSCTL_SRV_COPYCHUNK_WRITE, in.data, in.len, 12);
+    writer_free(&in);
+    if (rc) {
+        fail_build(next->req, next, &r, 1, rc);
+        return;
+    }
+    call_submit(next, &r, 1);
+}
+
+static void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+                               struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
+                               struct fuse_file_info *fi_out, size_t len, int flags)
+{
+    struct fs *fs = fuse_req_userdata(req);
+    if (flags != 0) {
+        fuse_reply_err(req, EINVAL);
+        return;
+    }
+    if (fs->cfg.read_only) {
+        fuse_reply_err(req, EROFS);
+        return;
+    }
+    struct fs_handle *in = handle_of(fi_in), *out = handle_of(fi_out);
+    struct call *c = call_new(fs, req, copy_keyed);
+    struct copy_state *cs = calloc(1, sizeof(*cs));
+    if (!c || !cs) {
+        free(cs);
+        if (c)
+            call_free(c);
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    *cs = (struct copy_state){out->file_id, (uint64_t)off_in, (uint64_t)off_out, len};
+    c->data = (uint8_t *)cs;
+    struct smb2_request reqs[2];
+    memset(reqs, 0, sizeof(reqs));
+    /* The IOCTL goes last: Samba answers STATUS_INTERNAL_ERROR when a request that it
+     * completes asynchronously (its resume key is one) is not the last of a compound. */
+    int rc = sq_req_query_info(&reqs[0], &in->file_id, false, SMB2_0_INFO_FILE,
+                               FILE_STANDARD_INFORMATION, 64);
+    if (!rc)
+        rc = sq_req_fsctl(&reqs[1], &in->file_id, FSCTL_SRV_REQUEST_RESUME_KEY, NULL, 0, 32);
+    if (rc) {
+        fail_build(req, c, reqs, 2, rc);
+        return;
+    }
+    call_submit(c, reqs, 2);
+}
+
+/* ---- lseek SEEK_DATA / SEEK_HOLE: FSCTL_QUERY_ALLOCATED_RANGES (MS-FSCC 2.3.39); the
+ * kernel answers the other whences itself ---- */
+
+#define RANGES_MAX_OUTPUT (64u * 1024u)
+
+static void lseek_done(struct call *c)
+{
+    int err = call_errno(c, 1);
+    struct smb2_output_buffer out;
+    struct smb2_file_standard_info std = {0};
+    struct smb2_ioctl_response io;
+    if (!err && (smb2_query_info_response_decode(c->msg[0], c->len[0], &out) != 0 ||
+                 smb2_file_standard_info_decode(out.buffer, out.buffer_len, &std) != 0))
+        err = EIO;
+    /* A partial list (STATUS_BUFFER_OVERFLOW) still starts at the offset asked about. */
+    if (!err && c->status[1] != STATUS_SUCCESS && c->status[1] != STATUS_BUFFER_OVERFLOW)
+        err = errno_of(c->status[1]);
+    if (!err && smb2_ioctl_response_decode(c->msg[1], c->len[1], &io) != 0)
+        err = EIO;
+    uint64_t off = c->offset, size = std.end_of_file;
+    if (!err && off >= size)
+        err = ENXIO;
+    if (err) {
+        fuse_reply_err(c->req, err);
+        return;
+    }
+    struct reader r;
+    reader_init(&r, io.output, io.output_len);
+    uint64_t start, length, pos = off;
+    bool data = c->flags == SEEK_DATA;
+    int rc;
+    while ((rc = smb2_allocated_range_next(&r, &start, &length)) == 1) {
+        uint64_t end = start + length < start ? UINT64_MAX : start + length;
+        if (end <= pos)
+            continue;
+        if (data) { /* the first allocated byte at or after off */
+            fuse_reply_lseek(c->req, (off_t)(start > pos ? start : pos));
+            return;
+        }
+        if (start > pos)
+            break; /* pos lies in a hole */
+        pos = end;  /* skip this range; a hole starts after it unless the next adjoins */
+    }
+    if (rc < 0) {
+        fuse_reply_err(c->req, EIO);
+        return;
+    }
+    if (data)
+        fuse_reply_err(c->req, ENXIO); /* only holes up to the end */
+    else
+        fuse_reply_lseek(c->req, (off_t)(pos < size ? pos : size)); /* the end is a hole */
+}
+
+static void fs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+                     struct fuse_file_info *fi)
+{
+    struct fs *fs = fuse_req_userdata(req);
+    if ((whence != SEEK_DATA && whence != SEEK_HOLE) || off < 0) {
+        fuse_reply_err(req, EINVAL);
+        return;
+    }
+    struct fs_handle *h = handle_of(fi);
+    struct call *c = call_new(fs, req, lseek_done);
+    if (!c) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    c->offset = (uint64_t)off;
+    c->flags = whence;
+    struct smb2_request reqs[2];
+    memset(reqs, 0, sizeof(reqs));
+    struct writer in;
+    writer_init(&in);
+    int rc = sq_req_query_info(&reqs[0], &h->file_id, false, SMB2_0_INFO_FILE,
+                               FILE_STANDARD_INFORMATION, 64);
+    if (!rc)
+        rc = smb2_allocated_range_encode(&in, (uint64_t)off, (uint64_t)INT64_MAX - (uint64_t)off);
+    if (!rc)
+        rc = sq_req_fsctl(&reqs[1], &h->file_id, FSCTL_QUERY_ALLOCATED_RANGES, in.data, in.len,
+                          RANGES_MAX_OUTPUT);
+    writer_free(&in);
+    if (rc) {
+        fail_build(req, c, reqs, 2, rc);
+        return;
+    }
+    call_submit(c, reqs, 2);
+}
+
+/* ---- fallocate: mode 0 and KEEP_SIZE through FileAllocationInformation and
+ * FileEndOfFileInformation (MS-FSCC 2.4.4, 2.4.14), PUNCH_HOLE and ZERO_RANGE through
+ * FSCTL_SET_ZERO_DATA (MS-FSCC 2.3.85), the file made sparse first for a hole ---- */
+
+static void fallocate_done(struct call *c)
+{
+    fuse_reply_err(c->req, call_errno(c, c->count));
+}
+
+/* The file's size came back: c->offset/c->size is the range, c->flags the mode. */
+static void fallocate_sized(struct call *c)
+{
+    int err = call_errno(c, 1);
+    struct smb2_output_buffer out;
+    struct smb2_file_standard_info std;
+    if (!err && (smb2_query_info_response_decode(c->msg[0], c->len[0], &out) != 0 ||
+                 smb2_file_standard_info_decode(out.buffer, out.buffer_len, &std) != 0))
+        err = EIO;
+    if (err) {
+        fuse_reply_err(c->req, err);
+        return;
+    }
+    const struct smb2_file_id *id = &c->handle->file_id;
+    uint64_t start = c->offset, end = c->offset + c->size, size = std.end_of_file;
+    bool keep_size = c->flags & FALLOC_FL_KEEP_SIZE;
+    bool zero = c->flags & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE);
+    struct smb2_request reqs[3];
+    memset(reqs, 0, sizeof(reqs));
+    struct writer w[3];
+    for (int i = 0; i < 3; i++)
+        writer_init(&w[i]);
+    size_t k = 0;
+    int rc = 0;
+    if (c->flags & FALLOC_FL_PUNCH_HOLE) {
+        rc = smb2_set_sparse_encode(&w[k], true);
+        if (!rc)
+            rc = sq_req_fsctl(&reqs[k], id, FSCTL_SET_SPARSE, w[k].data, w[k].len, 0);
+        k++;
+    }
+    /* Zeroing stops at the end of the file: past it there is nothing to zero. */
+    if (!rc && zero && start < size) {
+        rc = smb2_zero_data_encode(&w[k], start, end < size ? end : size);
+        if (!rc)
+            rc = sq_req_fsctl(&reqs[k], id, FSCTL_SET_ZERO_DATA, w[k].data, w[k].len, 0);
+        k++;
+    }
+    if (!rc && !zero && end > size) {
+        /* Reserve the space; without KEEP_SIZE the size grows to cover the range (reading
+         * zeros). The allocation is a hint to the server, as on Windows. */
+        rc = smb2_file_allocation_info_encode(&w[k], end);
+        if (!rc)
+            rc = sq_req_set_info(&reqs[k], id, false, FILE_ALLOCATION_INFORMATION, w[k].data,
+                                 w[k].len);
+        k++;
+    }
+    if (!rc && !keep_size && end > size) {
+        rc = smb2_file_end_of_file_info_encode(&w[k], end);
+        if (!rc)
+            rc = sq_req_set_info(&reqs[k], id, false, FILE_END_OF_FILE_INFORMATION, w[k].data,
+                                 w[k].len);
+        k++;
+    }
+    for (int i = 0; i < 3; i++)
+        writer_free(&w[i]);
+    if (!rc && k == 0) {
+        fuse_reply_err(c->req, 0); /* nothing to do: already allocated and sized */
+        return;
+    }
+    struct call *next = rc ? NULL : call_continue(c, fallocate_done);
+    if (rc || !next) {
+        fail_build(c->req, NULL, reqs, k, rc ? rc : SQ_ERR_NOMEM);
+        return;
+    }
+    call_submit(next, reqs, k);
+}
+
+static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+                         struct fuse_file_info *fi)
+{
+    struct fs *fs = fuse_req_userdata(req);
+    const int supported[] = {0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                             FALLOC_FL_ZERO_RANGE, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE};
+    bool ok = false;
+    for (size_t i = 0; i < sizeof(supported) / sizeof(supported[0]); i++)
+        ok = ok || mode == supported[i];
+    if (!ok) {
+        fuse_reply_err(req, EOPNOTSUPP);
+        return;
+    }
+    if (offset < 0 || length <= 0 || offset > INT64_MAX - length) {
+        fuse_reply_err(req, EINVAL);
+        return;
+    }
+    if (fs->cfg.read_only) {
+        fuse_reply_err(req, EROFS);
+        return;
+    }
+    struct call *c = call_new(fs, req, fallocate_sized);
+    if (!c) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    c->handle = handle_of(fi);
+    c->offset = (uint64_t)offset;
+    c->size = (size_t)length;
+    c->flags = mode;
+    struct smb2_request r;
+    int rc = sq_req_query_info(&r, &c->handle->file_id, false, SMB2_0_INFO_FILE,
+                               FILE_STANDARD_INFORMATION, 64);
+    if (rc) {
+        fail_build(req, c, &r, 1, rc);
+        return;
+    }
+    call_submit(c, &r, 1);
+}
+
 /* ---- readdir / readdirplus: the whole listing at offset 0, QUERY_DIRECTORY after
  * QUERY_DIRECTORY until STATUS_NO_MORE_FILES (MS-SMB2 3.2.4.17) ---- */
 
@@ -1404,6 +2061,14 @@ static const struct fuse_lowlevel_ops fs_ops = {
     .rmdir = fs_rmdir,
     .rename = fs_rename,
     .statfs = fs_statfs,
+    .link = fs_link,
+    .setxattr = fs_setxattr,
+    .getxattr = fs_getxattr,
+    .listxattr = fs_listxattr,
+    .removexattr = fs_removexattr,
+    .copy_file_range = fs_copy_file_range,
+    .lseek = fs_lseek,
+    .fallocate = fs_fallocate,
 };
 
 /* ---- status: `smbquic status MOUNTPOINT` asks the serving process over an abstract unix
