@@ -40,6 +40,7 @@ struct sq_mount_options {
     unsigned echo_interval; /* seconds between keep-alive echoes, 1..600; default 60 */
     bool noexec;            /* noexec (exec clears it) */
     bool foreground;        /* foreground: do not daemonize */
+    bool mfsymlinks;        /* symlinks stored as Minshall+French "XSym" files (as cifs) */
 };
 
 struct sq_options {

@@ -78,6 +78,10 @@ int crypto_aead_decrypt(struct crypto_aead *a, const uint8_t *nonce, const void 
 
 /* Constant-time comparison: true when equal. */
 bool crypto_equal(const void *a, const void *b, size_t len);
+/* MD5 of data, for formats that name it (the checksum inside a Minshall+French symlink
+ * file); never for security. */
+#define CRYPTO_MD5_SIZE 16
+int crypto_md5(const void *data, size_t len, uint8_t out[CRYPTO_MD5_SIZE]);
 /* Fills buf with cryptographically random bytes. */
 int crypto_random(void *buf, size_t len);
 /* Wipes memory in a way the compiler cannot remove. */

@@ -27,6 +27,7 @@ struct fs_config {
     bool allow_other;         /* allow_other */
     enum fs_cache_mode cache; /* cache= */
     double attr_timeout;      /* actimeo= seconds, default 1 */
+    bool mfsymlinks;          /* mfsymlinks: symlinks as Minshall+French XSym files */
     bool debug;               /* libfuse debug output (-v -v) */
 };
 

@@ -230,7 +230,7 @@ static const char *const mount_option_names[] = {
     "uid",         "gid",     "file_mode",  "dir_mode", "ro",       "rw",
     "allow_other", "cache",   "actimeo",    "hard",     "soft",     "echo_interval",
     "exec",        "noexec",  "foreground", "forceuid", "forcegid", "remount",
-    "sync",        "dirsync", "mand",       NULL};
+    "sync",        "dirsync", "mand",       "mfsymlinks", NULL};
 
 /* Accepted and ignored when mounting: a FUSE mount is always nosuid,nodev (suid and dev are
  * not granted); access times, i_version and lazytime are the server's business over SMB. */
@@ -373,6 +373,8 @@ static int parse_mount_option(struct sq_mount_options *m, const char *name, cons
         m->hard = name[0] == 'h';
     } else if (strcmp(name, "exec") == 0 || strcmp(name, "noexec") == 0) {
         m->noexec = name[0] == 'n';
+    } else if (strcmp(name, "mfsymlinks") == 0) {
+        m->mfsymlinks = true;
     } else if (strcmp(name, "foreground") == 0) {
         m->foreground = true;
     } else if (strcmp(name, "forceuid") == 0 || strcmp(name, "forcegid") == 0) {

@@ -388,3 +388,8 @@ void crypto_wipe(void *buf, size_t len)
     if (buf && len)
         gnutls_memset(buf, 0, len);
 }
+
+int crypto_md5(const void *data, size_t len, uint8_t out[CRYPTO_MD5_SIZE])
+{
+    return gnutls_hash_fast(GNUTLS_DIG_MD5, data, len, out) == 0 ? 0 : SQ_ERR_CRYPTO;
+}

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client/mfsymlink.h"
 #include "client/requests.h"
 #include "smb2/msg.h"
 #include "smb2/ntstatus.h"
@@ -468,17 +469,117 @@ static struct call *begin_op(fuse_req_t req, fuse_ino_t ino, const char *name, b
 
 /* ---- lookup, getattr, forget ---- */
 
+/* ---- symlinks, with mfsymlinks: Minshall+French files (include/client/mfsymlink.h). Only
+ * regular files of exactly MFSYMLINK_FILE_SIZE bytes are read to find out. ---- */
+
+enum { PROBE_FOR_ENTRY, PROBE_FOR_ATTR };
+
+static bool symlink_candidate(const struct fs *fs, const struct stat *st)
+{
+    return fs->cfg.mfsymlinks && S_ISREG(st->st_mode) && st->st_size == MFSYMLINK_FILE_SIZE;
+}
+
+static void as_symlink(struct stat *st, size_t target_len)
+{
+    st->st_mode = S_IFLNK | 0777;
+    st->st_size = (off_t)target_len;
+}
+
+/* CREATE + READ of the whole link file + CLOSE of c->path. */
+static void symlink_read_submit(struct call *c)
+{
+    struct smb2_request reqs[3];
+    memset(reqs, 0, sizeof(reqs));
+    int rc = sq_req_create(&reqs[0], c->path, FILE_READ_DATA | FILE_READ_ATTRIBUTES |
+                           SMB2_SYNCHRONIZE, FILE_OPEN, FILE_NON_DIRECTORY_FILE, 0);
+    if (!rc)
+        rc = smb2_request_init(&reqs[1], SMB2_READ, 0);
+    if (!rc) {
+        struct smb2_read_request rq = {
+            .padding = SMB2_READ_RESPONSE_DATA_OFFSET,
+            .length = MFSYMLINK_FILE_SIZE,
+            .file_id = sq_related_file_id,
+        };
+        reqs[1].related = true;
+        reqs[1].expected_response_len = MFSYMLINK_FILE_SIZE;
+        rc = smb2_read_request_encode(&reqs[1].msg, &rq);
+    }
+    if (!rc)
+        rc = sq_req_close(&reqs[2], &sq_related_file_id, true);
+    if (rc) {
+        fail_build(c->req, c, reqs, 3, rc);
+        return;
+    }
+    call_submit(c, reqs, 3);
+}
+
+/* The target from a finished symlink_read_submit, or NULL when the file is no link. */
+static char *symlink_target_of(const struct call *c)
+{
+    struct smb2_read_response rr;
+    char *target = NULL;
+    if (call_errno(c, 2) == 0 && smb2_read_response_decode(c->msg[1], c->len[1], &rr) == 0)
+        mfsymlink_decode(rr.data, rr.data_len, &target);
+    return target;
+}
+
+static void finish_entry(struct call *c, const struct stat *st);
+
+static void symlink_probe_done(struct call *c)
+{
+    struct stat st = *(const struct stat *)c->data;
+    char *target = symlink_target_of(c);
+    if (target)
+        as_symlink(&st, strlen(target));
+    free(target);
+    if (c->flags == PROBE_FOR_ENTRY)
+        finish_entry(c, &st);
+    else
+        fuse_reply_attr(c->req, &st, attr_timeout(c->fs));
+}
+
+/* With mfsymlinks, a file that may be a link is read before the reply (as an entry or as
+ * attributes). True when that was started (or failed and was answered). */
+static bool probe_symlink(struct call *c, const struct stat *st, int kind)
+{
+    if (!symlink_candidate(c->fs, st))
+        return false;
+    struct call *next = call_continue(c, symlink_probe_done);
+    struct stat *copy = next ? malloc(sizeof(*copy)) : NULL;
+    if (!copy) {
+        if (next)
+            call_free(next);
+        fuse_reply_err(c->req, ENOMEM);
+        return true;
+    }
+    *copy = *st;
+    free(next->data);
+    next->data = (uint8_t *)copy;
+    next->flags = kind;
+    symlink_read_submit(next);
+    return true;
+}
+
 static void reply_entry_from(struct call *c, size_t query_index)
 {
-    struct fuse_entry_param e;
-    memset(&e, 0, sizeof(e));
+    struct stat st;
     int err = call_errno(c, query_index + 1);
     if (!err)
-        err = -stat_from_all_info(c->fs, c->msg[query_index], c->len[query_index], &e.attr);
+        err = -stat_from_all_info(c->fs, c->msg[query_index], c->len[query_index], &st);
     if (err) {
         fuse_reply_err(c->req, err);
         return;
     }
+    if (!probe_symlink(c, &st, PROBE_FOR_ENTRY))
+        finish_entry(c, &st);
+}
+
+/* Replies with the entry for c->path, counting the lookup. */
+static void finish_entry(struct call *c, const struct stat *st)
+{
+    struct fuse_entry_param e;
+    memset(&e, 0, sizeof(e));
+    e.attr = *st;
     e.ino = e.attr.st_ino;
     e.attr_timeout = attr_timeout(c->fs);
     e.entry_timeout = attr_timeout(c->fs);
@@ -518,6 +619,8 @@ static void getattr_done(struct call *c)
     struct fs_node *n = node_find(c->fs, st.st_ino);
     if (n && n->unlinked)
         st.st_nlink = 0; /* as fstat(2) of an unlinked file says */
+    else if (probe_symlink(c, &st, PROBE_FOR_ATTR))
+        return;
     fuse_reply_attr(c->req, &st, attr_timeout(c->fs));
 }
 
@@ -1223,6 +1326,94 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
     call_submit(c, reqs, 4);
 }
 
+/* ---- symlink, readlink ---- */
+
+static void symlink_done(struct call *c)
+{
+    struct stat st;
+    int err = call_errno(c, 3);
+    if (!err)
+        err = -stat_from_all_info(c->fs, c->msg[2], c->len[2], &st);
+    if (err) {
+        fuse_reply_err(c->req, err);
+        return;
+    }
+    as_symlink(&st, strlen(c->path2));
+    finish_entry(c, &st);
+}
+
+/* CREATE(new file) + WRITE(the link file) + QUERY_INFO + CLOSE in one round trip. Without
+ * mfsymlinks there is no way to store a link on a server without symlink support (Samba 4.17
+ * refuses FSCTL_SET_REPARSE_POINT): EPERM, as on filesystems without symlinks. */
+static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+    struct fs *fs = fuse_req_userdata(req);
+    if (!fs->cfg.mfsymlinks) {
+        fuse_reply_err(req, EPERM);
+        return;
+    }
+    uint8_t file[MFSYMLINK_FILE_SIZE];
+    int rc = mfsymlink_encode(link, file);
+    if (rc) {
+        fuse_reply_err(req, rc == SQ_ERR_INVAL ? ENAMETOOLONG : EIO);
+        return;
+    }
+    struct call *c = begin_op(req, parent, name, true, symlink_done);
+    if (!c)
+        return;
+    if (!(c->path2 = strdup(link))) {
+        fail_build(req, c, NULL, 0, SQ_ERR_NOMEM);
+        return;
+    }
+    struct smb2_request reqs[4];
+    memset(reqs, 0, sizeof(reqs));
+    rc = sq_req_create(&reqs[0], c->path, FILE_WRITE_DATA | FILE_READ_ATTRIBUTES |
+                       SMB2_SYNCHRONIZE, FILE_CREATE, FILE_NON_DIRECTORY_FILE, 0);
+    if (!rc)
+        rc = smb2_request_init(&reqs[1], SMB2_WRITE, 0);
+    if (!rc) {
+        struct smb2_write_request wq = {
+            .file_id = sq_related_file_id,
+            .data = file,
+            .length = MFSYMLINK_FILE_SIZE,
+        };
+        reqs[1].related = true;
+        rc = smb2_write_request_encode(&reqs[1].msg, &wq);
+    }
+    if (!rc)
+        rc = sq_req_query_info(&reqs[2], &sq_related_file_id, true, SMB2_0_INFO_FILE,
+                               FILE_ALL_INFORMATION, 4096);
+    if (!rc)
+        rc = sq_req_close(&reqs[3], &sq_related_file_id, true);
+    if (rc) {
+        fail_build(req, c, reqs, 4, rc);
+        return;
+    }
+    call_submit(c, reqs, 4);
+}
+
+static void readlink_done(struct call *c)
+{
+    char *target = symlink_target_of(c);
+    if (target)
+        fuse_reply_readlink(c->req, target);
+    else
+        fuse_reply_err(c->req, EINVAL);
+    free(target);
+}
+
+static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+    struct fs *fs = fuse_req_userdata(req);
+    if (!fs->cfg.mfsymlinks) {
+        fuse_reply_err(req, EINVAL);
+        return;
+    }
+    struct call *c = begin_op(req, ino, NULL, false, readlink_done);
+    if (c)
+        symlink_read_submit(c);
+}
+
 /* ---- xattrs: the user.* namespace is the file's SMB extended attributes (MS-FSCC 2.4.15),
  * "user.NAME" <-> EA "NAME". Other namespaces have no SMB equivalent. SMB deletes an EA when
  * its value is empty, so an empty value cannot be stored (EINVAL). ---- */
@@ -1899,11 +2090,15 @@ static void readdir_serve(fuse_req_t req, struct fs *fs, struct fs_handle *h, si
         struct dir_entry *d = &h->entries[i];
         size_t n;
         bool dot = strcmp(d->name, ".") == 0 || strcmp(d->name, "..") == 0;
+        /* With mfsymlinks, a 1067-byte file may be a link: give no type or attributes, so
+         * the kernel looks it up (and lookup reads it) before showing it. */
+        bool unsure = symlink_candidate(fs, &d->st);
+        struct stat unknown = {.st_ino = d->st.st_ino};
         if (plus) {
             struct fuse_entry_param e;
             memset(&e, 0, sizeof(e));
-            e.attr = d->st;
-            if (!dot) {
+            e.attr = unsure ? unknown : d->st;
+            if (!dot && !unsure) {
                 e.ino = d->st.st_ino;
                 e.attr_timeout = attr_timeout(fs);
                 e.entry_timeout = attr_timeout(fs);
@@ -1914,7 +2109,7 @@ static void readdir_serve(fuse_req_t req, struct fs *fs, struct fs_handle *h, si
                 break;
             /* A readdirplus entry counts as a lookup (fuse_lowlevel.h): the kernel will
              * forget it. */
-            if (!dot) {
+            if (!dot && !unsure) {
                 struct fs_node dir = {.path = h->path};
                 char *path = child_path(&dir, d->name);
                 if (!path || !node_ref(fs, e.ino, path)) {
@@ -1924,7 +2119,8 @@ static void readdir_serve(fuse_req_t req, struct fs *fs, struct fs_handle *h, si
                 free(path);
             }
         } else {
-            n = fuse_add_direntry(req, buf + used, size - used, d->name, &d->st, (off_t)(i + 1));
+            n = fuse_add_direntry(req, buf + used, size - used, d->name, unsure ? &unknown : &d->st,
+                                  (off_t)(i + 1));
             if (n > size - used)
                 break;
         }
@@ -2062,6 +2258,8 @@ static const struct fuse_lowlevel_ops fs_ops = {
     .rename = fs_rename,
     .statfs = fs_statfs,
     .link = fs_link,
+    .symlink = fs_symlink,
+    .readlink = fs_readlink,
     .setxattr = fs_setxattr,
     .getxattr = fs_getxattr,
     .listxattr = fs_listxattr,

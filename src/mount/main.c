@@ -680,6 +680,7 @@ int main(int argc, char **argv)
                  : o.mount.cache == SQ_CACHE_LOOSE ? FS_CACHE_LOOSE
                                                    : FS_CACHE_STRICT,
         .attr_timeout = o.mount.actimeo,
+        .mfsymlinks = o.mount.mfsymlinks,
         .debug = a.verbose > 1,
     };
     struct ready_ctx r = {
