@@ -36,6 +36,11 @@
 #define NODE_BUCKETS 4096
 #define DIR_QUERY_LEN (256u * 1024u)
 #define READDIR_BATCH_MAX (1024u * 1024u)
+/* Sequential reads: the kernel caps a FUSE mount's readahead at 128 KiB (VM_READAHEAD_PAGES)
+ * whatever max_readahead says, so each READ would be 128 KiB, one after another. A window of
+ * READAHEAD_KB lets it keep several 1 MiB reads (max_pages) in flight, which is what hides
+ * the round trip. Only root may change it (sysfs); a user mount keeps the default. */
+#define READAHEAD_KB 8192
 
 
 struct fs_node {
@@ -46,6 +51,13 @@ struct fs_node {
     /* Unlinked while open: renamed to a hidden name with delete-on-close set (see
      * remove_common), so only our open handles still reach it. */
     bool unlinked;
+    /* Write-behind (see "write-behind" below): WRITEs sent and answered to the kernel but not
+     * yet to us, the largest end offset among them, the first error one of them met (reported
+     * at the next write, flush or fsync), and the requests waiting for them to finish. */
+    struct call *writes;
+    uint64_t writes_end;
+    int write_error;
+    struct parked *parked, **parked_tail;
 };
 
 /* Names given to files unlinked while open (remove_common); listings hide them. */
@@ -62,6 +74,7 @@ struct fs {
     int status_fd; /* listening socket for `smbquic status`, -1 when there is none */
     struct fs_handle *open_files; /* every open regular file, for unlink and fstat */
     uint64_t unlinked_seq;
+    size_t write_behind_bytes; /* data in write-behind WRITEs, bounded by WRITE_BEHIND_MAX */
 };
 
 /* An open file or directory. */
@@ -176,7 +189,9 @@ static void node_forget(struct fs *fs, fuse_ino_t ino, uint64_t nlookup)
         if (n->ino != ino)
             continue;
         n->nlookup = nlookup >= n->nlookup ? 0 : n->nlookup - nlookup;
-        if (n->nlookup == 0) {
+        /* The kernel forgets an inode only after its last release, which waits for its
+         * writes; a node with writes or parked requests still is kept regardless. */
+        if (n->nlookup == 0 && !n->writes && !n->parked) {
             *pp = n->next;
             free(n->path);
             free(n);
@@ -248,6 +263,11 @@ static void fill_stat(struct fs *fs, struct stat *st, uint64_t server_id, uint32
     st->st_nlink = nlink ? nlink : 1;
     st->st_uid = fs->cfg.uid;
     st->st_gid = fs->cfg.gid;
+    /* Data still in write-behind WRITEs will be there: the size the server reports may not
+     * count it yet, and the kernel would cut its own view of the file short. */
+    struct fs_node *n = node_find(fs, st->st_ino);
+    if (n && n->writes && !dir && n->writes_end > size)
+        size = n->writes_end;
     st->st_size = (off_t)size;
     st->st_blocks = (blkcnt_t)((alloc + 511) / 512);
     st->st_blksize = 1024 * 1024;
@@ -302,6 +322,7 @@ struct call {
     size_t size;
     int flags;
     size_t query_index; /* which reply holds the QUERY_INFO for getattr_done */
+    struct call *next_write; /* fs_node.writes */
 };
 
 static void call_free(struct call *c)
@@ -468,6 +489,173 @@ static struct call *begin_op(fuse_req_t req, fuse_ino_t ino, const char *name, b
 }
 
 /* ---- lookup, getattr, forget ---- */
+
+/* ---- write-behind ----
+ * Without the kernel's writeback cache (it would make the kernel trust its own file sizes
+ * over the server's, which is wrong while others may change the file), the kernel sends one
+ * WRITE at a time per file and waits for each. Waiting a whole round trip per 1 MiB would
+ * cap sequential writes far below the link. So a WRITE is answered to the kernel as soon as
+ * it is on its way, as NFS clients do with unstable writes, and:
+ * - at most WRITE_BEHIND_MAX bytes are in flight; beyond that a WRITE is answered when the
+ *   server has answered it (back-pressure, bounded memory);
+ * - an error of such a WRITE is reported at the next write, flush (close) or fsync of the
+ *   file, so close(2) and fsync(2) report every failure and return only once all data is
+ *   on the server;
+ * - requests whose result depends on those writes wait for them (they are "parked"): reads
+ *   (the server may run requests of one connection concurrently), overlapping writes (their
+ *   order matters), truncate and other size changes, flush, fsync, release; sizes reported
+ *   meanwhile include the pending data (fill_stat). ---- */
+
+#define WRITE_BEHIND_MAX (64u * 1024u * 1024u)
+
+enum park_op { PARK_READ, PARK_WRITE, PARK_FLUSH, PARK_FSYNC, PARK_RELEASE, PARK_SETATTR,
+               PARK_LSEEK, PARK_FALLOCATE, PARK_COPY };
+
+/* A FUSE request waiting until its file has no write-behind WRITE in flight. */
+struct parked {
+    struct parked *next;
+    enum park_op op;
+    fuse_req_t req;
+    fuse_ino_t ino, ino_out;
+    struct fuse_file_info fi, fi_out;
+    off_t off, off_out, length;
+    size_t size;
+    int flags;
+    struct stat attr;
+    char *data; /* PARK_WRITE: a copy of the data */
+};
+
+static void park(struct fs_node *n, struct parked *p)
+{
+    p->next = NULL;
+    if (!n->parked)
+        n->parked_tail = &n->parked;
+    *n->parked_tail = p;
+    n->parked_tail = &p->next;
+}
+
+/* Parks a request on n when n has writes in flight. True when parked (or answered with
+ * ENOMEM); the handler then returns and runs again once the writes are done. */
+static bool park_if_writing(fuse_req_t req, struct fs_node *n, const struct parked *args)
+{
+    if (!n || !n->writes)
+        return false;
+    struct parked *p = malloc(sizeof(*p));
+    if (!p) {
+        fuse_reply_err(req, ENOMEM);
+        return true;
+    }
+    *p = *args;
+    p->req = req;
+    park(n, p);
+    return true;
+}
+
+static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                    struct fuse_file_info *fi);
+static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+                     struct fuse_file_info *fi);
+static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+                       struct fuse_file_info *fi);
+static void fs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+                     struct fuse_file_info *fi);
+static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+                         struct fuse_file_info *fi);
+static void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+                               struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
+                               struct fuse_file_info *fi_out, size_t len, int flags);
+
+/* Runs the requests parked on n, in the order they came; any that meets new writes parks
+ * again behind them. */
+static void resume_parked(struct fs_node *n)
+{
+    struct parked *p = n->parked;
+    n->parked = NULL;
+    while (p) {
+        struct parked *next = p->next;
+        struct fuse_file_info *fi = &p->fi;
+        switch (p->op) {
+        case PARK_READ: fs_read(p->req, p->ino, p->size, p->off, fi); break;
+        case PARK_WRITE: fs_write(p->req, p->ino, p->data, p->size, p->off, fi); break;
+        case PARK_FLUSH: fs_flush(p->req, p->ino, fi); break;
+        case PARK_FSYNC: fs_fsync(p->req, p->ino, p->flags, fi); break;
+        case PARK_RELEASE: fs_release(p->req, p->ino, fi); break;
+        case PARK_SETATTR: fs_setattr(p->req, p->ino, &p->attr, p->flags, fi->fh ? fi : NULL); break;
+        case PARK_LSEEK: fs_lseek(p->req, p->ino, p->off, p->flags, fi); break;
+        case PARK_FALLOCATE: fs_fallocate(p->req, p->ino, p->flags, p->off, p->length, fi); break;
+        case PARK_COPY:
+            fs_copy_file_range(p->req, p->ino, p->off, fi, p->ino_out, p->off_out, &p->fi_out,
+                               p->size, p->flags);
+            break;
+        }
+        free(p->data);
+        free(p);
+        /* A handler may have parked this node's requests again: keep their order by putting
+         * the rest back in front of them. */
+        if (n->parked && next) {
+            struct parked *tail = next;
+            while (tail->next)
+                tail = tail->next;
+            tail->next = n->parked;
+            n->parked = next;
+            return;
+        }
+        p = next;
+    }
+}
+
+static bool ranges_overlap(uint64_t a, uint64_t a_len, uint64_t b, uint64_t b_len)
+{
+    return a < b + b_len && b < a + a_len;
+}
+
+static bool write_overlaps(const struct fs_node *n, uint64_t off, size_t size)
+{
+    for (const struct call *w = n->writes; w; w = w->next_write)
+        if (ranges_overlap(w->offset, w->size, off, size))
+            return true;
+    return false;
+}
+
+static void track_write(struct fs *fs, struct fs_node *n, struct call *c)
+{
+    c->next_write = n->writes;
+    n->writes = c;
+    if (c->offset + c->size > n->writes_end)
+        n->writes_end = c->offset + c->size;
+    fs->write_behind_bytes += c->size;
+}
+
+/* The WRITE c finished: forget it, and once the node has none left, run what waited. */
+static void untrack_write(struct fs *fs, struct call *c)
+{
+    fs->write_behind_bytes -= c->size;
+    struct fs_node *n = node_find(fs, c->ino);
+    if (!n)
+        return;
+    for (struct call **pp = &n->writes; *pp; pp = &(*pp)->next_write) {
+        if (*pp == c) {
+            *pp = c->next_write;
+            break;
+        }
+    }
+    if (n->writes)
+        return;
+    n->writes_end = 0;
+    resume_parked(n);
+}
+
+/* The error write-behind met on n, reported once (as NFS clients do at close/fsync). */
+static int take_write_error(struct fs_node *n)
+{
+    int err = n ? n->write_error : 0;
+    if (n)
+        n->write_error = 0;
+    return err;
+}
 
 /* ---- symlinks, with mfsymlinks: Minshall+French files (include/client/mfsymlink.h). Only
  * regular files of exactly MFSYMLINK_FILE_SIZE bytes are read to find out. ---- */
@@ -688,6 +876,12 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
         fuse_reply_err(req, EPERM);
         return;
     }
+    if ((to_set & FUSE_SET_ATTR_SIZE) &&
+        park_if_writing(req, node_find(fs, ino),
+                        &(struct parked){.op = PARK_SETATTR, .ino = ino,
+                                         .fi = fi ? *fi : (struct fuse_file_info){0},
+                                         .attr = *attr, .flags = to_set}))
+        return;
     struct call *c = begin_op(req, ino, NULL, true, getattr_done);
     if (!c)
         return;
@@ -890,6 +1084,10 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                     struct fuse_file_info *fi)
 {
     struct fs *fs = fuse_req_userdata(req);
+    if (park_if_writing(req, node_find(fs, ino),
+                        &(struct parked){.op = PARK_READ, .ino = ino, .fi = *fi, .off = off,
+                                         .size = size}))
+        return;
     struct fs_handle *h = handle_of(fi);
     struct call *c = call_new(fs, req, read_done);
     if (!c) {
@@ -922,6 +1120,26 @@ static void write_done(struct call *c)
     struct smb2_write_response wr;
     if (!err && smb2_write_response_decode(c->msg[0], c->len[0], &wr) != 0)
         err = EIO;
+    bool behind = c->flags != 0;
+    if (behind && !err && wr.count != c->size)
+        err = EIO; /* the kernel was told all of it was written */
+    if (behind) {
+        struct fs_node *n = node_find(c->fs, c->ino);
+        if (c->req) { /* over WRITE_BEHIND_MAX: the kernel waited for this one */
+            if (err)
+                fuse_reply_err(c->req, err);
+            else
+                fuse_reply_write(c->req, c->size);
+            c->req = NULL;
+        } else if (err && n && !n->write_error) {
+            n->write_error = err;
+            sq_log(SQ_LOG_WARNING, "write of %zu bytes at %llu failed: %s (reported at the "
+                   "next write, close or fsync)", c->size, (unsigned long long)c->offset,
+                   strerror(err));
+        }
+        untrack_write(c->fs, c);
+        return;
+    }
     if (err)
         fuse_reply_err(c->req, err);
     else
@@ -933,11 +1151,34 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 {
     struct fs *fs = fuse_req_userdata(req);
     struct fs_handle *h = handle_of(fi);
+    struct fs_node *n = node_find(fs, ino);
+    int pending_err = take_write_error(n);
+    if (pending_err) {
+        fuse_reply_err(req, pending_err);
+        return;
+    }
+    /* cache=none promises write-through: every write waits for the server. */
+    bool behind = n && fs->cfg.cache != FS_CACHE_NONE;
+    if (behind && write_overlaps(n, (uint64_t)off, size)) {
+        struct parked p = {.op = PARK_WRITE, .ino = ino, .fi = *fi, .off = off, .size = size};
+        if (!(p.data = malloc(size ? size : 1))) {
+            fuse_reply_err(req, ENOMEM);
+            return;
+        }
+        memcpy(p.data, buf, size);
+        if (!park_if_writing(req, n, &p))
+            free(p.data);
+        return;
+    }
     struct call *c = call_new(fs, req, write_done);
     if (!c) {
         fuse_reply_err(req, ENOMEM);
         return;
     }
+    c->ino = ino;
+    c->offset = (uint64_t)off;
+    c->size = size;
+    c->flags = behind;
     struct smb2_request r;
     int rc = smb2_request_init(&r, SMB2_WRITE, 0);
     if (!rc) {
@@ -953,7 +1194,25 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
         fail_build(req, c, &r, 1, rc);
         return;
     }
-    call_submit(c, &r, 1);
+    r.tree_id = sq_session_tree_id(fs->session);
+    r.cb = call_reply_cb;
+    r.arg = c;
+    c->count = 1;
+    bool answer_now = behind && fs->write_behind_bytes + size <= WRITE_BEHIND_MAX;
+    if (behind)
+        track_write(fs, n, c);
+    rc = smb2_conn_submit(fs->conn, &r, 1);
+    if (rc) {
+        if (behind)
+            untrack_write(fs, c);
+        fuse_reply_err(req, rc == SQ_ERR_NOMEM ? ENOMEM : EIO);
+        call_free(c);
+        return;
+    }
+    if (answer_now) {
+        fuse_reply_write(req, size);
+        c->req = NULL;
+    }
 }
 
 static void reply_status_done(struct call *c)
@@ -983,6 +1242,10 @@ static void release_common(fuse_req_t req, struct fuse_file_info *fi)
 
 static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+    /* The handle must outlive the WRITEs sent through it. */
+    if (park_if_writing(req, node_find(fuse_req_userdata(req), ino),
+                        &(struct parked){.op = PARK_RELEASE, .ino = ino, .fi = *fi}))
+        return;
     release_common(req, fi);
 }
 
@@ -994,6 +1257,15 @@ static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
     struct fs *fs = fuse_req_userdata(req);
+    struct fs_node *n = node_find(fs, ino);
+    if (park_if_writing(req, n, &(struct parked){.op = PARK_FSYNC, .ino = ino, .fi = *fi,
+                                                 .flags = datasync}))
+        return;
+    int pending_err = take_write_error(n);
+    if (pending_err) {
+        fuse_reply_err(req, pending_err);
+        return;
+    }
     struct fs_handle *h = handle_of(fi);
     struct call *c = call_new(fs, req, reply_status_done);
     struct smb2_request r;
@@ -1009,9 +1281,11 @@ static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 
 static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-    /* Writes are not cached by us (writes go straight out; the kernel's writeback cache is
-     * off), so there is nothing to push at close(2). */
-    fuse_reply_err(req, 0);
+    /* close(2): returns once the write-behind data is on the server, with its error. */
+    struct fs_node *n = node_find(fuse_req_userdata(req), ino);
+    if (park_if_writing(req, n, &(struct parked){.op = PARK_FLUSH, .ino = ino, .fi = *fi}))
+        return;
+    fuse_reply_err(req, take_write_error(n));
 }
 
 /* ---- create, mkdir ---- */
@@ -1761,6 +2035,12 @@ static void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
         fuse_reply_err(req, EROFS);
         return;
     }
+    struct parked p = {.op = PARK_COPY, .ino = ino_in, .fi = *fi_in, .off = off_in,
+                       .ino_out = ino_out, .fi_out = *fi_out, .off_out = off_out, .size = len,
+                       .flags = flags};
+    if (park_if_writing(req, node_find(fs, ino_in), &p) ||
+        park_if_writing(req, node_find(fs, ino_out), &p))
+        return;
     struct fs_handle *in = handle_of(fi_in), *out = handle_of(fi_out);
     struct call *c = call_new(fs, req, copy_keyed);
     struct copy_state *cs = calloc(1, sizeof(*cs));
@@ -1849,6 +2129,10 @@ static void fs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
         fuse_reply_err(req, EINVAL);
         return;
     }
+    if (park_if_writing(req, node_find(fs, ino),
+                        &(struct parked){.op = PARK_LSEEK, .ino = ino, .fi = *fi, .off = off,
+                                         .flags = whence}))
+        return;
     struct fs_handle *h = handle_of(fi);
     struct call *c = call_new(fs, req, lseek_done);
     if (!c) {
@@ -1973,6 +2257,10 @@ static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
         fuse_reply_err(req, EROFS);
         return;
     }
+    if (park_if_writing(req, node_find(fs, ino),
+                        &(struct parked){.op = PARK_FALLOCATE, .ino = ino, .fi = *fi,
+                                         .off = offset, .length = length, .flags = mode}))
+        return;
     struct call *c = call_new(fs, req, fallocate_sized);
     if (!c) {
         fuse_reply_err(req, ENOMEM);
@@ -2226,7 +2514,12 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
     /* Large requests: the kernel sends up to max_write bytes per WRITE and reads ahead in
      * big chunks; each becomes one multi-credit SMB request (MS-SMB2 3.2.4.1.5). */
     conn->max_write = 1024 * 1024;
-    conn->max_readahead = 1024 * 1024;
+    conn->max_readahead = READAHEAD_KB * 1024;
+    /* Mounts are nosuid and modes do not map to SMB, so there are no setuid bits or file
+     * capabilities to drop on write: without this the kernel asks for security.capability
+     * (a GETXATTR round trip to us) before every write(2). */
+    if (conn->capable & FUSE_CAP_HANDLE_KILLPRIV)
+        conn->want |= FUSE_CAP_HANDLE_KILLPRIV;
     /* readdirplus fills attributes from the listing in one pass; always, not adaptively,
      * so `ls -l` of a big directory costs a handful of QUERY_DIRECTORY round trips. */
     if (conn->capable & FUSE_CAP_READDIRPLUS)
@@ -2293,20 +2586,36 @@ static bool note_our_dev(const struct sq_mount_entry *e, void *arg)
     return false;
 }
 
-/* Listens for status requests; failing to is logged, never fatal for the mount. */
-static void status_listen(struct fs *fs)
+/* The mount's device number, from mountinfo rather than stat(2): a stat of our own mount
+ * point would be a FUSE request to this very thread, which is not serving yet. */
+static bool our_dev(const struct fs *fs, struct find_dev *f)
 {
-    /* The device number comes from mountinfo, not stat(2): a stat of our own mount point
-     * would be a FUSE request to this very thread, which is not serving yet. */
-    struct find_dev f = {.mountpoint = fs->cfg.mountpoint};
-    sq_mountinfo_each(note_our_dev, &f);
-    if (!f.found) {
-        sq_log(SQ_LOG_WARNING, "status: %s not found in mountinfo; `smbquic status` will not work",
+    *f = (struct find_dev){.mountpoint = fs->cfg.mountpoint};
+    sq_mountinfo_each(note_our_dev, f);
+    if (!f->found)
+        sq_log(SQ_LOG_WARNING, "%s not found in mountinfo: no `smbquic status`, default readahead",
                fs->cfg.mountpoint);
+    return f->found;
+}
+
+
+static void tune_readahead(const struct find_dev *f)
+{
+    char path[96];
+    snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", f->major, f->minor);
+    FILE *out = fopen(path, "we");
+    if (!out)
         return;
-    }
+    fprintf(out, "%d\n", READAHEAD_KB);
+    if (fclose(out) != 0)
+        sq_log(SQ_LOG_DEBUG, "cannot set %s: %s", path, strerror(errno));
+}
+
+/* Listens for status requests; failing to is logged, never fatal for the mount. */
+static void status_listen(struct fs *fs, const struct find_dev *f)
+{
     struct sockaddr_un addr;
-    socklen_t len = sq_status_address(f.major, f.minor, &addr);
+    socklen_t len = sq_status_address(f->major, f->minor, &addr);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0 || bind(fd, (struct sockaddr *)&addr, len) != 0 || listen(fd, 8) != 0) {
         sq_log(SQ_LOG_WARNING, "status: cannot listen: %s; `smbquic status` will not work",
@@ -2449,6 +2758,34 @@ static void free_nodes(struct fs *fs)
     }
 }
 
+/* Before logging off: lets every request still in flight finish (write-behind data above
+ * all), for at most DRAIN_SECONDS if the server stops answering. */
+#define DRAIN_SECONDS 60
+
+static void drain(struct fs *fs)
+{
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while (smb2_conn_pending_count(fs->conn) > 0 && !fs->conn_error) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec >= DRAIN_SECONDS) {
+            sq_log(SQ_LOG_ERROR, "%zu requests still unanswered after %d s; giving up on them",
+                   smb2_conn_pending_count(fs->conn), DRAIN_SECONDS);
+            return;
+        }
+        struct pollfd pfd;
+        sq_session_pollfd(fs->session, &pfd);
+        int64_t t = sq_session_timeout_us(fs->session);
+        int n = poll(&pfd, 1, t >= 0 && t < 1000000 ? (int)((t + 999) / 1000) : 1000);
+        if (n < 0 && errno != EINTR)
+            return;
+        if (sq_session_io(fs->session, n > 0 ? pfd.revents : 0) != 0)
+            fs->conn_error = smb2_conn_error(fs->conn);
+    }
+    if (fs->write_behind_bytes)
+        sq_log(SQ_LOG_ERROR, "%zu bytes of written data could not be sent", fs->write_behind_bytes);
+}
+
 int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(void *arg),
              void *arg, char *why, size_t why_len)
 {
@@ -2505,7 +2842,11 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
     int fuse_fd = fuse_session_fd(fs->se);
     fcntl(fuse_fd, F_SETFL, fcntl(fuse_fd, F_GETFL) | O_NONBLOCK);
     sq_log(SQ_LOG_INFO, "mounted %s on %s", cfg->fsname ? cfg->fsname : "", cfg->mountpoint);
-    status_listen(fs);
+    struct find_dev dev;
+    if (our_dev(fs, &dev)) {
+        status_listen(fs, &dev);
+        tune_readahead(&dev);
+    }
     if (ready)
         ready(arg);
 
@@ -2558,6 +2899,7 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
     }
     if (stop_signal)
         sq_log(SQ_LOG_INFO, "signal %d: unmounting %s", (int)stop_signal, cfg->mountpoint);
+    drain(fs);
     free(buf.mem);
     if (fs->status_fd >= 0)
         close(fs->status_fd);
