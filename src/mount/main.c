@@ -79,7 +79,7 @@ static void usage(FILE *out)
           "                dir_mode=, ro, rw, allow_other, port=, transport=quic|tcp|auto, sign,\n"
           "                seal, sec=krb5|ntlmssp, servername=, cafile=, pin=, cert=, key=,\n"
           "                cache=strict|loose|none, actimeo=, hard, soft, echo_interval=,\n"
-          "                noexec, foreground\n"
+          "                mfsymlinks, noexec, foreground\n"
           "  -F, --foreground  stay in the foreground, log to stderr, run until unmounted\n"
           "  -f            fake (as mount -f): check the options, mount nothing\n"
           "  -s            sloppy: skip unknown options with a warning\n"
