@@ -89,6 +89,7 @@ struct fs_handle {
     struct dir_entry *entries;
     size_t entry_count, entry_cap;
     bool listed;
+    bool prefetched; /* opendir's compound brought the first batch (open_common) */
 };
 
 struct dir_entry {
@@ -951,6 +952,29 @@ static struct fs_handle *handle_of(struct fuse_file_info *fi)
     return (struct fs_handle *)(uintptr_t)fi->fh;
 }
 
+static int add_entries(struct fs *fs, struct fs_handle *h, const uint8_t *buf, uint32_t len);
+
+/* opendir sent CREATE + QUERY_DIRECTORY as one compound: keep the first batch of entries for
+ * the readdir that follows, so a listing costs one round trip less. A failed QUERY_DIRECTORY
+ * is simply asked again by readdir, which then reports the error. */
+static void prefetch_entries(struct call *c, struct fs_handle *h)
+{
+    if (c->count < 2 || c->err)
+        return;
+    struct smb2_output_buffer out;
+    if (c->status[1] == STATUS_NO_MORE_FILES) {
+        h->listed = h->prefetched = true;
+    } else if (c->status[1] == STATUS_SUCCESS &&
+               smb2_query_directory_response_decode(c->msg[1], c->len[1], &out) == 0 &&
+               add_entries(c->fs, h, out.buffer, out.buffer_len) == 0) {
+        h->prefetched = true;
+    } else {
+        for (size_t i = 0; i < h->entry_count; i++)
+            free(h->entries[i].name);
+        h->entry_count = 0;
+    }
+}
+
 static void open_done(struct call *c)
 {
     int err = call_errno(c, 1);
@@ -975,10 +999,12 @@ static void open_done(struct call *c)
         fuse_reply_err(c->req, ENOMEM);
         return;
     }
-    if (h->is_dir)
+    if (h->is_dir) {
         c->path = NULL; /* now owned by the handle */
-    else
+        prefetch_entries(c, h);
+    } else {
         handle_link(c->fs, h);
+    }
     c->fi.fh = (uint64_t)(uintptr_t)h;
     if (c->fs->cfg.cache == FS_CACHE_NONE && !h->is_dir)
         c->fi.direct_io = 1;
@@ -1039,16 +1065,19 @@ static void open_common(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
         fuse_reply_err(req, ENOMEM);
         return;
     }
-    struct smb2_request r;
-    int rc = sq_req_create(&r, n->path,
+    struct smb2_request r[2];
+    memset(r, 0, sizeof(r));
+    int rc = sq_req_create(&r[0], n->path,
                         dir ? FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE
                             : access_for_flags(fi->flags),
                         FILE_OPEN, dir ? FILE_DIRECTORY_FILE : FILE_NON_DIRECTORY_FILE, 0);
+    if (!rc && dir)
+        rc = sq_req_query_directory(&r[1], &sq_related_file_id, true, true, DIR_QUERY_LEN);
     if (rc) {
-        fail_build(req, c, &r, 1, rc);
+        fail_build(req, c, r, 2, rc);
         return;
     }
-    call_submit(c, &r, 1);
+    call_submit(c, r, dir ? 2 : 1);
 }
 
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -2423,11 +2452,13 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 {
     struct fs *fs = fuse_req_userdata(req);
     struct fs_handle *h = handle_of(fi);
-    if (h->listed && off != 0) {
+    bool prefetched = h->prefetched && off == 0;
+    h->prefetched = false; /* a later rewind lists afresh */
+    if (h->listed && (off != 0 || prefetched)) {
         readdir_serve(req, fs, h, size, off, plus);
         return;
     }
-    if (off == 0) {
+    if (off == 0 && !prefetched) {
         for (size_t i = 0; i < h->entry_count; i++)
             free(h->entries[i].name);
         h->entry_count = 0;
@@ -2442,7 +2473,7 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
     c->size = size;
     c->offset = (uint64_t)off;
     c->flags = plus;
-    submit_query_directory(c, off == 0);
+    submit_query_directory(c, off == 0 && !prefetched);
 }
 
 static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
