@@ -1090,23 +1090,28 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     open_common(req, ino, fi, true);
 }
 
-static void read_done(struct call *c)
+/* READ answers straight from the connection's receive buffer: unlike call_reply_cb it does
+ * not copy the (up to 1 MiB) response first. */
+static void read_reply_cb(void *arg, int err, const struct smb2_reply *reply)
 {
-    int err = c->err ? EIO : 0;
+    struct call *c = arg;
+    int e = err ? (err == SQ_ERR_NOMEM ? ENOMEM : EIO) : 0;
     struct smb2_read_response rr = {0};
-    if (!err && c->status[0] == STATUS_END_OF_FILE) {
+    if (!e && reply->hdr.status == STATUS_END_OF_FILE) {
         fuse_reply_buf(c->req, NULL, 0);
+        call_free(c);
         return;
     }
-    if (!err && c->status[0] != STATUS_SUCCESS)
-        err = errno_of(c->status[0]);
-    if (!err && (smb2_read_response_decode(c->msg[0], c->len[0], &rr) != 0 ||
-                 rr.data_len > c->size))
-        err = EIO;
-    if (err)
-        fuse_reply_err(c->req, err);
+    if (!e && reply->hdr.status != STATUS_SUCCESS)
+        e = errno_of(reply->hdr.status);
+    if (!e && (smb2_read_response_decode(reply->msg, reply->len, &rr) != 0 ||
+               rr.data_len > c->size))
+        e = EIO;
+    if (e)
+        fuse_reply_err(c->req, e);
     else
         fuse_reply_buf(c->req, (const char *)rr.data, rr.data_len);
+    call_free(c);
 }
 
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -1118,7 +1123,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                                          .size = size}))
         return;
     struct fs_handle *h = handle_of(fi);
-    struct call *c = call_new(fs, req, read_done);
+    struct call *c = call_new(fs, req, NULL);
     if (!c) {
         fuse_reply_err(req, ENOMEM);
         return;
@@ -1140,7 +1145,15 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
         fail_build(req, c, &r, 1, rc);
         return;
     }
-    call_submit(c, &r, 1);
+    r.tree_id = sq_session_tree_id(fs->session);
+    r.cb = read_reply_cb;
+    r.arg = c;
+    c->count = 1;
+    rc = smb2_conn_submit(fs->conn, &r, 1);
+    if (rc) {
+        fuse_reply_err(req, rc == SQ_ERR_NOMEM ? ENOMEM : EIO);
+        call_free(c);
+    }
 }
 
 static void write_done(struct call *c)
