@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -82,9 +83,11 @@ static int do_write(const char *file, const char *log_path, unsigned batch, unsi
         perror(log_path);
         return 2;
     }
-    char *copy = strdup(file), *copy2 = strdup(file);
-    int dir_fd = open(dirname(copy), O_PATH | O_DIRECTORY);
-    const char *name = basename(copy2);
+    char dir_buf[PATH_MAX], name_buf[PATH_MAX];
+    snprintf(dir_buf, sizeof(dir_buf), "%s", file);
+    snprintf(name_buf, sizeof(name_buf), "%s", file);
+    int dir_fd = open(dirname(dir_buf), O_PATH | O_DIRECTORY);
+    const char *name = basename(name_buf);
     if (dir_fd < 0)
         return fail(log_fd, "open directory");
     int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
