@@ -34,6 +34,12 @@ static const char *app_error_phrase(uint64_t code)
 
 static const char access_denied_phrase[] = "access denied by the client-certificate policy";
 
+/* Path MTU discovery (RFC 9000 14.3) tries these UDP payload sizes in turn, each only if
+ * every smaller one got through: ngtcp2's defaults (1406, 1452), 9000-byte jumbo frames, then
+ * up to loopback's 64 KiB. A probe that does not fit is lost (the socket never fragments:
+ * IP_PMTUDISC_PROBE) and nothing larger is tried after it. */
+static const uint16_t gw_pmtud_probes[] = {1406, 1452, 8952, 16384, 32768, GW_PMTUD_MAX};
+
 /* ---- state and bookkeeping ---- */
 
 static void set_state(struct gw_conn *c, enum gw_conn_state state)
@@ -589,6 +595,10 @@ struct gw_conn *gw_conn_new(struct gw_server *srv, const ngtcp2_pkt_hd *hd, cons
     settings.max_stream_window = GW_RX_WINDOW;
     /* BBR keeps a lossy long path busy where loss-based Cubic backs off. */
     settings.cc_algo = NGTCP2_CC_ALGO_BBR;
+    /* Packets as large as the path carries (see GW_PMTUD_MAX): fewer packets, less CPU. */
+    settings.max_tx_udp_payload_size = GW_PMTUD_MAX;
+    settings.pmtud_probes = gw_pmtud_probes;
+    settings.pmtud_probeslen = sizeof(gw_pmtud_probes) / sizeof(gw_pmtud_probes[0]);
     if (retry_scid) {
         settings.token = hd->token;
         settings.tokenlen = hd->tokenlen;
@@ -744,16 +754,22 @@ bool gw_conn_flush_pending(struct gw_conn *c)
 }
 
 /* Writes packets until ngtcp2 has nothing more, the send quantum (pacing) is used up, or
- * the socket is full. Same-sized packets for the same path go out in one GSO batch. */
+ * the socket is full. Same-sized packets for the same path go out in one GSO batch; packets
+ * are as large as path MTU discovery has validated, and a PMTUD probe (larger than that)
+ * goes out alone. */
 static void conn_write(struct gw_conn *c)
 {
     struct gw_server *srv = c->srv;
     struct gw_backend *be = &c->be;
     ngtcp2_tstamp ts = gw_now();
-    size_t max_udp = ngtcp2_conn_get_max_tx_udp_payload_size(c->qc);
+    size_t max_udp = ngtcp2_conn_get_max_tx_udp_payload_size(c->qc); /* probes included */
     size_t path_max = ngtcp2_conn_get_path_max_tx_udp_payload_size(c->qc);
-    size_t max_pkts = GW_GSO_MAX_BYTES / max_udp;
-    size_t quantum = ngtcp2_conn_get_send_quantum(c->qc) / max_udp;
+    if (max_udp > GW_GSO_MAX_BYTES)
+        max_udp = GW_GSO_MAX_BYTES;
+    if (path_max > max_udp)
+        path_max = max_udp;
+    size_t max_pkts = GW_GSO_MAX_BYTES / path_max;
+    size_t quantum = ngtcp2_conn_get_send_quantum(c->qc) / path_max;
     if (max_pkts > GW_MAX_GSO_SEGS)
         max_pkts = GW_MAX_GSO_SEGS;
     if (quantum < 1)
@@ -770,7 +786,18 @@ static void conn_write(struct gw_conn *c)
     c->want_write = false;
 
     for (;;) {
-        ngtcp2_vec vec[4]; /* a packet holds ~1.4 KB: more than enough chunks */
+        /* Room for a probe when the buffer has it, and at least one packet of the path's
+         * size: otherwise the batch is full. */
+        size_t room = GW_GSO_MAX_BYTES - off < max_udp ? GW_GSO_MAX_BYTES - off : max_udp;
+        if (room < path_max) {
+            bool ok = send_batch(c, &batch_ps.path, buf, off, segsize);
+            off = 0;
+            nbatch = 0;
+            if (!ok)
+                break;
+            continue;
+        }
+        ngtcp2_vec vec[4]; /* a packet holds one path MTU: a few chunks at most */
         size_t nvec = 0;
         uint64_t vbytes = 0;
         int64_t sid = -1;
@@ -789,7 +816,7 @@ static void conn_write(struct gw_conn *c)
         }
         ngtcp2_pkt_info pi;
         ngtcp2_ssize ndatalen = -1;
-        ngtcp2_ssize n = ngtcp2_conn_writev_stream(c->qc, &ps.path, &pi, buf + off, max_udp,
+        ngtcp2_ssize n = ngtcp2_conn_writev_stream(c->qc, &ps.path, &pi, buf + off, room,
                                                    &ndatalen, flags, sid, vec, nvec, ts);
         if (ndatalen >= 0) {
             gw_queue_mark_sent(&be->to_client, (size_t)ndatalen);
@@ -815,11 +842,22 @@ static void conn_write(struct gw_conn *c)
             break;
 
         size_t pkt = (size_t)n;
+        if (pkt > path_max) {
+            /* A PMTUD probe: the batch first, then the probe alone (GSO segments must all
+             * fit the path). On a full socket it is dropped: ngtcp2 counts it lost. */
+            bool ok = nbatch == 0 || send_batch(c, &batch_ps.path, buf, off, segsize);
+            if (ok)
+                ok = send_batch(c, &ps.path, buf + off, pkt, pkt);
+            off = 0;
+            nbatch = 0;
+            if (!ok)
+                break;
+            continue;
+        }
         if (nbatch == 0) {
             ngtcp2_path_copy(&batch_ps.path, &ps.path);
             segsize = pkt;
-        } else if (!ngtcp2_path_eq(&batch_ps.path, &ps.path) || pkt > segsize ||
-                   (segsize > path_max && pkt != segsize)) {
+        } else if (!ngtcp2_path_eq(&batch_ps.path, &ps.path) || pkt > segsize) {
             /* Cannot join the batch: send the batch, then start a new one with it. */
             if (!send_batch(c, &batch_ps.path, buf, off, segsize)) {
                 /* The socket is full: the packet just produced is dropped, and QUIC's loss

@@ -63,6 +63,12 @@
 #define GW_BACKEND_CONNECT_TIMEOUT (10 * NGTCP2_SECONDS)
 #define GW_RETRY_TOKEN_TIMEOUT     (10 * NGTCP2_SECONDS)
 
+/* The largest UDP payload we send once path MTU discovery has confirmed it (65535 - 40 for
+ * IPv6 - 8 for UDP; loopback's MTU is 64 KiB). Every packet costs ngtcp2, GnuTLS and the
+ * kernel about the same whatever its size: on loopback, packets of this size instead of
+ * 1452 bytes cut the gateway's CPU per byte by about a third. */
+#define GW_PMTUD_MAX 65487
+
 /* Send batching: one sendmsg carries up to 64 KiB of same-sized packets (UDP_SEGMENT). */
 #define GW_TX_BUFSIZE    (64 * 1024)
 #define GW_GSO_MAX_BYTES 65507 /* the largest UDP payload over IPv4 */
