@@ -232,22 +232,36 @@ static char *child_path(const struct fs_node *parent, const char *name)
 
 /* ---- attributes ---- */
 
+/* FILETIME counts 100 ns ticks since 1601 (MS-DTYP 2.3.3); times before 1970 are negative
+ * time_t values, rounded down as time_t does. */
+#define FILETIME_UNIX_EPOCH 116444736000000000ll
+#define FILETIME_TICKS_PER_SECOND 10000000ll
+
 static struct timespec filetime_to_timespec(uint64_t ft)
 {
-    const uint64_t epoch_diff = 116444736000000000ull; /* 1601 -> 1970 in 100 ns */
-    struct timespec ts = {0, 0};
-    if (ft >= epoch_diff) {
-        ft -= epoch_diff;
-        ts.tv_sec = (time_t)(ft / 10000000ull);
-        ts.tv_nsec = (long)(ft % 10000000ull) * 100;
+    if (ft > (uint64_t)INT64_MAX)
+        ft = (uint64_t)INT64_MAX;
+    int64_t ticks = (int64_t)ft - FILETIME_UNIX_EPOCH;
+    int64_t sec = ticks / FILETIME_TICKS_PER_SECOND, rem = ticks % FILETIME_TICKS_PER_SECOND;
+    if (rem < 0) {
+        sec--;
+        rem += FILETIME_TICKS_PER_SECOND;
     }
-    return ts;
+    return (struct timespec){.tv_sec = (time_t)sec, .tv_nsec = (long)rem * 100};
 }
 
+/* In SET_INFO 0 means "leave unchanged" (MS-FSCC 2.4.7), so times at or before 1601 become
+ * the first tick after it. */
 static uint64_t timespec_to_filetime(const struct timespec *ts)
 {
-    return (uint64_t)ts->tv_sec * 10000000ull + (uint64_t)ts->tv_nsec / 100 +
-           116444736000000000ull;
+    const int64_t min_sec = -FILETIME_UNIX_EPOCH / FILETIME_TICKS_PER_SECOND;
+    const int64_t max_sec = (INT64_MAX - FILETIME_UNIX_EPOCH) / FILETIME_TICKS_PER_SECOND - 1;
+    int64_t sec = ts->tv_sec;
+    if (sec <= min_sec)
+        return 1;
+    if (sec > max_sec)
+        sec = max_sec;
+    return (uint64_t)(sec * FILETIME_TICKS_PER_SECOND + ts->tv_nsec / 100 + FILETIME_UNIX_EPOCH);
 }
 
 static void fill_stat(struct fs *fs, struct stat *st, uint64_t server_id, uint32_t attributes,
@@ -298,7 +312,7 @@ static int errno_of(uint32_t status)
 
 /* ---- asynchronous calls ---- */
 
-#define CALL_MAX 4
+#define CALL_MAX 8
 
 /* One compound in flight: copies of the replies, then `done` runs once all arrived. */
 struct call {
@@ -464,6 +478,19 @@ static void stat_path(struct fs *fs, fuse_req_t req, const char *path, struct ca
     call_submit(c, reqs, 3);
 }
 
+/* SMB names are at most 255 UTF-16 code units (MS-FSCC 2.1.5.2); longer ones get
+ * ENAMETOOLONG here, as from a local file system, instead of the server's "invalid name". */
+static bool name_too_long(const char *name)
+{
+    size_t units = 0;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        if ((*p & 0xC0) == 0x80)
+            continue;               /* continuation byte */
+        units += *p >= 0xF0 ? 2 : 1; /* 4-byte sequences are surrogate pairs in UTF-16 */
+    }
+    return units > 255;
+}
+
 /* Starts an operation on the node ino (name == NULL) or on its child name: finds the node,
  * refuses writes on a read-only mount, and returns a call holding the path. On failure it has
  * replied to FUSE and returns NULL. */
@@ -474,6 +501,10 @@ static struct call *begin_op(fuse_req_t req, fuse_ino_t ino, const char *name, b
     struct fs_node *n = node_find(fs, ino);
     if (!n) {
         fuse_reply_err(req, ENOENT);
+        return NULL;
+    }
+    if (name && name_too_long(name)) {
+        fuse_reply_err(req, ENAMETOOLONG);
         return NULL;
     }
     if (writes && fs->cfg.read_only) {
@@ -877,8 +908,8 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
         fuse_reply_err(req, EPERM);
         return;
     }
-    if ((to_set & FUSE_SET_ATTR_SIZE) &&
-        park_if_writing(req, node_find(fs, ino),
+    /* Whatever it changes: a size or times set after writes must not be undone by them. */
+    if (park_if_writing(req, node_find(fs, ino),
                         &(struct parked){.op = PARK_SETATTR, .ino = ino,
                                          .fi = fi ? *fi : (struct fuse_file_info){0},
                                          .attr = *attr, .flags = to_set}))
@@ -1067,10 +1098,14 @@ static void open_common(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
     }
     struct smb2_request r[2];
     memset(r, 0, sizeof(r));
+    /* libfuse asks for atomic O_TRUNC (FUSE_CAP_ATOMIC_O_TRUNC): the open truncates, as
+     * CREATE's FILE_OVERWRITE does (MS-SMB2 2.2.13). */
+    bool trunc = !dir && (fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY;
     int rc = sq_req_create(&r[0], n->path,
                         dir ? FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE
                             : access_for_flags(fi->flags),
-                        FILE_OPEN, dir ? FILE_DIRECTORY_FILE : FILE_NON_DIRECTORY_FILE, 0);
+                        trunc ? FILE_OVERWRITE : FILE_OPEN,
+                        dir ? FILE_DIRECTORY_FILE : FILE_NON_DIRECTORY_FILE, 0);
     if (!rc && dir)
         rc = sq_req_query_directory(&r[1], &sq_related_file_id, true, true, DIR_QUERY_LEN);
     if (rc) {
@@ -1304,11 +1339,13 @@ static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
                                                  .flags = datasync}))
         return;
     int pending_err = take_write_error(n);
-    if (pending_err) {
+    struct fs_handle *h = handle_of(fi);
+    /* A descriptor that cannot write has nothing of its own to push, and SMB refuses FLUSH
+     * on a handle without write access (MS-SMB2 3.3.5.11): only the errors above count. */
+    if (pending_err || h->is_dir || h->access_mode == O_RDONLY) {
         fuse_reply_err(req, pending_err);
         return;
     }
-    struct fs_handle *h = handle_of(fi);
     struct call *c = call_new(fs, req, reply_status_done);
     struct smb2_request r;
     int rc = c ? smb2_request_init(&r, SMB2_FLUSH, 0) : SQ_ERR_NOMEM;
@@ -1431,48 +1468,37 @@ static struct fs_node *open_node_at(struct fs *fs, const char *path)
     return NULL;
 }
 
-static void unlink_open_done(struct call *c)
+/* The hidden name a file unlinked while open gets, in its own directory. */
+static char *unlinked_name(struct fs *fs, const char *path, fuse_ino_t ino)
 {
-    int err = call_errno(c, 3);
-    struct fs_node *n = node_find(c->fs, c->ino);
-    if (!err && n) {
-        nodes_rename(c->fs, c->path, c->path2);
-        n->unlinked = true;
-    }
-    fuse_reply_err(c->req, err);
+    const char *slash = strrchr(path, '/');
+    size_t dir_len = slash ? (size_t)(slash - path) + 1 : 0;
+    size_t len = dir_len + sizeof(UNLINKED_PREFIX) + 48;
+    char *hidden = malloc(len);
+    if (hidden)
+        snprintf(hidden, len, "%.*s%s%llx-%llu", (int)dir_len, path, UNLINKED_PREFIX,
+                 (unsigned long long)ino, (unsigned long long)++fs->unlinked_seq);
+    return hidden;
 }
 
-/* POSIX lets a file be unlinked while open and used through its descriptors until the last
- * close; SMB deletes a file only at its last close and, until then, keeps the name taken and
- * unopenable (STATUS_DELETE_PENDING). So, as NFS clients do, the file is renamed to a hidden
- * name in the same directory and marked delete-on-close in one compound: the name is free at
- * once, our handles keep working, and the server removes the file when the last one closes,
- * even if this process dies. */
-static void unlink_open(struct call *c, struct fs_node *n)
+/* POSIX lets a file be unlinked (or replaced by a rename) while open and used through its
+ * descriptors until the last close; SMB deletes a file only at its last close and, until
+ * then, keeps the name taken and unopenable (STATUS_DELETE_PENDING), and refuses to replace
+ * an open file. So, as NFS clients do, the file is renamed to a hidden name in the same
+ * directory and marked delete-on-close, in one related chain of four requests: the name is
+ * free at once, our handles keep working, and the server removes the file when the last one
+ * closes, even if this process dies. Fills reqs[0..4). */
+static int build_hide_and_delete(struct smb2_request *reqs, const char *path, const char *hidden)
 {
-    const char *slash = strrchr(c->path, '/');
-    size_t dir_len = slash ? (size_t)(slash - c->path) + 1 : 0;
-    size_t len = dir_len + sizeof(UNLINKED_PREFIX) + 48;
-    c->path2 = malloc(len);
-    if (!c->path2) {
-        fail_build(c->req, c, NULL, 0, SQ_ERR_NOMEM);
-        return;
-    }
-    snprintf(c->path2, len, "%.*s%s%llx-%llu", (int)dir_len, c->path, UNLINKED_PREFIX,
-             (unsigned long long)n->ino, (unsigned long long)++c->fs->unlinked_seq);
-    c->ino = n->ino;
-    c->done = unlink_open_done;
-    struct smb2_request reqs[4];
-    memset(reqs, 0, sizeof(reqs));
     struct writer rename, disp;
     writer_init(&rename);
     writer_init(&disp);
     uint8_t *target = NULL;
     size_t target_len = 0;
-    int rc = sq_req_create(&reqs[0], c->path, SMB2_DELETE | FILE_READ_ATTRIBUTES, FILE_OPEN,
+    int rc = sq_req_create(&reqs[0], path, SMB2_DELETE | FILE_READ_ATTRIBUTES, FILE_OPEN,
                            FILE_NON_DIRECTORY_FILE, 0);
     if (!rc)
-        rc = sq_path_to_smb(c->path2, &target, &target_len);
+        rc = sq_path_to_smb(hidden, &target, &target_len);
     if (!rc)
         rc = smb2_file_rename_info_encode(&rename, false, target, target_len);
     if (!rc)
@@ -1488,6 +1514,41 @@ static void unlink_open(struct call *c, struct fs_node *n)
     free(target);
     writer_free(&rename);
     writer_free(&disp);
+    return rc;
+}
+
+/* The hide-and-delete chain starting at reply `first` of c worked: the node of the file now
+ * lives under its hidden name, unlinked. */
+static void note_hidden(struct call *c, size_t first, fuse_ino_t ino, const char *path,
+                        const char *hidden)
+{
+    struct fs_node *n = node_find(c->fs, ino);
+    if (!n || c->err)
+        return;
+    for (size_t i = first; i < first + 3; i++)
+        if (c->status[i] != STATUS_SUCCESS)
+            return;
+    nodes_rename(c->fs, path, hidden);
+    n->unlinked = true;
+}
+
+static void unlink_open_done(struct call *c)
+{
+    note_hidden(c, 0, c->ino, c->path, c->path2);
+    fuse_reply_err(c->req, call_errno(c, 3));
+}
+
+static void unlink_open(struct call *c, struct fs_node *n)
+{
+    if (!(c->path2 = unlinked_name(c->fs, c->path, n->ino))) {
+        fail_build(c->req, c, NULL, 0, SQ_ERR_NOMEM);
+        return;
+    }
+    c->ino = n->ino;
+    c->done = unlink_open_done;
+    struct smb2_request reqs[4];
+    memset(reqs, 0, sizeof(reqs));
+    int rc = build_hide_and_delete(reqs, c->path, c->path2);
     if (rc) {
         fail_build(c->req, c, reqs, 4, rc);
         return;
@@ -1495,11 +1556,63 @@ static void unlink_open(struct call *c, struct fs_node *n)
     call_submit(c, reqs, 4);
 }
 
+/* A read-only file (FILE_ATTRIBUTE_READONLY) cannot be deleted over SMB
+ * (STATUS_CANNOT_DELETE), but POSIX needs only write access to the directory: clear the
+ * attribute and delete in one more compound. */
+static void remove_readonly_submit(struct call *c)
+{
+    struct smb2_request reqs[4];
+    memset(reqs, 0, sizeof(reqs));
+    struct writer basic, disp;
+    writer_init(&basic);
+    writer_init(&disp);
+    struct smb2_file_basic_info bi = {.file_attributes = FILE_ATTRIBUTE_NORMAL};
+    int rc = sq_req_create(&reqs[0], c->path,
+                           SMB2_DELETE | FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES, FILE_OPEN,
+                           FILE_NON_DIRECTORY_FILE, 0);
+    if (!rc)
+        rc = smb2_file_basic_info_encode(&basic, &bi);
+    if (!rc)
+        rc = sq_req_set_info(&reqs[1], &sq_related_file_id, true, FILE_BASIC_INFORMATION,
+                             basic.data, basic.len);
+    if (!rc)
+        rc = smb2_file_disposition_info_encode(&disp, true);
+    if (!rc)
+        rc = sq_req_set_info(&reqs[2], &sq_related_file_id, true, FILE_DISPOSITION_INFORMATION,
+                             disp.data, disp.len);
+    if (!rc)
+        rc = sq_req_close(&reqs[3], &sq_related_file_id, true);
+    writer_free(&basic);
+    writer_free(&disp);
+    if (rc) {
+        fail_build(c->req, c, reqs, 4, rc);
+        return;
+    }
+    call_submit(c, reqs, 4);
+}
+
+static void remove_done(struct call *c)
+{
+    bool file = c->flags == 0;
+    if (file && !c->err && c->count == 3 && c->status[0] == STATUS_SUCCESS &&
+        c->status[1] == STATUS_CANNOT_DELETE) {
+        struct call *next = call_continue(c, reply_status_done);
+        if (!next) {
+            fuse_reply_err(c->req, ENOMEM);
+            return;
+        }
+        remove_readonly_submit(next);
+        return;
+    }
+    fuse_reply_err(c->req, call_errno(c, c->count));
+}
+
 static void remove_common(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir)
 {
-    struct call *c = begin_op(req, parent, name, true, reply_status_done);
+    struct call *c = begin_op(req, parent, name, true, remove_done);
     if (!c)
         return;
+    c->flags = dir;
     struct fs_node *open_node = dir ? NULL : open_node_at(c->fs, c->path);
     if (open_node) {
         unlink_open(c, open_node);
@@ -1539,7 +1652,16 @@ static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void rename_done(struct call *c)
 {
-    int err = call_errno(c, 2);
+    /* With a target we hold open, its hide-and-delete chain came first (4 replies). */
+    size_t first = 0;
+    if (c->data) {
+        note_hidden(c, 0, c->ino, c->path2, (const char *)c->data);
+        first = 4;
+    }
+    int err = c->err ? call_errno(c, 1) : 0;
+    for (size_t i = first; !err && i < first + 2; i++)
+        if (c->status[i] != STATUS_SUCCESS)
+            err = errno_of(c->status[i]);
     if (!err)
         nodes_rename(c->fs, c->path, c->path2);
     fuse_reply_err(c->req, err);
@@ -1558,6 +1680,10 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
         fuse_reply_err(req, EINVAL); /* RENAME_EXCHANGE has no SMB equivalent */
         return;
     }
+    if (name_too_long(newname)) {
+        fuse_reply_err(req, ENAMETOOLONG);
+        return;
+    }
     if (fs->cfg.read_only) {
         fuse_reply_err(req, EROFS);
         return;
@@ -1569,30 +1695,44 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
         fuse_reply_err(req, ENOMEM);
         return;
     }
-    struct smb2_request reqs[3];
+    struct smb2_request reqs[7];
     memset(reqs, 0, sizeof(reqs));
+    size_t k = 0;
+    int rc = 0;
+    /* Replacing a file we hold open: SMB would refuse (it is open); POSIX keeps the open
+     * descriptors on the old file. Hide and delete it first, in the same compound. */
+    struct fs_node *victim = (flags & RENAME_NOREPLACE) ? NULL : open_node_at(fs, c->path2);
+    if (victim) {
+        c->ino = victim->ino;
+        c->data = (uint8_t *)unlinked_name(fs, c->path2, victim->ino);
+        rc = c->data ? build_hide_and_delete(reqs, c->path2, (const char *)c->data)
+                     : SQ_ERR_NOMEM;
+        k = 4;
+    }
     struct writer info;
     writer_init(&info);
     uint8_t *target = NULL;
     size_t target_len = 0;
-    int rc = sq_req_create(&reqs[0], c->path, SMB2_DELETE | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE,
-                        FILE_OPEN, 0, 0);
+    if (!rc)
+        rc = sq_req_create(&reqs[k], c->path, SMB2_DELETE | FILE_READ_ATTRIBUTES |
+                           SMB2_SYNCHRONIZE, FILE_OPEN, 0, 0);
     if (!rc)
         rc = sq_path_to_smb(c->path2, &target, &target_len);
     if (!rc)
         rc = smb2_file_rename_info_encode(&info, !(flags & RENAME_NOREPLACE), target,
                                           target_len);
     if (!rc)
-        rc = sq_req_set_info(&reqs[1], &sq_related_file_id, true, FILE_RENAME_INFORMATION, info.data, info.len);
+        rc = sq_req_set_info(&reqs[k + 1], &sq_related_file_id, true, FILE_RENAME_INFORMATION,
+                             info.data, info.len);
     if (!rc)
-        rc = sq_req_close(&reqs[2], &sq_related_file_id, true);
+        rc = sq_req_close(&reqs[k + 2], &sq_related_file_id, true);
     free(target);
     writer_free(&info);
     if (rc) {
-        fail_build(req, c, reqs, 3, rc);
+        fail_build(req, c, reqs, k + 3, rc);
         return;
     }
-    call_submit(c, reqs, 3);
+    call_submit(c, reqs, k + 3);
 }
 
 /* ---- link: CREATE + SET_INFO(FileLinkInformation) + QUERY_INFO + CLOSE (MS-FSCC 2.4.21) ---- */
