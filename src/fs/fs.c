@@ -918,6 +918,15 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
     if (!c)
         return;
     struct fs_handle *h = attr_handle(fs, ino, (to_set & FUSE_SET_ATTR_SIZE) ? fi : NULL, true);
+    /* Times go through a handle of ours that writes the file, when there is one: the server
+     * sets the write time of a file at the close of a handle that wrote to it unless times
+     * were set on that very handle (MS-FSA 2.1.5.4, 2.1.5.14.2), so `cp -p` and `cp -a`,
+     * which set times before they close, would otherwise lose them. */
+    if (!h && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME))) {
+        struct fs_handle *w = open_handle_of(fs, ino, true);
+        if (w && w->access_mode != O_RDONLY)
+            h = w;
+    }
     const struct smb2_file_id *target = h ? &h->file_id : &sq_related_file_id;
     bool related = h == NULL;
     struct smb2_request reqs[4];
