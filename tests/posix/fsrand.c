@@ -1,13 +1,14 @@
 /* fsrand: random operations on one file, checked against a model kept in memory (after fsx).
  *
  *   fsrand [--ops N] [--seed S] [--maxlen BYTES] [--maxop BYTES] [--check-every N]
- *          [--server FILE] [--no-mmap] [--no-direct] PATH
+ *          [--server FILE] [--no-mmap] [--no-direct] [--no-open-trunc] PATH
  *
  * Creates PATH (truncating it) and applies N (default 20000) operations chosen by a seeded
  * generator (default seed 1, so a run repeats exactly): write, read, O_DIRECT read (past the
  * page cache, to the server), mmap read, mmap write (msync or not), append (through an
  * O_APPEND descriptor), truncate (grow and shrink), fsync, and close and reopen of every
- * descriptor (the page cache is dropped on open, so reads come from the server again). Offsets
+ * descriptor (the page cache is dropped on open, so reads come from the server again; one
+ * reopen in four with O_TRUNC, unless --no-open-trunc). Offsets
  * and lengths are random and mostly unaligned; the file never grows past --maxlen (default
  * 4 MiB), one operation moves at most --maxop bytes (default 256 KiB). Every read is compared
  * with the model, the size after every operation, and every --check-every operations (default
@@ -56,7 +57,7 @@ static struct {
     const char *path;
     const char *server;
     uint64_t ops, seed, maxlen, maxop, check_every;
-    bool mmap_ops, direct_ops;
+    bool mmap_ops, direct_ops, open_trunc;
     int fd, afd, dfd;
     unsigned char *model; /* maxlen bytes, zero past size */
     uint64_t size;
@@ -127,12 +128,13 @@ static void print_tail(uint64_t mark)
         bool covers = (o->type == OP_WRITE || o->type == OP_MAPWRITE || o->type == OP_APPEND ||
                        o->type == OP_READ || o->type == OP_DREAD || o->type == OP_MAPREAD) &&
                       mark >= o->off && mark < o->off + o->len;
-        if (o->type == OP_TRUNCATE)
+        if (o->type == OP_TRUNCATE || (o->type == OP_REOPEN && o->flag))
             covers = mark >= o->off; /* zeroed or cut from there */
         printf("  %c #%-7" PRIu64 " %-8s off %-9" PRIu64 " (0x%06" PRIx64 ") len %-7" PRIu64
                " size after %" PRIu64 "%s\n",
                covers ? '*' : ' ', n, op_names[o->type], o->off, o->off, o->len, o->size_after,
-               o->type == OP_MAPWRITE ? (o->flag ? " (msync)" : " (no msync)") : "");
+               o->type == OP_MAPWRITE ? (o->flag ? " (msync)" : " (no msync)")
+               : o->type == OP_REOPEN && o->flag ? " (O_TRUNC)" : "");
     }
 }
 
@@ -141,9 +143,9 @@ static void die_with_tail(uint64_t mark)
 {
     print_tail(mark);
     printf("fsrand: FAILED: %s, seed %" PRIu64 " (rerun: fsrand --seed %" PRIu64 " --ops %" PRIu64
-           " --maxlen %" PRIu64 " --maxop %" PRIu64 "%s%s PATH)\n",
+           " --maxlen %" PRIu64 " --maxop %" PRIu64 "%s%s%s PATH)\n",
            g.path, g.seed, g.seed, g.ops, g.maxlen, g.maxop, g.mmap_ops ? "" : " --no-mmap",
-           g.direct_ops ? "" : " --no-direct");
+           g.direct_ops ? "" : " --no-direct", g.open_trunc ? "" : " --no-open-trunc");
     fflush(stdout);
     exit(1);
 }
@@ -247,9 +249,9 @@ static void check_size(const char *when)
 
 /* ---- descriptors ---- */
 
-static void open_all(bool create)
+static void open_all(bool truncate)
 {
-    g.fd = open(g.path, O_RDWR | (create ? O_CREAT | O_TRUNC : 0), 0644);
+    g.fd = open(g.path, O_RDWR | O_CREAT | (truncate ? O_TRUNC : 0), 0644);
     if (g.fd < 0)
         sys_fail("open O_RDWR");
     g.afd = open(g.path, O_WRONLY | O_APPEND);
@@ -484,7 +486,13 @@ static void run(void)
             break;
         case OP_REOPEN:
             close_all();
-            open_all(false);
+            /* Sometimes with O_TRUNC, as `>` in a shell does to an existing file. */
+            o->flag = g.open_trunc && below(4) == 0;
+            open_all(o->flag);
+            if (o->flag) {
+                memset(g.model, 0, g.size);
+                g.size = 0;
+            }
             break;
         default: break;
         }
@@ -530,7 +538,7 @@ int main(int argc, char **argv)
     g.maxlen = 4 << 20;
     g.maxop = 256 << 10;
     g.check_every = 1000;
-    g.mmap_ops = g.direct_ops = true;
+    g.mmap_ops = g.direct_ops = g.open_trunc = true;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has_value = i + 1 < argc;
@@ -550,11 +558,14 @@ int main(int argc, char **argv)
             g.mmap_ops = false;
         else if (strcmp(a, "--no-direct") == 0)
             g.direct_ops = false;
+        else if (strcmp(a, "--no-open-trunc") == 0)
+            g.open_trunc = false;
         else if (a[0] != '-' && !g.path)
             g.path = a;
         else {
             fprintf(stderr, "usage: fsrand [--ops N] [--seed S] [--maxlen BYTES] [--maxop BYTES] "
-                            "[--check-every N] [--server FILE] [--no-mmap] [--no-direct] PATH\n");
+                            "[--check-every N] [--server FILE] [--no-mmap] [--no-direct] "
+                            "[--no-open-trunc] PATH\n");
             return 2;
         }
     }
