@@ -113,7 +113,6 @@ static int case_xattr_values(void)
     unsigned char *big = pattern(4000, 8);
     SYS(setxattr("f", "user.big", big, 4000, 0));
     XATTR_IS("f", "user.big", big, 4000);
-    free(big);
     /* An empty value is a value (getfattr shows it; SMB would read it as "delete"). */
     SYS(setxattr("f", "user.empty", "", 0, 0));
     XATTR_IS("f", "user.empty", "", 0);
@@ -172,7 +171,6 @@ static int case_copy_file_range(void)
     SYS(close(out));
     SYS(close(in));
     CONTENT("dst", data, len);
-    free(data);
     return 0;
 }
 
@@ -199,16 +197,13 @@ static int case_copy_file_range_offsets(void)
     off_in = 0;
     off_out = 150000;
     EQ(SYS(copy_file_range(in, &off_in, out, &off_out, 10, 0)), 10);
-    unsigned char *want = calloc(1, 150010);
+    unsigned char *want = case_alloc(150010);
     memcpy(want, dst, 100000);
     memcpy(want + 150000, src, 10);
     SYS(close(out));
     SYS(close(in));
     CONTENT("dst", want, 150010);
     CONTENT("src", src, 100000);
-    free(src);
-    free(dst);
-    free(want);
     return 0;
 }
 
@@ -224,7 +219,6 @@ static int case_copy_file_range_large(void)
     SYS(close(in));
     EQ(size_of("dst"), (long long)len);
     CONTENT("dst", data, len);
-    free(data);
     return 0;
 }
 
@@ -243,7 +237,6 @@ static int case_copy_file_range_same_file(void)
     SYS(close(fd));
     memcpy(data + 100000, data, 100000);
     CONTENT("f", data, 200000);
-    free(data);
     return 0;
 }
 
@@ -263,7 +256,6 @@ static int case_seek_dense(void)
     EXPECT_ERR(lseek(fd, (off_t)len, SEEK_HOLE), ENXIO);
     EXPECT_ERR(lseek(fd, (off_t)len + 5000, SEEK_DATA), ENXIO);
     SYS(close(fd));
-    free(data);
     return 0;
 }
 
@@ -292,7 +284,6 @@ static int case_seek_sparse(void)
     EQ(SYS(pread(fd, buf, sizeof(buf), 4 * MiB)), 4096);
     CHECK(is_zero(buf, sizeof(buf)), "the hole at 4 MiB: expected zeros, got %s", hex(buf, 16));
     SYS(close(fd));
-    free(data);
     return 0;
 }
 
@@ -304,7 +295,7 @@ static int case_fallocate(void)
     SYS(fstat(fd, &st));
     EQ(st.st_size, MiB);
     EQ(size_of("f"), MiB);
-    unsigned char *want = calloc(1, 2 * MiB);
+    unsigned char *want = case_alloc(2 * MiB);
     CONTENT("f", want, MiB);
     fill(want, 100, 16);
     EQ(SYS(pwrite(fd, want, 100, 0)), 100);
@@ -316,7 +307,6 @@ static int case_fallocate(void)
     EQ(st.st_size, 2 * MiB);
     SYS(close(fd));
     CONTENT("f", want, 2 * MiB);
-    free(want);
     return 0;
 }
 
@@ -335,7 +325,6 @@ static int case_fallocate_keep_size(void)
     SYS(close(fd));
     EQ(size_of("f"), 1000);
     CONTENT("f", data, 1000);
-    free(data);
     return 0;
 }
 
@@ -354,13 +343,11 @@ static int case_fallocate_punch_hole(void)
     struct stat st;
     SYS(fstat(fd, &st));
     EQ(st.st_size, (long long)len);
-    unsigned char *buf = malloc(len);
+    unsigned char *buf = case_alloc(len);
     EQ(SYS(pread(fd, buf, len, 0)), (long long)len);
     TRY(bytes_equal(__LINE__, "after punching holes (same descriptor)", buf, len, want, len));
     SYS(close(fd));
     CONTENT("f", want, len);
-    free(buf);
-    free(want);
     return 0;
 }
 
@@ -375,7 +362,6 @@ static int case_seek_punched(void)
     EQ(SYS(lseek(fd, MiB, SEEK_DATA)), 2 * MiB);
     EQ(SYS(lseek(fd, 2 * MiB, SEEK_HOLE)), (long long)len);
     SYS(close(fd));
-    free(data);
     return 0;
 }
 
@@ -401,7 +387,6 @@ static int case_mmap_read(void)
     munmap(m, len);
     SYS(close(fd));
     CONTENT("f", data, len);
-    free(data);
     return 0;
 }
 
@@ -417,14 +402,14 @@ static int case_mmap_write(void)
     for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++)
         m[at[i]] = want[at[i]] = (unsigned char)(0xa0 + i);
     SYS(msync(m, len, MS_SYNC));
-    unsigned char *buf = malloc(len);
+    unsigned char *buf = case_alloc(len);
     EQ(SYS(pread(fd, buf, len, 0)), (long long)len);
     TRY(bytes_equal(__LINE__, "read(2) after msync", buf, len, want, len));
     TRY(server_is(__LINE__, "f", want, len)); /* msync(MS_SYNC) reached the server */
     munmap(m, len);
     /* Grow the file and write the new part through a mapping. */
     SYS(ftruncate(fd, 4 * 4096));
-    unsigned char *grown = calloc(1, 4 * 4096);
+    unsigned char *grown = case_alloc(4 * 4096);
     memcpy(grown, want, len);
     m = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     CHECK(m != MAP_FAILED, "mmap of the grown file: expected success, got %s", errname(errno));
@@ -434,9 +419,6 @@ static int case_mmap_write(void)
     munmap(m, 4 * 4096);
     SYS(close(fd));
     CONTENT("f", grown, 4 * 4096);
-    free(buf);
-    free(want);
-    free(grown);
     return 0;
 }
 
@@ -454,7 +436,6 @@ static int case_mmap_write_close(void)
     munmap(m, len);
     SYS(close(fd));
     CONTENT("f", want, len);
-    free(want);
     return 0;
 }
 
@@ -476,12 +457,10 @@ static int case_fsync(void)
     fd = (int)SYS(open("d", O_RDONLY | O_DIRECTORY));
     SYS(fsync(fd)); /* a directory (after creating entries, as databases do) */
     SYS(close(fd));
-    unsigned char *want = malloc(256 * KiB + 100);
+    unsigned char *want = case_alloc(256 * KiB + 100);
     memcpy(want, data, 256 * KiB);
     memcpy(want + 256 * KiB, data, 100);
     CONTENT("f", want, 256 * KiB + 100);
-    free(want);
-    free(data);
     return 0;
 }
 

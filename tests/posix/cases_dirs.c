@@ -438,7 +438,7 @@ static int case_unlink_open(void)
     /* mkstemp's pattern: create, unlink at once, use as scratch space. */
     fd = (int)SYS(open("tmp", O_RDWR | O_CREAT | O_EXCL, 0600));
     SYS(unlink("tmp"));
-    unsigned char *data = pattern(300000, 7), *back = malloc(300000);
+    unsigned char *data = pattern(300000, 7), *back = case_alloc(300000);
     EQ(SYS(pwrite(fd, data, 300000, 0)), 300000);
     EQ(SYS(pread(fd, back, 300000, 0)), 300000);
     TRY(bytes_equal(__LINE__, "scratch file after unlink", back, 300000, data, 300000));
@@ -452,8 +452,6 @@ static int case_unlink_open(void)
     DIR_EMPTY("d");
     SYS(close(fd));
     SYS(rmdir("d"));
-    free(data);
-    free(back);
     return 0;
 }
 

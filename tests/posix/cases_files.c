@@ -94,7 +94,6 @@ static int case_open_trunc(void)
     EQ(SYS(pread(keep, &c, 1, 0)), 0);
     SYS(close(keep));
     CONTENT("f", "", 0);
-    free(data);
     return 0;
 }
 
@@ -198,11 +197,10 @@ static int case_rw_small(void)
     SYS(fstat(fd, &st));
     EQ(st.st_size, 10001);
     SYS(close(fd));
-    unsigned char *want = calloc(1, 10001);
+    unsigned char *want = case_alloc(10001);
     memcpy(want, "hello", 5);
     want[10000] = 'Z';
     CONTENT("f", want, 10001);
-    free(want);
     /* Zero-length operations. */
     fd = (int)SYS(open("f", O_RDWR));
     EQ(SYS(write(fd, buf, 0)), 0);
@@ -237,7 +235,7 @@ static int case_rw_unaligned(void)
            (long long)spans[i].len);
     }
     /* Unaligned reads. */
-    unsigned char *buf = malloc(len);
+    unsigned char *buf = case_alloc(len);
     static const struct {
         size_t off, len;
     } reads[] = {{1, 4094}, {4095, 4097}, {131071, 131073}, {299999, 100}, {7, 1}, {0, 300001}};
@@ -250,8 +248,6 @@ static int case_rw_unaligned(void)
     }
     SYS(close(fd));
     CONTENT("f", want, len);
-    free(buf);
-    free(want);
     return 0;
 }
 
@@ -263,7 +259,7 @@ static int case_rw_large(void)
     EQ(SYS(write(fd, want, len)), (long long)len); /* one 4 MiB write(2) */
     SYS(close(fd));
     EQ(size_of("f"), (long long)len);
-    unsigned char *buf = malloc(len + 1);
+    unsigned char *buf = case_alloc(len + 1);
     fd = (int)SYS(open("f", O_RDONLY));
     size_t off = 0;
     while (off < len) { /* reads of 1 MiB + 3 */
@@ -277,8 +273,6 @@ static int case_rw_large(void)
     TRY(bytes_equal(__LINE__, "4 MiB read back by one pread", buf, len, want, len));
     SYS(close(fd));
     TRY(server_is(__LINE__, "f", want, len));
-    free(buf);
-    free(want);
     return 0;
 }
 
@@ -304,15 +298,12 @@ static int case_rw_large_offset(void)
         snprintf(p, sizeof(p), "%s/f", server_dir);
         EQ(size_of(p), at + 4096);
     }
-    free(want);
     return 0;
 }
 
 static int case_o_direct(void)
 {
-    void *buf, *back;
-    CHECK(posix_memalign(&buf, 4096, 64 * KiB) == 0 && posix_memalign(&back, 4096, 64 * KiB) == 0,
-          "posix_memalign failed");
+    unsigned char *buf = case_alloc(64 * KiB), *back = case_alloc(64 * KiB); /* page aligned */
     fill(buf, 64 * KiB, 5);
     int fd = (int)SYS(open("f", O_RDWR | O_CREAT | O_EXCL | O_DIRECT, 0644));
     EQ(SYS(pwrite(fd, buf, 64 * KiB, 0)), 64 * KiB);
@@ -320,8 +311,6 @@ static int case_o_direct(void)
     TRY(bytes_equal(__LINE__, "O_DIRECT read back", back, 64 * KiB, buf, 64 * KiB));
     SYS(close(fd));
     CONTENT("f", buf, 64 * KiB);
-    free(buf);
-    free(back);
     return 0;
 }
 
@@ -333,7 +322,7 @@ static int case_ftruncate(void)
     SYS(fstat(fd, &st));
     EQ(st.st_size, 100000);
     EQ(size_of("f"), 100000);
-    unsigned char *zeros = calloc(1, 100000);
+    unsigned char *zeros = case_alloc(100000);
     CONTENT("f", zeros, 100000);
     unsigned char *data = pattern(100000, 6);
     EQ(SYS(pwrite(fd, data, 100000, 0)), 100000);
@@ -362,8 +351,6 @@ static int case_ftruncate(void)
     CONTENT("g", "", 0);
     SYS(mkdir("d", 0755));
     EXPECT_ERR(truncate("d", 0), EISDIR);
-    free(zeros);
-    free(data);
     return 0;
 }
 

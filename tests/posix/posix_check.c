@@ -119,13 +119,36 @@ void fill(unsigned char *buf, size_t len, uint64_t seed)
     }
 }
 
-unsigned char *pattern(size_t len, uint64_t seed)
+/* The buffers case_alloc handed out to the running case. */
+static void **case_buffers;
+static size_t case_buffer_count, case_buffer_cap;
+
+void *case_alloc(size_t len)
 {
-    unsigned char *p = malloc(len ? len : 1);
-    if (!p) {
+    void *p;
+    if (case_buffer_count == case_buffer_cap) {
+        case_buffer_cap = case_buffer_cap ? case_buffer_cap * 2 : 16;
+        case_buffers = realloc(case_buffers, case_buffer_cap * sizeof(*case_buffers));
+    }
+    if (!case_buffers || posix_memalign(&p, 4096, len ? len : 1) != 0) {
         fprintf(stderr, "posix_suite: out of memory\n");
         exit(2);
     }
+    memset(p, 0, len);
+    case_buffers[case_buffer_count++] = p;
+    return p;
+}
+
+void case_free_all(void)
+{
+    for (size_t i = 0; i < case_buffer_count; i++)
+        free(case_buffers[i]);
+    case_buffer_count = 0;
+}
+
+unsigned char *pattern(size_t len, uint64_t seed)
+{
+    unsigned char *p = case_alloc(len);
     fill(p, len, seed);
     return p;
 }

@@ -88,6 +88,7 @@ static int run_case(const char *base, const char *file, const struct test_case *
     int rc = tc->fn();
     alarm(0);
     close_range(3, ~0u, 0); /* descriptors a failed case left open */
+    case_free_all();
     if (chdir(base) != 0) {
         printf("FAIL %s: chdir back to %s: %s\n", tc->name, base, errname(errno));
         fflush(stdout);

@@ -130,8 +130,11 @@ int bytes_equal(int line, const char *what, const unsigned char *got, size_t got
 
 /* ---- files ---- */
 
+/* Zeroed, page-aligned memory that lives until the running case ends (failed or not). */
+void *case_alloc(size_t len);
+void case_free_all(void);
 void fill(unsigned char *buf, size_t len, uint64_t seed); /* bytes that never repeat */
-unsigned char *pattern(size_t len, uint64_t seed);         /* a malloc'd fill() */
+unsigned char *pattern(size_t len, uint64_t seed);         /* case_alloc'd, filled */
 int write_all(int fd, const void *buf, size_t len);
 unsigned char *pread_all(int fd, size_t *len);             /* malloc'd; NULL and errno */
 unsigned char *read_path(const char *path, size_t *len);
