@@ -178,6 +178,12 @@ for mode in "" --mandatory; do
     smbq check "$UNC" -o "port=$HELPER_PORT,transport=quic,$trust,username=$SAMBA_USER"
     expect_rc 3 "check against the h3 server${mode:+ ($mode)}"
     expect_line_match '^quic handshake: FAILED: .*ALPN.*smb.*$' "check: quic handshake FAILED names the ALPN${mode:+ ($mode)}"
+    if [ -z "$mode" ]; then
+        expect_line "certificate: OK (verified during the handshake)" \
+            "check: the certificate passed before the ALPN was found wrong"
+    else
+        expect_line "certificate: skipped" "check: no certificate verdict when the handshake failed"
+    fi
     stop_helper
     if [ -z "$mode" ]; then
         expect_true "the h3 server did complete a handshake (only ALPN was wrong)" \
