@@ -18,7 +18,10 @@
 # A transfer that takes longer than IMPAIR_TRANSFER_LIMIT seconds (default 60: 64 MiB at about
 # 1 MiB/s, some 30 times below what the path allows) is stopped and fails: it bounds the test's
 # time. The relay is seeded: IMPAIR_SEED=N repeats a run's random decisions (the seed is
-# printed first and again on failure).
+# printed first and again on failure). The default seed is fixed so that CI runs the same
+# impairments every time; IMPAIR_SEED=random draws one. (Some seeds drop the first five
+# packets of the burst-loss run, the client's whole Initial flight and its retransmissions,
+# and the handshake then gives up at its 10 s connect timeout, as it should.)
 # shellcheck source=../rig/testlib.sh
 SMBQUIC_TEST_TRANSPORT=quic
 . "$(dirname "$0")/../rig/testlib.sh"
@@ -28,7 +31,10 @@ if [ -z "${UDP_IMPAIR:-}" ] || [ ! -x "$UDP_IMPAIR" ]; then
 fi
 command -v timeout >/dev/null || skip "timeout (coreutils) not installed"
 
-SEED=${IMPAIR_SEED:-$((SRANDOM % 1000000 + 1))}
+SEED=${IMPAIR_SEED:-4242}
+if [ "$SEED" = random ]; then
+    SEED=$((SRANDOM % 1000000 + 1))
+fi
 LIMIT=${IMPAIR_TRANSFER_LIMIT:-60}
 echo "# relay seed $SEED (IMPAIR_SEED=$SEED repeats it); transfer limit ${LIMIT}s"
 
