@@ -75,6 +75,7 @@ struct fs {
     struct fs_handle *open_files; /* every open regular file, for unlink and fstat */
     uint64_t unlinked_seq;
     size_t write_behind_bytes; /* data in write-behind WRITEs, bounded by WRITE_BEHIND_MAX */
+    bool closing; /* the session is being closed: callbacks must not send or resume */
 };
 
 /* An open file or directory. */
@@ -158,11 +159,15 @@ static struct fs_node *node_ref(struct fs *fs, fuse_ino_t ino, const char *path)
 {
     struct fs_node *n = node_find(fs, ino);
     if (n) {
-        if (strcmp(n->path, path) != 0) {
+        /* The root stays "" even when a server-side link leads back to it; any other node
+         * follows the name it was last found under (a hard link of a file unlinked while
+         * open makes it reachable by name again). */
+        if (ino != FUSE_ROOT_ID && strcmp(n->path, path) != 0) {
             char *p = strdup(path);
             if (p) {
                 free(n->path);
                 n->path = p;
+                n->unlinked = false;
             }
         }
         n->nlookup++;
@@ -413,9 +418,21 @@ static struct call *call_new(struct fs *fs, fuse_req_t req, void (*done)(struct 
     return c;
 }
 
+static void free_reqs(struct smb2_request *reqs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        writer_free(&reqs[i].msg);
+}
+
 /* Submits reqs[0..n) as one compound; on failure replies EIO/ENOMEM and frees c. */
 static void call_submit(struct call *c, struct smb2_request *reqs, size_t n)
 {
+    if (c->fs->closing) {
+        free_reqs(reqs, n);
+        fuse_reply_err(c->req, EIO);
+        call_free(c);
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         reqs[i].tree_id = sq_session_tree_id(c->fs->session);
         reqs[i].cb = call_reply_cb;
@@ -438,12 +455,6 @@ static int call_errno(const struct call *c, size_t upto)
         if (c->status[i] != STATUS_SUCCESS)
             return errno_of(c->status[i]);
     return 0;
-}
-
-static void free_reqs(struct smb2_request *reqs, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        writer_free(&reqs[i].msg);
 }
 
 /* Fails the FUSE request for a request that could not be built. */
@@ -540,7 +551,7 @@ static struct call *begin_op(fuse_req_t req, fuse_ino_t ino, const char *name, b
 
 #define WRITE_BEHIND_MAX (64u * 1024u * 1024u)
 
-enum park_op { PARK_READ, PARK_WRITE, PARK_FLUSH, PARK_FSYNC, PARK_RELEASE, PARK_SETATTR,
+enum park_op { PARK_OPEN, PARK_READ, PARK_WRITE, PARK_FLUSH, PARK_FSYNC, PARK_RELEASE, PARK_SETATTR,
                PARK_LSEEK, PARK_FALLOCATE, PARK_COPY };
 
 /* A FUSE request waiting until its file has no write-behind WRITE in flight. */
@@ -574,6 +585,7 @@ static bool park_if_writing(fuse_req_t req, struct fs_node *n, const struct park
         return false;
     struct parked *p = malloc(sizeof(*p));
     if (!p) {
+        free(args->data);
         fuse_reply_err(req, ENOMEM);
         return true;
     }
@@ -585,6 +597,7 @@ static bool park_if_writing(fuse_req_t req, struct fs_node *n, const struct park
 
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                     struct fuse_file_info *fi);
+static void open_common(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, bool dir);
 static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
                      struct fuse_file_info *fi);
 static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
@@ -602,14 +615,23 @@ static void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 
 /* Runs the requests parked on n, in the order they came; any that meets new writes parks
  * again behind them. */
-static void resume_parked(struct fs_node *n)
+static void resume_parked(struct fs *fs, struct fs_node *n)
 {
     struct parked *p = n->parked;
     n->parked = NULL;
     while (p) {
         struct parked *next = p->next;
         struct fuse_file_info *fi = &p->fi;
+        if (fs->closing) {
+            /* The connection is being torn down: nothing more can be sent. */
+            fuse_reply_err(p->req, EIO);
+            free(p->data);
+            free(p);
+            p = next;
+            continue;
+        }
         switch (p->op) {
+        case PARK_OPEN: open_common(p->req, p->ino, fi, false); break;
         case PARK_READ: fs_read(p->req, p->ino, p->size, p->off, fi); break;
         case PARK_WRITE: fs_write(p->req, p->ino, p->data, p->size, p->off, fi); break;
         case PARK_FLUSH: fs_flush(p->req, p->ino, fi); break;
@@ -677,7 +699,7 @@ static void untrack_write(struct fs *fs, struct call *c)
     if (n->writes)
         return;
     n->writes_end = 0;
-    resume_parked(n);
+    resume_parked(fs, n);
 }
 
 /* The error write-behind met on n, reported once (as NFS clients do at close/fsync). */
@@ -929,7 +951,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
     }
     const struct smb2_file_id *target = h ? &h->file_id : &sq_related_file_id;
     bool related = h == NULL;
-    struct smb2_request reqs[4];
+    struct smb2_request reqs[5];
     memset(reqs, 0, sizeof(reqs));
     struct writer eof, basic;
     writer_init(&eof);
@@ -994,6 +1016,20 @@ static struct fs_handle *handle_of(struct fuse_file_info *fi)
 
 static int add_entries(struct fs *fs, struct fs_handle *h, const uint8_t *buf, uint32_t len);
 
+/* Closes a file the server opened for a FUSE request that was not answered with it (failed
+ * or interrupted): nobody would ever release it. Nothing waits for the answer. */
+static void close_unclaimed(struct fs *fs, const struct smb2_file_id *id)
+{
+    struct smb2_request r;
+    memset(&r, 0, sizeof(r));
+    if (fs->closing || sq_req_close(&r, id, false) != 0) {
+        writer_free(&r.msg);
+        return;
+    }
+    r.tree_id = sq_session_tree_id(fs->session);
+    smb2_conn_submit(fs->conn, &r, 1); /* on failure the writer is freed by submit */
+}
+
 /* opendir sent CREATE + QUERY_DIRECTORY as one compound: keep the first batch of entries for
  * the readdir that follows, so a listing costs one round trip less. A failed QUERY_DIRECTORY
  * is simply asked again by readdir, which then reports the error. */
@@ -1052,15 +1088,11 @@ static void open_done(struct call *c)
         c->fi.keep_cache = 1;
     if (fuse_reply_open(c->req, &c->fi) != 0) {
         /* The open was interrupted: nobody will release it. Close it on the server. */
-        struct smb2_request r;
-        if (sq_req_close(&r, &h->file_id, false) == 0) {
-            r.tree_id = sq_session_tree_id(c->fs->session);
-            if (smb2_conn_submit(c->fs->conn, &r, 1) != 0)
-                writer_free(&r.msg);
-        } else {
-            writer_free(&r.msg);
-        }
+        close_unclaimed(c->fs, &h->file_id);
         handle_unlink(c->fs, h);
+        for (size_t i = 0; i < h->entry_count; i++)
+            free(h->entries[i].name);
+        free(h->entries);
         free(h->path);
         free(h);
     }
@@ -1092,6 +1124,10 @@ static void open_common(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
         fuse_reply_err(req, EROFS);
         return;
     }
+    /* A truncating open must not overtake writes already answered to the kernel. */
+    if (!dir && (fi->flags & O_TRUNC) &&
+        park_if_writing(req, n, &(struct parked){.op = PARK_OPEN, .ino = ino, .fi = *fi}))
+        return;
     struct call *c = call_new(fs, req, open_done);
     if (!c) {
         fuse_reply_err(req, ENOMEM);
@@ -1245,15 +1281,16 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
     }
     /* cache=none promises write-through: every write waits for the server. */
     bool behind = n && fs->cfg.cache != FS_CACHE_NONE;
-    if (behind && write_overlaps(n, (uint64_t)off, size)) {
+    /* Wait behind overlapping writes (their order matters), and behind requests already
+     * waiting, so a steady writer cannot starve a reader, a close or a chmod. */
+    if (behind && n->writes && (n->parked || write_overlaps(n, (uint64_t)off, size))) {
         struct parked p = {.op = PARK_WRITE, .ino = ino, .fi = *fi, .off = off, .size = size};
         if (!(p.data = malloc(size ? size : 1))) {
             fuse_reply_err(req, ENOMEM);
             return;
         }
         memcpy(p.data, buf, size);
-        if (!park_if_writing(req, n, &p))
-            free(p.data);
+        park_if_writing(req, n, &p);
         return;
     }
     struct call *c = call_new(fs, req, write_done);
@@ -1287,17 +1324,21 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
     bool answer_now = behind && fs->write_behind_bytes + size <= WRITE_BEHIND_MAX;
     if (behind)
         track_write(fs, n, c);
-    rc = smb2_conn_submit(fs->conn, &r, 1);
-    if (rc) {
-        if (behind)
-            untrack_write(fs, c);
-        fuse_reply_err(req, rc == SQ_ERR_NOMEM ? ENOMEM : EIO);
-        call_free(c);
-        return;
-    }
+    /* Answer before submitting: a failure inside submit may complete (and free) c at once. */
     if (answer_now) {
         fuse_reply_write(req, size);
         c->req = NULL;
+    }
+    rc = smb2_conn_submit(fs->conn, &r, 1);
+    if (rc) {
+        int err = rc == SQ_ERR_NOMEM ? ENOMEM : EIO;
+        if (c->req)
+            fuse_reply_err(req, err);
+        else if (!n->write_error)
+            n->write_error = err; /* reported at the next write, close or fsync */
+        if (behind)
+            untrack_write(fs, c);
+        call_free(c);
     }
 }
 
@@ -1380,15 +1421,22 @@ static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void create_done(struct call *c)
 {
-    int err = call_errno(c, 2);
     struct smb2_create_response cr;
     struct fuse_entry_param e;
     memset(&e, 0, sizeof(e));
+    int err = call_errno(c, 1);
     if (!err && smb2_create_response_decode(c->msg[0], c->len[0], &cr) != 0)
         err = EIO;
+    if (err) {
+        fuse_reply_err(c->req, err);
+        return;
+    }
+    /* From here on the file is open on the server: every failure closes it again. */
+    err = call_errno(c, 2);
     if (!err)
         err = -stat_from_all_info(c->fs, c->msg[1], c->len[1], &e.attr);
     if (err) {
+        close_unclaimed(c->fs, &cr.file_id);
         fuse_reply_err(c->req, err);
         return;
     }
@@ -1398,6 +1446,7 @@ static void create_done(struct call *c)
     struct fs_handle *h = calloc(1, sizeof(*h));
     if (!h || !node_ref(c->fs, e.ino, c->path)) {
         free(h);
+        close_unclaimed(c->fs, &cr.file_id);
         fuse_reply_err(c->req, ENOMEM);
         return;
     }
@@ -1411,6 +1460,7 @@ static void create_done(struct call *c)
     if (fuse_reply_create(c->req, &e, &c->fi) != 0) {
         node_forget(c->fs, e.ino, 1);
         handle_unlink(c->fs, h);
+        close_unclaimed(c->fs, &h->file_id);
         free(h);
     }
 }
@@ -1496,15 +1546,22 @@ static char *unlinked_name(struct fs *fs, const char *path, fuse_ino_t ino)
  * an open file. So, as NFS clients do, the file is renamed to a hidden name in the same
  * directory and marked delete-on-close, in one related chain of four requests: the name is
  * free at once, our handles keep working, and the server removes the file when the last one
- * closes, even if this process dies. Fills reqs[0..4). */
+ * closes, even if this process dies. Fills reqs[0..HIDE_CHAIN). */
+#define HIDE_CHAIN 5
+
 static int build_hide_and_delete(struct smb2_request *reqs, const char *path, const char *hidden)
 {
-    struct writer rename, disp;
+    struct writer rename, basic, disp;
     writer_init(&rename);
+    writer_init(&basic);
     writer_init(&disp);
     uint8_t *target = NULL;
     size_t target_len = 0;
-    int rc = sq_req_create(&reqs[0], path, SMB2_DELETE | FILE_READ_ATTRIBUTES, FILE_OPEN,
+    /* A read-only file could be renamed but not deleted (STATUS_CANNOT_DELETE), which would
+     * leave it hidden for good: its attributes are cleared first, as for unlink. */
+    struct smb2_file_basic_info bi = {.file_attributes = FILE_ATTRIBUTE_NORMAL};
+    int rc = sq_req_create(&reqs[0], path,
+                           SMB2_DELETE | FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES, FILE_OPEN,
                            FILE_NON_DIRECTORY_FILE, 0);
     if (!rc)
         rc = sq_path_to_smb(hidden, &target, &target_len);
@@ -1514,37 +1571,49 @@ static int build_hide_and_delete(struct smb2_request *reqs, const char *path, co
         rc = sq_req_set_info(&reqs[1], &sq_related_file_id, true, FILE_RENAME_INFORMATION,
                              rename.data, rename.len);
     if (!rc)
+        rc = smb2_file_basic_info_encode(&basic, &bi);
+    if (!rc)
+        rc = sq_req_set_info(&reqs[2], &sq_related_file_id, true, FILE_BASIC_INFORMATION,
+                             basic.data, basic.len);
+    if (!rc)
         rc = smb2_file_disposition_info_encode(&disp, true);
     if (!rc)
-        rc = sq_req_set_info(&reqs[2], &sq_related_file_id, true, FILE_DISPOSITION_INFORMATION,
+        rc = sq_req_set_info(&reqs[3], &sq_related_file_id, true, FILE_DISPOSITION_INFORMATION,
                              disp.data, disp.len);
     if (!rc)
-        rc = sq_req_close(&reqs[3], &sq_related_file_id, true);
+        rc = sq_req_close(&reqs[4], &sq_related_file_id, true);
     free(target);
     writer_free(&rename);
+    writer_free(&basic);
     writer_free(&disp);
     return rc;
 }
 
-/* The hide-and-delete chain starting at reply `first` of c worked: the node of the file now
- * lives under its hidden name, unlinked. */
-static void note_hidden(struct call *c, size_t first, fuse_ino_t ino, const char *path,
-                        const char *hidden)
+/* Follows a hide-and-delete chain starting at reply `first` of c: once the rename worked the
+ * file lives under its hidden name (whatever came after), and it is unlinked once the
+ * delete-on-close is set too. 0 when all of it worked, else an errno. */
+static int note_hidden(struct call *c, size_t first, fuse_ino_t ino, const char *path,
+                       const char *hidden)
 {
+    if (c->err)
+        return call_errno(c, 1);
+    for (size_t i = first; i < first + 4; i++) {
+        if (c->status[i] == STATUS_SUCCESS)
+            continue;
+        if (i > first + 1) /* renamed already */
+            nodes_rename(c->fs, path, hidden);
+        return errno_of(c->status[i]);
+    }
     struct fs_node *n = node_find(c->fs, ino);
-    if (!n || c->err)
-        return;
-    for (size_t i = first; i < first + 3; i++)
-        if (c->status[i] != STATUS_SUCCESS)
-            return;
     nodes_rename(c->fs, path, hidden);
-    n->unlinked = true;
+    if (n)
+        n->unlinked = true;
+    return 0;
 }
 
 static void unlink_open_done(struct call *c)
 {
-    note_hidden(c, 0, c->ino, c->path, c->path2);
-    fuse_reply_err(c->req, call_errno(c, 3));
+    fuse_reply_err(c->req, note_hidden(c, 0, c->ino, c->path, c->path2));
 }
 
 static void unlink_open(struct call *c, struct fs_node *n)
@@ -1555,14 +1624,14 @@ static void unlink_open(struct call *c, struct fs_node *n)
     }
     c->ino = n->ino;
     c->done = unlink_open_done;
-    struct smb2_request reqs[4];
+    struct smb2_request reqs[HIDE_CHAIN];
     memset(reqs, 0, sizeof(reqs));
     int rc = build_hide_and_delete(reqs, c->path, c->path2);
     if (rc) {
-        fail_build(c->req, c, reqs, 4, rc);
+        fail_build(c->req, c, reqs, HIDE_CHAIN, rc);
         return;
     }
-    call_submit(c, reqs, 4);
+    call_submit(c, reqs, HIDE_CHAIN);
 }
 
 /* A read-only file (FILE_ATTRIBUTE_READONLY) cannot be deleted over SMB
@@ -1661,19 +1730,68 @@ static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void rename_done(struct call *c)
 {
-    /* With a target we hold open, its hide-and-delete chain came first (4 replies). */
-    size_t first = 0;
-    if (c->data) {
-        note_hidden(c, 0, c->ino, c->path2, (const char *)c->data);
-        first = 4;
-    }
-    int err = c->err ? call_errno(c, 1) : 0;
-    for (size_t i = first; !err && i < first + 2; i++)
+    int err = call_errno(c, 2);
+    if (!err)
+        nodes_rename(c->fs, c->path, c->path2);
+    fuse_reply_err(c->req, err);
+}
+
+/* Replacing a file we hold open, step 2: the hide-and-delete chain of the target, then the
+ * rename and close of the source opened in step 1 (by its file id). */
+static void rename_over_open_done(struct call *c)
+{
+    const char *hidden = (const char *)c->data;
+    int err = note_hidden(c, 0, c->ino, c->path2, hidden);
+    for (size_t i = HIDE_CHAIN; !err && !c->err && i < HIDE_CHAIN + 1; i++)
         if (c->status[i] != STATUS_SUCCESS)
             err = errno_of(c->status[i]);
     if (!err)
         nodes_rename(c->fs, c->path, c->path2);
     fuse_reply_err(c->req, err);
+}
+
+/* Step 1 opened the source: only now, when the rename can no longer fail for want of its
+ * source, is the target hidden and marked for deletion, with the rename in one compound. */
+static void rename_source_opened(struct call *c)
+{
+    struct smb2_create_response cr;
+    int err = call_errno(c, 1);
+    if (!err && smb2_create_response_decode(c->msg[0], c->len[0], &cr) != 0)
+        err = EIO;
+    if (err) {
+        fuse_reply_err(c->req, err);
+        return;
+    }
+    struct call *next = call_continue(c, rename_over_open_done);
+    if (!next) {
+        close_unclaimed(c->fs, &cr.file_id);
+        fuse_reply_err(c->req, ENOMEM);
+        return;
+    }
+    struct smb2_request reqs[HIDE_CHAIN + 2];
+    memset(reqs, 0, sizeof(reqs));
+    struct writer info;
+    writer_init(&info);
+    uint8_t *target = NULL;
+    size_t target_len = 0;
+    int rc = build_hide_and_delete(reqs, next->path2, (const char *)next->data);
+    if (!rc)
+        rc = sq_path_to_smb(next->path2, &target, &target_len);
+    if (!rc)
+        rc = smb2_file_rename_info_encode(&info, true, target, target_len);
+    if (!rc)
+        rc = sq_req_set_info(&reqs[HIDE_CHAIN], &cr.file_id, false, FILE_RENAME_INFORMATION,
+                             info.data, info.len);
+    if (!rc)
+        rc = sq_req_close(&reqs[HIDE_CHAIN + 1], &cr.file_id, false);
+    free(target);
+    writer_free(&info);
+    if (rc) {
+        close_unclaimed(next->fs, &cr.file_id);
+        fail_build(next->req, next, reqs, HIDE_CHAIN + 2, rc);
+        return;
+    }
+    call_submit(next, reqs, HIDE_CHAIN + 2);
 }
 
 static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
@@ -1704,44 +1822,48 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
         fuse_reply_err(req, ENOMEM);
         return;
     }
-    struct smb2_request reqs[7];
+    struct smb2_request reqs[3];
     memset(reqs, 0, sizeof(reqs));
-    size_t k = 0;
-    int rc = 0;
-    /* Replacing a file we hold open: SMB would refuse (it is open); POSIX keeps the open
-     * descriptors on the old file. Hide and delete it first, in the same compound. */
+    int rc = sq_req_create(&reqs[0], c->path, SMB2_DELETE | FILE_READ_ATTRIBUTES |
+                           SMB2_SYNCHRONIZE, FILE_OPEN, 0, 0);
+    /* Replacing a file we hold open: SMB refuses to replace an open file, POSIX keeps the
+     * open descriptors on the old one. Open the source first (step 1), then hide the target
+     * and rename (rename_source_opened). */
     struct fs_node *victim = (flags & RENAME_NOREPLACE) ? NULL : open_node_at(fs, c->path2);
     if (victim) {
         c->ino = victim->ino;
+        c->done = rename_source_opened;
         c->data = (uint8_t *)unlinked_name(fs, c->path2, victim->ino);
-        rc = c->data ? build_hide_and_delete(reqs, c->path2, (const char *)c->data)
-                     : SQ_ERR_NOMEM;
-        k = 4;
+        if (!rc && !c->data)
+            rc = SQ_ERR_NOMEM;
+        if (rc) {
+            fail_build(req, c, reqs, 1, rc);
+            return;
+        }
+        call_submit(c, reqs, 1);
+        return;
     }
     struct writer info;
     writer_init(&info);
     uint8_t *target = NULL;
     size_t target_len = 0;
     if (!rc)
-        rc = sq_req_create(&reqs[k], c->path, SMB2_DELETE | FILE_READ_ATTRIBUTES |
-                           SMB2_SYNCHRONIZE, FILE_OPEN, 0, 0);
-    if (!rc)
         rc = sq_path_to_smb(c->path2, &target, &target_len);
     if (!rc)
         rc = smb2_file_rename_info_encode(&info, !(flags & RENAME_NOREPLACE), target,
                                           target_len);
     if (!rc)
-        rc = sq_req_set_info(&reqs[k + 1], &sq_related_file_id, true, FILE_RENAME_INFORMATION,
+        rc = sq_req_set_info(&reqs[1], &sq_related_file_id, true, FILE_RENAME_INFORMATION,
                              info.data, info.len);
     if (!rc)
-        rc = sq_req_close(&reqs[k + 2], &sq_related_file_id, true);
+        rc = sq_req_close(&reqs[2], &sq_related_file_id, true);
     free(target);
     writer_free(&info);
     if (rc) {
-        fail_build(req, c, reqs, k + 3, rc);
+        fail_build(req, c, reqs, 3, rc);
         return;
     }
-    call_submit(c, reqs, k + 3);
+    call_submit(c, reqs, 3);
 }
 
 /* ---- link: CREATE + SET_INFO(FileLinkInformation) + QUERY_INFO + CLOSE (MS-FSCC 2.4.21) ---- */
@@ -2146,7 +2268,8 @@ static void copy_done(struct call *c)
     struct smb2_ioctl_response io;
     struct smb2_copychunk_response cr;
     if (!err && (smb2_ioctl_response_decode(c->msg[0], c->len[0], &io) != 0 ||
-                 smb2_copychunk_response_decode(io.output, io.output_len, &cr) != 0))
+                 smb2_copychunk_response_decode(io.output, io.output_len, &cr) != 0 ||
+                 cr.total_bytes_written > c->size))
         err = EIO;
     if (err)
         fuse_reply_err(c->req, err);
@@ -2198,6 +2321,7 @@ static void copy_keyed(struct call *c)
         fuse_reply_err(c->req, ENOMEM);
         return;
     }
+    next->size = (size_t)len; /* what copy_done may be told was written */
     struct writer in;
     writer_init(&in);
     struct smb2_request r;
@@ -2288,28 +2412,36 @@ static void lseek_done(struct call *c)
     struct reader r;
     reader_init(&r, io.output, io.output_len);
     uint64_t start, length, pos = off;
-    bool data = c->flags == SEEK_DATA;
+    bool data = c->flags == SEEK_DATA, gap = false;
     int rc;
     while ((rc = smb2_allocated_range_next(&r, &start, &length)) == 1) {
         uint64_t end = start + length < start ? UINT64_MAX : start + length;
         if (end <= pos)
             continue;
-        if (data) { /* the first allocated byte at or after off */
-            fuse_reply_lseek(c->req, (off_t)(start > pos ? start : pos));
+        if (data) { /* the first allocated byte at or after off, if before the end */
+            uint64_t at = start > pos ? start : pos;
+            if (at >= size)
+                break;
+            fuse_reply_lseek(c->req, (off_t)at);
             return;
         }
-        if (start > pos)
-            break; /* pos lies in a hole */
+        if (start > pos) {
+            gap = true; /* pos lies in a hole */
+            break;
+        }
         pos = end;  /* skip this range; a hole starts after it unless the next adjoins */
     }
     if (rc < 0) {
         fuse_reply_err(c->req, EIO);
         return;
     }
+    /* A partial list (STATUS_BUFFER_OVERFLOW) that ran out while still in data says nothing
+     * of what follows: call the rest data, which POSIX allows (a hole only at the end). */
+    bool partial = c->status[1] == STATUS_BUFFER_OVERFLOW;
     if (data)
         fuse_reply_err(c->req, ENXIO); /* only holes up to the end */
     else
-        fuse_reply_lseek(c->req, (off_t)(pos < size ? pos : size)); /* the end is a hole */
+        fuse_reply_lseek(c->req, (off_t)(pos < size && (gap || !partial) ? pos : size));
 }
 
 static void fs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
@@ -2559,12 +2691,20 @@ static int submit_query_directory(struct call *c, bool restart)
 static void readdir_serve(fuse_req_t req, struct fs *fs, struct fs_handle *h, size_t size,
                           off_t off, bool plus)
 {
-    char *buf = malloc(size);
+    char *buf = calloc(1, size ? size : 1);
     if (!buf) {
         fuse_reply_err(req, ENOMEM);
         return;
     }
     size_t used = 0;
+    /* Lookups counted for this reply, taken back if the kernel does not take the reply. */
+    fuse_ino_t *counted = plus ? malloc(size / 24 * sizeof(*counted) + sizeof(*counted)) : NULL;
+    size_t n_counted = 0;
+    if (plus && !counted) {
+        free(buf);
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
     for (size_t i = (size_t)off; i < h->entry_count; i++) {
         struct dir_entry *d = &h->entries[i];
         size_t n;
@@ -2596,6 +2736,7 @@ static void readdir_serve(fuse_req_t req, struct fs *fs, struct fs_handle *h, si
                     break;
                 }
                 free(path);
+                counted[n_counted++] = e.ino;
             }
         } else {
             n = fuse_add_direntry(req, buf + used, size - used, d->name, unsure ? &unknown : &d->st,
@@ -2605,7 +2746,10 @@ static void readdir_serve(fuse_req_t req, struct fs *fs, struct fs_handle *h, si
         }
         used += n;
     }
-    fuse_reply_buf(req, buf, used);
+    if (fuse_reply_buf(req, buf, used) != 0)
+        for (size_t i = 0; i < n_counted; i++)
+            node_forget(fs, counted[i], 1);
+    free(counted);
     free(buf);
 }
 
@@ -2939,6 +3083,18 @@ static int learn_root(struct fs *fs)
     return rc;
 }
 
+/* Handles the kernel never released (SIGTERM with files open); the server closed them at
+ * logoff. */
+static void free_open_files(struct fs *fs)
+{
+    while (fs->open_files) {
+        struct fs_handle *h = fs->open_files;
+        handle_unlink(fs, h);
+        free(h->path);
+        free(h);
+    }
+}
+
 static void free_nodes(struct fs *fs)
 {
     for (size_t b = 0; b < NODE_BUCKETS; b++) {
@@ -3096,11 +3252,17 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
     free(buf.mem);
     if (fs->status_fd >= 0)
         close(fs->status_fd);
+    /* Log off while the FUSE session still exists: requests drain() gave up on are failed
+     * by the close, and their callbacks answer FUSE requests (harmlessly, once unmounted). */
+    fs->closing = true;
+    sq_session_close(s);
+    s = NULL;
     fuse_session_unmount(fs->se);
     fuse_session_destroy(fs->se);
     fs->se = NULL;
     rc = 0;
 out:
+    free_open_files(fs);
     free_nodes(fs);
     sq_session_close(s);
     free(fs);
