@@ -113,12 +113,13 @@ static int case_xattr_values(void)
     unsigned char *big = pattern(4000, 8);
     SYS(setxattr("f", "user.big", big, 4000, 0));
     XATTR_IS("f", "user.big", big, 4000);
-    /* An empty value is a value (getfattr shows it; SMB would read it as "delete"). */
-    SYS(setxattr("f", "user.empty", "", 0, 0));
-    XATTR_IS("f", "user.empty", "", 0);
+    /* An empty value is a value on Linux, but SMB reads an empty EA value as "delete"
+     * (MS-FSCC 2.4.15): the mount refuses it with EINVAL (mount.smbquic(8)) rather than
+     * silently deleting, and the attribute is not created. */
+    EXPECT_ERR(setxattr("f", "user.empty", "", 0, 0), EINVAL);
     char list[4096];
     ssize_t n = SYS(listxattr("f", list, sizeof(list)));
-    CHECK(list_has(list, n, "user.empty"), "listxattr: expected user.empty (empty value) to be listed");
+    CHECK(!list_has(list, n, "user.empty"), "listxattr: user.empty must not exist after EINVAL");
     return 0;
 }
 
@@ -268,8 +269,19 @@ static int case_seek_sparse(void)
     SYS(ftruncate(fd, size)); /* the rest is a hole */
     EQ(SYS(lseek(fd, 0, SEEK_DATA)), 0);
     off_t hole = (off_t)SYS(lseek(fd, 0, SEEK_HOLE));
+    /* A file made sparse only by ftruncate has no SMB sparse attribute, and Samba then reports
+     * it fully allocated (so does any server that does not track holes): POSIX allows the
+     * only hole to be at the end, and mount.smbquic(8) says so. Holes the server reports
+     * (seek_punched) must be found. */
+    if (hole == size) {
+        unsigned char buf[4096];
+        EQ(SYS(pread(fd, buf, sizeof(buf), 4 * MiB)), 4096);
+        CHECK(is_zero(buf, sizeof(buf)), "the hole at 4 MiB: expected zeros, got %s", hex(buf, 16));
+        SYS(close(fd));
+        return 0;
+    }
     CHECK(hole >= 64 * KiB && hole <= MiB,
-          "SEEK_HOLE from 0 with 64 KiB of data then 16 MiB of hole: expected 65536 (at most 1 MiB), got %lld",
+          "SEEK_HOLE from 0 with 64 KiB of data then 16 MiB of hole: expected 65536 (at most 1 MiB) or the end, got %lld",
           (long long)hole);
     EXPECT_ERR(lseek(fd, MiB, SEEK_DATA), ENXIO); /* only hole up to the end */
     EQ(SYS(lseek(fd, MiB, SEEK_HOLE)), MiB);
