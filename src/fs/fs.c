@@ -35,6 +35,9 @@
 
 #define NODE_BUCKETS 4096
 #define DIR_QUERY_LEN (256u * 1024u)
+/* FILE_ALL_INFORMATION ends with the file's full name (MS-FSCC 2.4.2): 100 fixed bytes and up
+ * to 8,142 UTF-16 units of path, more than PATH_MAX, in one credit. */
+#define ALL_INFO_MAX 16384u
 #define READDIR_BATCH_MAX (1024u * 1024u)
 /* Sequential reads: the kernel caps a FUSE mount's readahead at 128 KiB (VM_READAHEAD_PAGES)
  * whatever max_readahead says, so each READ would be 128 KiB, one after another. A window of
@@ -479,7 +482,7 @@ static void stat_path(struct fs *fs, fuse_req_t req, const char *path, struct ca
     memset(reqs, 0, sizeof(reqs));
     int rc = sq_req_create(&reqs[0], path, FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE, FILE_OPEN, 0, 0);
     if (!rc)
-        rc = sq_req_query_info(&reqs[1], &sq_related_file_id, true, SMB2_0_INFO_FILE, FILE_ALL_INFORMATION, 4096);
+        rc = sq_req_query_info(&reqs[1], &sq_related_file_id, true, SMB2_0_INFO_FILE, FILE_ALL_INFORMATION, ALL_INFO_MAX);
     if (!rc)
         rc = sq_req_close(&reqs[2], &sq_related_file_id, true);
     if (rc) {
@@ -892,7 +895,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     /* One QUERY_INFO on the open handle. */
     struct smb2_request r;
     int rc = sq_req_query_info(&r, &h->file_id, false, SMB2_0_INFO_FILE, FILE_ALL_INFORMATION,
-                               4096);
+                               ALL_INFO_MAX);
     if (rc) {
         fail_build(req, c, &r, 1, rc);
         return;
@@ -993,7 +996,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
     }
     if (!rc)
         rc = sq_req_query_info(&reqs[k++], target, related, SMB2_0_INFO_FILE,
-                               FILE_ALL_INFORMATION, 4096);
+                               FILE_ALL_INFORMATION, ALL_INFO_MAX);
     if (!rc && !h)
         rc = sq_req_close(&reqs[k++], &sq_related_file_id, true);
     writer_free(&eof);
@@ -1481,7 +1484,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
                         disposition, FILE_NON_DIRECTORY_FILE,
                         (mode & 0222) ? FILE_ATTRIBUTE_NORMAL : FILE_ATTRIBUTE_READONLY);
     if (!rc)
-        rc = sq_req_query_info(&reqs[1], &sq_related_file_id, true, SMB2_0_INFO_FILE, FILE_ALL_INFORMATION, 4096);
+        rc = sq_req_query_info(&reqs[1], &sq_related_file_id, true, SMB2_0_INFO_FILE, FILE_ALL_INFORMATION, ALL_INFO_MAX);
     if (rc) {
         fail_build(req, c, reqs, 2, rc);
         return;
@@ -1504,7 +1507,7 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
     int rc = sq_req_create(&reqs[0], c->path, FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE, FILE_CREATE,
                         FILE_DIRECTORY_FILE, 0);
     if (!rc)
-        rc = sq_req_query_info(&reqs[1], &sq_related_file_id, true, SMB2_0_INFO_FILE, FILE_ALL_INFORMATION, 4096);
+        rc = sq_req_query_info(&reqs[1], &sq_related_file_id, true, SMB2_0_INFO_FILE, FILE_ALL_INFORMATION, ALL_INFO_MAX);
     if (!rc)
         rc = sq_req_close(&reqs[2], &sq_related_file_id, true);
     if (rc) {
@@ -1901,7 +1904,7 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
                              info.data, info.len);
     if (!rc)
         rc = sq_req_query_info(&reqs[2], &sq_related_file_id, true, SMB2_0_INFO_FILE,
-                               FILE_ALL_INFORMATION, 4096);
+                               FILE_ALL_INFORMATION, ALL_INFO_MAX);
     if (!rc)
         rc = sq_req_close(&reqs[3], &sq_related_file_id, true);
     free(target);
@@ -1969,7 +1972,7 @@ static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
     }
     if (!rc)
         rc = sq_req_query_info(&reqs[2], &sq_related_file_id, true, SMB2_0_INFO_FILE,
-                               FILE_ALL_INFORMATION, 4096);
+                               FILE_ALL_INFORMATION, ALL_INFO_MAX);
     if (!rc)
         rc = sq_req_close(&reqs[3], &sq_related_file_id, true);
     if (rc) {
@@ -3059,7 +3062,7 @@ static int learn_root(struct fs *fs)
     int rc = sq_req_create(&reqs[0], "", FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE, FILE_OPEN,
                         FILE_DIRECTORY_FILE, 0);
     if (!rc)
-        rc = sq_req_query_info(&reqs[1], &sq_related_file_id, true, SMB2_0_INFO_FILE, FILE_ALL_INFORMATION, 4096);
+        rc = sq_req_query_info(&reqs[1], &sq_related_file_id, true, SMB2_0_INFO_FILE, FILE_ALL_INFORMATION, ALL_INFO_MAX);
     if (!rc)
         rc = sq_req_close(&reqs[2], &sq_related_file_id, true);
     if (rc) {
