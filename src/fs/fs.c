@@ -55,11 +55,10 @@ struct fs_node {
      * remove_common), so only our open handles still reach it. */
     bool unlinked;
     /* Write-behind (see "write-behind" below): WRITEs sent and answered to the kernel but not
-     * yet to us, the largest end offset among them, the first error one of them met (reported
-     * at the next write, flush or fsync), and the requests waiting for them to finish. */
+     * yet to us, the largest end offset among them, and the requests waiting for them to
+     * finish. */
     struct call *writes;
     uint64_t writes_end;
-    int write_error;
     struct parked *parked, **parked_tail;
 };
 
@@ -86,6 +85,9 @@ struct fs_handle {
     struct smb2_file_id file_id;
     fuse_ino_t ino;
     int access_mode; /* O_RDONLY, O_WRONLY or O_RDWR as opened */
+    /* The first error a write-behind WRITE through this handle met, reported once at its next
+     * write, flush (close) or fsync: to the descriptor that wrote, not to a reader's close. */
+    int write_error;
     struct fs_handle *prev, *next; /* fs->open_files (regular files only) */
     bool is_dir;
     char *path; /* directories: for the nodes readdirplus creates */
@@ -705,12 +707,12 @@ static void untrack_write(struct fs *fs, struct call *c)
     resume_parked(fs, n);
 }
 
-/* The error write-behind met on n, reported once (as NFS clients do at close/fsync). */
-static int take_write_error(struct fs_node *n)
+/* The error write-behind met through h, reported once (as NFS clients do at close/fsync). */
+static int take_write_error(struct fs_handle *h)
 {
-    int err = n ? n->write_error : 0;
-    if (n)
-        n->write_error = 0;
+    int err = h ? h->write_error : 0;
+    if (h)
+        h->write_error = 0;
     return err;
 }
 
@@ -1249,15 +1251,15 @@ static void write_done(struct call *c)
     if (behind && !err && wr.count != c->size)
         err = EIO; /* the kernel was told all of it was written */
     if (behind) {
-        struct fs_node *n = node_find(c->fs, c->ino);
+        struct fs_handle *h = c->handle; /* release waits for this WRITE: still there */
         if (c->req) { /* over WRITE_BEHIND_MAX: the kernel waited for this one */
             if (err)
                 fuse_reply_err(c->req, err);
             else
                 fuse_reply_write(c->req, c->size);
             c->req = NULL;
-        } else if (err && n && !n->write_error) {
-            n->write_error = err;
+        } else if (err && h && !h->write_error) {
+            h->write_error = err;
             sq_log(SQ_LOG_WARNING, "write of %zu bytes at %llu failed: %s (reported at the "
                    "next write, close or fsync)", c->size, (unsigned long long)c->offset,
                    strerror(err));
@@ -1277,7 +1279,7 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
     struct fs *fs = fuse_req_userdata(req);
     struct fs_handle *h = handle_of(fi);
     struct fs_node *n = node_find(fs, ino);
-    int pending_err = take_write_error(n);
+    int pending_err = take_write_error(h);
     if (pending_err) {
         fuse_reply_err(req, pending_err);
         return;
@@ -1302,6 +1304,7 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
         return;
     }
     c->ino = ino;
+    c->handle = h;
     c->offset = (uint64_t)off;
     c->size = size;
     c->flags = behind;
@@ -1337,8 +1340,8 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
         int err = rc == SQ_ERR_NOMEM ? ENOMEM : EIO;
         if (c->req)
             fuse_reply_err(req, err);
-        else if (!n->write_error)
-            n->write_error = err; /* reported at the next write, close or fsync */
+        else if (!h->write_error)
+            h->write_error = err; /* reported at the next write, close or fsync */
         if (behind)
             untrack_write(fs, c);
         call_free(c);
@@ -1391,8 +1394,8 @@ static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
     if (park_if_writing(req, n, &(struct parked){.op = PARK_FSYNC, .ino = ino, .fi = *fi,
                                                  .flags = datasync}))
         return;
-    int pending_err = take_write_error(n);
     struct fs_handle *h = handle_of(fi);
+    int pending_err = take_write_error(h);
     /* A descriptor that cannot write has nothing of its own to push, and SMB refuses FLUSH
      * on a handle without write access (MS-SMB2 3.3.5.11): only the errors above count. */
     if (pending_err || h->is_dir || h->access_mode == O_RDONLY) {
@@ -1417,7 +1420,7 @@ static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     struct fs_node *n = node_find(fuse_req_userdata(req), ino);
     if (park_if_writing(req, n, &(struct parked){.op = PARK_FLUSH, .ino = ino, .fi = *fi}))
         return;
-    fuse_reply_err(req, take_write_error(n));
+    fuse_reply_err(req, take_write_error(handle_of(fi)));
 }
 
 /* ---- create, mkdir ---- */
