@@ -472,6 +472,41 @@ static void fail_build(fuse_req_t req, struct call *c, struct smb2_request *reqs
     fuse_reply_err(req, rc == SQ_ERR_NOMEM ? ENOMEM : rc == SQ_ERR_INVAL ? EINVAL : EIO);
 }
 
+/* One SET_INFO of a related chain: its class and its encoded buffer. */
+struct set_item {
+    uint8_t info_class;
+    struct writer buf;
+};
+
+/* Sends CREATE(path) + one SET_INFO per item + CLOSE as one related compound (MS-SMB2
+ * 3.2.4.1.4) on c, with rc from encoding the items (the first error is kept). Frees the
+ * items' buffers; on failure answers c's request. */
+static void submit_set_chain(struct call *c, const char *path, uint32_t access,
+                             uint32_t options, struct set_item *items, size_t n, int rc)
+{
+    struct smb2_request reqs[CALL_MAX];
+    memset(reqs, 0, sizeof(reqs));
+    if (!rc && n + 2 > CALL_MAX)
+        rc = SQ_ERR_INVAL;
+    if (!rc)
+        rc = sq_req_create(&reqs[0], path, access, FILE_OPEN, options, 0);
+    for (size_t i = 0; i < n; i++) {
+        if (!rc)
+            rc = writer_error(&items[i].buf);
+        if (!rc)
+            rc = sq_req_set_info(&reqs[i + 1], &sq_related_file_id, true, items[i].info_class,
+                                 items[i].buf.data, items[i].buf.len);
+        writer_free(&items[i].buf);
+    }
+    if (!rc)
+        rc = sq_req_close(&reqs[n + 1], &sq_related_file_id, true);
+    if (rc) {
+        fail_build(c->req, c, reqs, n + 2 <= CALL_MAX ? n + 2 : CALL_MAX, rc);
+        return;
+    }
+    call_submit(c, reqs, n + 2);
+}
+
 static double attr_timeout(const struct fs *fs)
 {
     return fs->cfg.cache == FS_CACHE_NONE ? 0 : fs->cfg.attr_timeout;
@@ -1645,34 +1680,16 @@ static void unlink_open(struct call *c, struct fs_node *n)
  * attribute and delete in one more compound. */
 static void remove_readonly_submit(struct call *c)
 {
-    struct smb2_request reqs[4];
-    memset(reqs, 0, sizeof(reqs));
-    struct writer basic, disp;
-    writer_init(&basic);
-    writer_init(&disp);
+    struct set_item items[2] = {{.info_class = FILE_BASIC_INFORMATION},
+                                {.info_class = FILE_DISPOSITION_INFORMATION}};
+    writer_init(&items[0].buf);
+    writer_init(&items[1].buf);
     struct smb2_file_basic_info bi = {.file_attributes = FILE_ATTRIBUTE_NORMAL};
-    int rc = sq_req_create(&reqs[0], c->path,
-                           SMB2_DELETE | FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES, FILE_OPEN,
-                           FILE_NON_DIRECTORY_FILE, 0);
+    int rc = smb2_file_basic_info_encode(&items[0].buf, &bi);
     if (!rc)
-        rc = smb2_file_basic_info_encode(&basic, &bi);
-    if (!rc)
-        rc = sq_req_set_info(&reqs[1], &sq_related_file_id, true, FILE_BASIC_INFORMATION,
-                             basic.data, basic.len);
-    if (!rc)
-        rc = smb2_file_disposition_info_encode(&disp, true);
-    if (!rc)
-        rc = sq_req_set_info(&reqs[2], &sq_related_file_id, true, FILE_DISPOSITION_INFORMATION,
-                             disp.data, disp.len);
-    if (!rc)
-        rc = sq_req_close(&reqs[3], &sq_related_file_id, true);
-    writer_free(&basic);
-    writer_free(&disp);
-    if (rc) {
-        fail_build(c->req, c, reqs, 4, rc);
-        return;
-    }
-    call_submit(c, reqs, 4);
+        rc = smb2_file_disposition_info_encode(&items[1].buf, true);
+    submit_set_chain(c, c->path, SMB2_DELETE | FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES,
+                     FILE_NON_DIRECTORY_FILE, items, 2, rc);
 }
 
 static void remove_done(struct call *c)
@@ -1702,24 +1719,11 @@ static void remove_common(fuse_req_t req, fuse_ino_t parent, const char *name, b
         unlink_open(c, open_node);
         return;
     }
-    struct smb2_request reqs[3];
-    memset(reqs, 0, sizeof(reqs));
-    struct writer disp;
-    writer_init(&disp);
-    int rc = sq_req_create(&reqs[0], c->path, SMB2_DELETE | FILE_READ_ATTRIBUTES, FILE_OPEN,
-                        dir ? FILE_DIRECTORY_FILE : FILE_NON_DIRECTORY_FILE, 0);
-    if (!rc)
-        rc = smb2_file_disposition_info_encode(&disp, true);
-    if (!rc)
-        rc = sq_req_set_info(&reqs[1], &sq_related_file_id, true, FILE_DISPOSITION_INFORMATION, disp.data, disp.len);
-    if (!rc)
-        rc = sq_req_close(&reqs[2], &sq_related_file_id, true);
-    writer_free(&disp);
-    if (rc) {
-        fail_build(req, c, reqs, 3, rc);
-        return;
-    }
-    call_submit(c, reqs, 3);
+    struct set_item disp = {.info_class = FILE_DISPOSITION_INFORMATION};
+    writer_init(&disp.buf);
+    int rc = smb2_file_disposition_info_encode(&disp.buf, true);
+    submit_set_chain(c, c->path, SMB2_DELETE | FILE_READ_ATTRIBUTES,
+                     dir ? FILE_DIRECTORY_FILE : FILE_NON_DIRECTORY_FILE, &disp, 1, rc);
 }
 
 static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -2171,31 +2175,17 @@ static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 /* CREATE + SET_INFO(FileFullEaInformation with one entry) + CLOSE; an empty value deletes. */
 static void xattr_set_submit(struct call *c)
 {
-    struct smb2_request reqs[3];
-    memset(reqs, 0, sizeof(reqs));
-    struct writer list;
-    writer_init(&list);
+    struct set_item list = {.info_class = FILE_FULL_EA_INFORMATION};
+    writer_init(&list.buf);
     struct smb2_ea ea = {
         .name = (const uint8_t *)c->path2,
         .name_len = (uint8_t)strlen(c->path2),
         .value = c->data,
         .value_len = (uint16_t)c->data_len,
     };
-    int rc = sq_req_create(&reqs[0], c->path, FILE_WRITE_EA | FILE_READ_ATTRIBUTES |
-                           SMB2_SYNCHRONIZE, FILE_OPEN, 0, 0);
-    if (!rc)
-        rc = smb2_ea_list_encode(&list, &ea, 1);
-    if (!rc)
-        rc = sq_req_set_info(&reqs[1], &sq_related_file_id, true, FILE_FULL_EA_INFORMATION,
-                             list.data, list.len);
-    if (!rc)
-        rc = sq_req_close(&reqs[2], &sq_related_file_id, true);
-    writer_free(&list);
-    if (rc) {
-        fail_build(c->req, c, reqs, 3, rc);
-        return;
-    }
-    call_submit(c, reqs, 3);
+    int rc = smb2_ea_list_encode(&list.buf, &ea, 1);
+    submit_set_chain(c, c->path, FILE_WRITE_EA | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE, 0,
+                     &list, 1, rc);
 }
 
 static void xattr_set_done(struct call *c)
