@@ -2848,6 +2848,11 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
      * big chunks; each becomes one multi-credit SMB request (MS-SMB2 3.2.4.1.5). */
     conn->max_write = 1024 * 1024;
     conn->max_readahead = READAHEAD_KB * 1024;
+    /* Readahead and write-back are "background" requests: the kernel keeps at most
+     * max_background of them queued (default 12) and throttles above congestion_threshold.
+     * Room for the whole readahead window in 1 MiB reads plus writes. */
+    conn->max_background = 64;
+    conn->congestion_threshold = 48;
     /* Mounts are nosuid and modes do not map to SMB, so there are no setuid bits or file
      * capabilities to drop on write: without this the kernel asks for security.capability
      * (a GETXATTR round trip to us) before every write(2). */
