@@ -58,6 +58,13 @@ struct smb2_request {
     uint16_t command;
     uint32_t tree_id;
     struct writer msg;              /* ownership passes to the connection on submit */
+    /* Optional bytes that follow msg in the message (a WRITE's data), borrowed only for the
+     * duration of smb2_conn_submit: they go straight into the frame when the request can be
+     * sent at once, and are copied only when it has to wait for credits. This spares the
+     * mount one copy of every WRITE (the data is not first copied into msg). */
+    const uint8_t *tail;
+    size_t tail_len;
+    uint8_t *tail_copy;             /* the connection's own: set and freed by it */
     uint32_t expected_response_len; /* payload expected back, for CreditCharge (READ length...) */
     bool related;                   /* compound: operate on the previous request's file */
     smb2_callback cb;

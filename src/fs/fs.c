@@ -1349,15 +1349,18 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
         struct smb2_write_request wq = {
             .offset = (uint64_t)off,
             .file_id = h->file_id,
-            .data = (const uint8_t *)buf,
             .length = (uint32_t)size,
         };
-        rc = smb2_write_request_encode(&r.msg, &wq);
+        rc = smb2_write_request_encode_header(&r.msg, &wq);
     }
     if (rc) {
         fail_build(req, c, &r, 1, rc);
         return;
     }
+    /* The data goes from libfuse's buffer straight into the frame (a copy less per WRITE);
+     * the connection copies it only if the request has to wait for credits. */
+    r.tail = (const uint8_t *)buf;
+    r.tail_len = size;
     r.tree_id = sq_session_tree_id(fs->session);
     r.cb = call_reply_cb;
     r.arg = c;

@@ -85,9 +85,17 @@ static void session_drop_keys(struct smb2_session_state *s)
 
 static void free_batch(struct queued_batch *b)
 {
-    for (size_t i = 0; i < b->count; i++)
+    for (size_t i = 0; i < b->count; i++) {
         writer_free(&b->reqs[i].msg);
+        free(b->reqs[i].tail_copy);
+    }
     free(b);
+}
+
+/* The message's length on the wire: msg and the borrowed tail after it. */
+static size_t request_len(const struct smb2_request *r)
+{
+    return r->msg.len + r->tail_len;
 }
 
 void smb2_conn_fail(struct smb2_conn *c, int err)
@@ -361,7 +369,8 @@ int smb2_conn_verify_reply(struct smb2_conn *c, const struct smb2_reply *reply)
 
 static uint16_t credit_charge_for(const struct smb2_request *r)
 {
-    size_t payload = r->msg.len > SMB2_HEADER_SIZE ? r->msg.len - SMB2_HEADER_SIZE : 0;
+    size_t len = request_len(r);
+    size_t payload = len > SMB2_HEADER_SIZE ? len - SMB2_HEADER_SIZE : 0;
     if (r->expected_response_len > payload)
         payload = r->expected_response_len;
     /* MS-SMB2 3.2.4.1.5: CreditCharge = (max(send, expected) - 1) / 65536 + 1. */
@@ -455,7 +464,7 @@ static int emit_batch(struct smb2_conn *c, struct queued_batch *b)
 {
     size_t total = 0;
     for (size_t i = 0; i < b->count; i++) {
-        size_t len = b->reqs[i].msg.len;
+        size_t len = request_len(&b->reqs[i]);
         if (i + 1 < b->count)
             len = (len + 7) & ~(size_t)7; /* MS-SMB2 3.2.4.1.4: 8-byte aligned */
         total += len;
@@ -478,7 +487,7 @@ static int emit_batch(struct smb2_conn *c, struct queued_batch *b)
     int rc = 0;
     for (size_t i = 0; i < b->count && !rc; i++) {
         struct smb2_request *r = &b->reqs[i];
-        size_t len = r->msg.len;
+        size_t len = request_len(r);
         size_t padded = i + 1 < b->count ? (len + 7) & ~(size_t)7 : len;
         uint16_t charge = credit_charge_for(r);
         struct smb2_header h = {0};
@@ -498,7 +507,9 @@ static int emit_batch(struct smb2_conn *c, struct queued_batch *b)
         struct writer hw;
         writer_init_fixed(&hw, r->msg.data, SMB2_HEADER_SIZE);
         smb2_header_encode(&hw, &h);
-        memcpy(plain + off, r->msg.data, len);
+        memcpy(plain + off, r->msg.data, r->msg.len);
+        if (r->tail_len)
+            memcpy(plain + off + r->msg.len, r->tail, r->tail_len);
         if (padded > len)
             memset(plain + off + len, 0, padded - len);
         if (sign)
@@ -548,6 +559,21 @@ static int emit_batch(struct smb2_conn *c, struct queued_batch *b)
     return 0;
 }
 
+/* Takes a batch that was never emitted out of the queue. */
+static void remove_queued(struct smb2_conn *c, struct queued_batch *b)
+{
+    struct queued_batch **link = &c->queue_head, *prev = NULL;
+    while (*link && *link != b) {
+        prev = *link;
+        link = &(*link)->next;
+    }
+    if (!*link)
+        return;
+    *link = b->next;
+    if (c->queue_tail == b)
+        c->queue_tail = prev;
+}
+
 /* Moves queued batches out while credits allow, in submission order. */
 static void pump(struct smb2_conn *c)
 {
@@ -580,10 +606,11 @@ int smb2_conn_submit(struct smb2_conn *c, struct smb2_request *reqs, size_t coun
     for (size_t i = 0; !rc && i < count; i++) {
         if (writer_error(&reqs[i].msg))
             rc = writer_error(&reqs[i].msg);
-        else if (reqs[i].msg.len < SMB2_HEADER_SIZE || reqs[i].msg.fixed)
+        else if (reqs[i].msg.len < SMB2_HEADER_SIZE || reqs[i].msg.fixed ||
+                 (reqs[i].tail_len && !reqs[i].tail) || reqs[i].tail_copy)
             rc = SQ_ERR_INVAL;
         else
-            total += (reqs[i].msg.len + 7) & ~(size_t)7;
+            total += (request_len(&reqs[i]) + 7) & ~(size_t)7;
     }
     /* A frame carries at most 2^24 - 1 bytes (MS-SMB2 2.1): refuse what can never be sent,
      * now, before it takes message ids. */
@@ -614,6 +641,27 @@ int smb2_conn_submit(struct smb2_conn *c, struct smb2_request *reqs, size_t coun
         c->queue_head = b;
     c->queue_tail = b;
     pump(c);
+    /* Still queued (short of credits): the borrowed tails must outlive this call. When
+     * pump failed the connection, b is gone and the queue empty. */
+    for (struct queued_batch *q = c->queue_head; q; q = q->next) {
+        if (q != b)
+            continue;
+        for (size_t i = 0; i < b->count; i++) {
+            struct smb2_request *r = &b->reqs[i];
+            if (!r->tail_len)
+                continue;
+            r->tail_copy = malloc(r->tail_len);
+            if (!r->tail_copy) {
+                /* Ids are not spent yet: take the batch back out, as if never submitted. */
+                remove_queued(c, b);
+                free_batch(b);
+                return SQ_ERR_NOMEM;
+            }
+            memcpy(r->tail_copy, r->tail, r->tail_len);
+            r->tail = r->tail_copy;
+        }
+        break;
+    }
     return 0;
 }
 

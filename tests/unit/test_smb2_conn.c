@@ -19,7 +19,7 @@
 #include "util/buf.h"
 #include "util/error.h"
 
-#define FRAME_CAP 16384
+#define FRAME_CAP (256 * 1024)
 #define MSG_CAP 4096
 #define TEST_SESSION_ID 0x0000A1B2C3D4E5F7ull
 #define BREAK_MESSAGE_ID UINT64_MAX
@@ -849,6 +849,80 @@ START_TEST(test_credit_charge_values)
         ck_assert_uint_eq(smb2_conn_credits(c), 200u - cases[i].charge);
         smb2_conn_free(c);
     }
+}
+END_TEST
+
+/* A borrowed tail (a WRITE's data) follows msg in the frame, counts towards CreditCharge and
+ * padding, and is copied when the request must wait: the caller's buffer may change once
+ * smb2_conn_submit returns. */
+START_TEST(test_borrowed_tail)
+{
+    struct smb2_conn *c = conn_new(8, 0);
+    echo_roundtrip(c, 8); /* credits: 8 */
+    static uint8_t data[3 * 65536 + 5];
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(i * 13 + 5);
+
+    /* Sent at once: a compound of WRITE (with tail, 8-byte padded) and ECHO. */
+    struct completion w1, e1;
+    completion_init(&w1, 1);
+    completion_init(&e1, 2);
+    struct smb2_request reqs[2];
+    request_build(&reqs[0], SMB2_WRITE, 0, 48, 0, false, &w1);
+    reqs[0].tail = data;
+    reqs[0].tail_len = 1001; /* 64 + 48 + 1001: padded to 1120 */
+    request_build(&reqs[1], SMB2_ECHO, 0, 4, 0, true, &e1);
+    ck_assert_int_eq(smb2_conn_submit(c, reqs, 2), 0);
+    static struct frame f;
+    take_frame(c, &f);
+    struct smb2_header h = decode_at(f.data, f.len);
+    ck_assert_uint_eq(h.command, SMB2_WRITE);
+    ck_assert_uint_eq(h.credit_charge, 1);
+    ck_assert_uint_eq(h.next_command, 1120);
+    ck_assert_uint_eq(f.len, 1120 + 64 + 4);
+    for (size_t i = 0; i < 48; i++)
+        ck_assert_uint_eq(f.data[64 + i], body_byte(SMB2_WRITE, i));
+    ck_assert_int_eq(memcmp(f.data + 64 + 48, data, 1001), 0);
+    for (size_t i = 64 + 48 + 1001; i < 1120; i++)
+        ck_assert_uint_eq(f.data[i], 0);
+    ck_assert_uint_eq(decode_at(f.data + 1120, f.len - 1120).command, SMB2_ECHO);
+    ck_assert_uint_eq(smb2_conn_credits(c), 6);
+
+    /* Held back: a tail of 3 x 64 KiB + 5 charges 4 credits, 6 - 2 are left after an echo. */
+    struct completion e2, w2;
+    completion_init(&e2, 3);
+    completion_init(&w2, 4);
+    ck_assert_int_eq(submit_one(c, SMB2_ECHO, 0, 4, 0, false, &e2), 0);
+    ck_assert_int_eq(submit_one(c, SMB2_ECHO, 0, 4, 0, false, NULL), 0);
+    ck_assert_int_eq(submit_one(c, SMB2_ECHO, 0, 4, 0, false, NULL), 0);
+    take_frame(c, &f);
+    take_frame(c, &f);
+    take_frame(c, &f);
+    ck_assert_uint_eq(smb2_conn_credits(c), 3);
+    struct smb2_request r;
+    request_build(&r, SMB2_WRITE, 0, 48, 0, false, &w2);
+    static uint8_t scratch[sizeof(data)];
+    memcpy(scratch, data, sizeof(data));
+    r.tail = scratch;
+    r.tail_len = sizeof(scratch) - 48;
+    ck_assert_int_eq(smb2_conn_submit(c, &r, 1), 0);
+    assert_no_output(c);
+    memset(scratch, 0xEE, sizeof(scratch)); /* the caller reuses its buffer */
+    h = rsp(SMB2_ECHO, e2.mid, 1);
+    ck_assert_int_eq(feed_msg(c, &h, 4), 0); /* 3 + 1 = 4 credits: enough */
+    take_frame(c, &f);
+    h = decode_at(f.data, f.len);
+    ck_assert_uint_eq(h.command, SMB2_WRITE);
+    ck_assert_uint_eq(h.credit_charge, 4);
+    ck_assert_uint_eq(w2.mid, h.message_id);
+    ck_assert_uint_eq(f.len, 64 + 48 + sizeof(data) - 48);
+    ck_assert_int_eq(memcmp(f.data + 64 + 48, data, sizeof(data) - 48), 0);
+
+    /* A tail length without a tail is refused. */
+    request_build(&r, SMB2_WRITE, 0, 48, 0, false, NULL);
+    r.tail_len = 1;
+    ck_assert_int_eq(smb2_conn_submit(c, &r, 1), SQ_ERR_INVAL);
+    smb2_conn_free(c);
 }
 END_TEST
 
@@ -2524,6 +2598,7 @@ static Suite *conn_suite(void)
     tcase_add_test(tc, test_first_request);
     tcase_add_test(tc, test_credit_charge_values);
     tcase_add_test(tc, test_large_request_held_back);
+    tcase_add_test(tc, test_borrowed_tail);
     tcase_add_test(tc, test_credit_overflow_fatal);
     tcase_add_test(tc, test_credit_request_up_to_target);
     tcase_add_test(tc, test_submit_invalid);
