@@ -75,8 +75,17 @@ expect_true "audit: handshake failures logged, rate-limited ($failed lines <= 40
     test "$failed" -ge 1 -a "$failed" -le 40
 expect_true "audit: every failure line names its reason" \
     test "$(grep 'event=failed' "$GATEWAY_AUDIT" | grep -vc 'reason=')" = 0
-expect_true "the next failure line reports how many were suppressed" \
-    grep -q 'event=failed .*reason="TLS handshake failed: alert 120.* suppressed=[0-9]' "$GATEWAY_AUDIT"
+# The count of suppressed lines rides on the next line that is written: the h3 refusal when the
+# 64 half-open connections expired at once, or a later expiry when a slow (sanitizer) build
+# spread them out. Either way the log accounts for every one of the 65 failures.
+expect_true "the h3 refusal is logged" \
+    grep -q 'event=failed .*reason="TLS handshake failed: alert 120' "$GATEWAY_AUDIT"
+suppressed=$(sed -n 's/^.*event=failed .* suppressed=\([0-9]*\).*$/\1/p' "$GATEWAY_AUDIT" |
+    awk '{ n += $1 } END { print n + 0 }')
+expect_true "a later failure line reports how many were suppressed ($suppressed)" \
+    test "$suppressed" -ge 1
+expect_true "lines plus suppressed account for every failure ($failed + $suppressed >= 65)" \
+    test $((failed + suppressed)) -ge 65
 expect_true "alive at the end" alive
 gateway_stop
 expect_eq "$GATEWAY_EXIT" 0 "SIGTERM after the abuse: exit 0"
