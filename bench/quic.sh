@@ -17,7 +17,8 @@
 # Each figure is the best of BENCH_RUNS runs; every file read back is compared with the
 # original. Prints a table (path | tool | op | seconds | MiB/s), the targets of issue 3 (QUIC on
 # loopback >= 60% of our TCP; at 100 ms >= half of loopback QUIC) with the ratios measured, and
-# the client's QUIC statistics at close (-vv: smoothed RTT, congestion window, stalls) for the
+# the QUIC statistics at close of the client and of the gateway (-vv: smoothed RTT, congestion
+# window, why sending paused) for the
 # best QUIC run of each row. For the NN ms paths it also times `smbquic info` (connection,
 # QUIC and TLS handshake, SMB negotiate, session setup, tree connect: about 8 round trips) and
 # prints the data phase's rate without that fixed cost.
@@ -73,7 +74,7 @@ export TEST_TMP
 rig_cleanup_add "rm -rf '$work'"
 certs_make "$work/certs" >/dev/null
 samba_start signing-mandatory
-qgw_start "$SAMBA_PORT"
+qgw_start "$SAMBA_PORT" -vv # -vv: its QUIC statistics at each close
 echo "quic.sh: smbd on TCP $SAMBA_PORT, gateway on UDP $QGW_PORT; creating a ${size_mib} MiB file" >&2
 head -c "$((size_mib * 1048576))" /dev/urandom >"$work/src.bin"
 
@@ -140,11 +141,24 @@ c_get() {
 
 rows=()
 notes=()
+# The gateway's statistics line of each connection it closed (-vv): how many so far, and the
+# one after N of them (waiting briefly: it closes just after the client exits).
+gateway_closes() { grep -c ': srtt .* stalls:' "$QGW_LOG" || true; }
+gateway_stats_after() { # N
+    local i line
+    for ((i = 0; i < 50; i++)); do
+        line=$(grep ': srtt .* stalls:' "$QGW_LOG" | sed -n "$(($1 + 1))p")
+        [ -n "$line" ] && break
+        sleep 0.02
+    done
+    if [ -n "$line" ]; then echo "srtt${line#*: srtt}"; fi
+}
 # measure PATH TOOL OP CMD...: best of $runs; adds a row (and the QUIC stats of the best run).
 measure() {
-    local path=$1 tool=$2 op=$3 best="" us i stats="" secs mibs
+    local path=$1 tool=$2 op=$3 best="" us i stats="" gwstats="" before secs mibs
     shift 3
     for ((i = 1; i <= runs; i++)); do
+        before=$(gateway_closes)
         us=$(timed "$@")
         if [ "$us" = fail ]; then
             best=fail
@@ -153,6 +167,10 @@ measure() {
         if [ -z "$best" ] || [ "$us" -lt "$best" ]; then
             best=$us
             stats=$(grep -o 'srtt.*' "$work/cmd.err" | tail -n 1 || true)
+            gwstats=""
+            if [ "${tool#smbquic quic}" != "$tool" ] && [ "$op" != info ]; then
+                gwstats=$(gateway_stats_after "$before")
+            fi
         fi
     done
     if [ "$best" = fail ]; then
@@ -164,6 +182,7 @@ measure() {
     fi
     rows+=("$path|$tool|$op|$secs|$mibs")
     [ -n "$stats" ] && notes+=("$path $tool $op: $stats")
+    [ -n "$gwstats" ] && notes+=("  gateway: $gwstats")
     echo "quic.sh: $path $tool $op: $secs s, $mibs MiB/s" >&2
 }
 
@@ -271,6 +290,7 @@ for path in $paths; do
 done
 if [ "${#notes[@]}" -gt 0 ]; then
     echo
-    echo "Client QUIC statistics at close (-vv), best run of each row:"
+    echo "QUIC statistics at close (-vv), best run of each row: the client's, and the" \
+        "gateway's (the sender of a get) with why its sending paused"
     printf '  %s\n' "${notes[@]}"
 fi

@@ -148,6 +148,17 @@ static void audit_end(struct gw_conn *c, const char *reason)
         gw_audit_emit(&line);
     }
     gw_log(GW_LOG_INFO, "conn %s: closed (%s)", c->id, reason);
+    if (c->qc && gw_verbosity >= GW_LOG_DEBUG) {
+        ngtcp2_conn_info ci;
+        ngtcp2_conn_get_conn_info(c->qc, &ci);
+        gw_log(GW_LOG_DEBUG,
+               "conn %s: srtt %.2f ms, min rtt %.2f ms, cwnd %" PRIu64 ", packet %zu bytes, "
+               "stalls: flow control %" PRIu64 ", congestion %" PRIu64 ", send quantum %" PRIu64
+               ", socket full %" PRIu64,
+               c->id, (double)ci.smoothed_rtt / 1e6, (double)ci.min_rtt / 1e6, ci.cwnd,
+               ngtcp2_conn_get_path_max_tx_udp_payload_size(c->qc), c->stalls_flow,
+               c->stalls_cwnd, c->quantum_ends, c->socket_full);
+    }
 }
 
 /* ---- the end of a connection ---- */
@@ -826,6 +837,8 @@ static void conn_write(struct gw_conn *c)
         if (n < 0) {
             if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED || n == NGTCP2_ERR_STREAM_SHUT_WR ||
                 n == NGTCP2_ERR_STREAM_NOT_FOUND) {
+                if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED)
+                    c->stalls_flow++;
                 stream_blocked = true;
                 continue;
             }
@@ -838,8 +851,11 @@ static void conn_write(struct gw_conn *c)
             schedule_close_liberr(c, (int)n);
             return;
         }
-        if (n == 0)
+        if (n == 0) {
+            if (nvec > 0 && !stream_blocked)
+                c->stalls_cwnd++;
             break;
+        }
 
         size_t pkt = (size_t)n;
         if (pkt > path_max) {
@@ -878,8 +894,14 @@ static void conn_write(struct gw_conn *c)
             off = 0;
             bool quantum_used = nbatch == max_pkts;
             nbatch = 0;
-            if (!ok || quantum_used)
+            if (!ok) {
+                c->socket_full++;
                 break;
+            }
+            if (quantum_used) {
+                c->quantum_ends++;
+                break;
+            }
         }
     }
     if (nbatch)

@@ -191,6 +191,10 @@ struct gw_conn {
 
     uint64_t bytes_from_client, bytes_to_client;
     ngtcp2_tstamp started;
+    /* Why sending towards the client stopped, counted per write pass (-vv prints them at
+     * close): the client's flow control, congestion control or pacing with data waiting,
+     * the send quantum used up, a full UDP socket. */
+    uint64_t stalls_flow, stalls_cwnd, quantum_ends, socket_full;
 
     uint8_t *close_pkt; /* our CONNECTION_CLOSE, resent in the closing state */
     size_t close_pktlen;
