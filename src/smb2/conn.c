@@ -641,26 +641,23 @@ int smb2_conn_submit(struct smb2_conn *c, struct smb2_request *reqs, size_t coun
         c->queue_head = b;
     c->queue_tail = b;
     pump(c);
-    /* Still queued (short of credits): the borrowed tails must outlive this call. When
-     * pump failed the connection, b is gone and the queue empty. */
-    for (struct queued_batch *q = c->queue_head; q; q = q->next) {
-        if (q != b)
+    /* Still queued (short of credits): b went in last, so it is the tail, and its borrowed
+     * tails must outlive this call. When pump sent it or failed the connection, b is gone. */
+    if (c->queue_tail != b)
+        return 0;
+    for (size_t i = 0; i < b->count; i++) {
+        struct smb2_request *r = &b->reqs[i];
+        if (!r->tail_len)
             continue;
-        for (size_t i = 0; i < b->count; i++) {
-            struct smb2_request *r = &b->reqs[i];
-            if (!r->tail_len)
-                continue;
-            r->tail_copy = malloc(r->tail_len);
-            if (!r->tail_copy) {
-                /* Ids are not spent yet: take the batch back out, as if never submitted. */
-                remove_queued(c, b);
-                free_batch(b);
-                return SQ_ERR_NOMEM;
-            }
-            memcpy(r->tail_copy, r->tail, r->tail_len);
-            r->tail = r->tail_copy;
+        r->tail_copy = malloc(r->tail_len);
+        if (!r->tail_copy) {
+            /* Ids are not spent yet: take the batch back out, as if never submitted. */
+            remove_queued(c, b);
+            free_batch(b);
+            return SQ_ERR_NOMEM;
         }
-        break;
+        memcpy(r->tail_copy, r->tail, r->tail_len);
+        r->tail = r->tail_copy;
     }
     return 0;
 }
