@@ -18,8 +18,7 @@
 # original. Prints a table (path | tool | op | seconds | MiB/s), the targets of issue 3 (QUIC on
 # loopback >= 60% of our TCP; at 100 ms >= half of loopback QUIC) with the ratios measured, and
 # the QUIC statistics at close of the client and of the gateway (-vv: smoothed RTT, congestion
-# window, why sending paused) for the
-# best QUIC run of each row. For the NN ms paths it also times `smbquic info` (connection,
+# window, why sending paused) for the best QUIC run of each row. For the NN ms paths it also times `smbquic info` (connection,
 # QUIC and TLS handshake, SMB negotiate, session setup, tree connect: about 8 round trips) and
 # prints the data phase's rate without that fixed cost.
 #

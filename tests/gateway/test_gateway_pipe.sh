@@ -16,7 +16,7 @@ gateway_require
 
 backend_start echo || die "backend_start echo"
 echo_port=$BACKEND_PORT
-gateway_start --backend-port "$echo_port" -v || die "gateway_start"
+gateway_start --backend-port "$echo_port" -vv || die "gateway_start"
 
 mib=$((1024 * 1024))
 start=$(date +%s%N)
@@ -27,6 +27,13 @@ expect_line_match "^echo: ok $((64 * mib)) bytes sha256=[0-9a-f]{64}$" "64 MiB e
 conn=$(probe_conn)
 close=$(audit_line "$conn" close)
 expect_true "audit counts 64 MiB each way" grep -q " client_to_backend=$((64 * mib)) backend_to_client=$((64 * mib)) " <<<"$close"
+# -vv: the connection's QUIC statistics at its close (written just after the audit line).
+stats_re="conn $conn: srtt [0-9.]+ ms, min rtt [0-9.]+ ms, cwnd [1-9][0-9]*, packet [0-9]+ bytes, stalls: flow control [0-9]+, congestion [0-9]+, send quantum [0-9]+, socket full [0-9]+$"
+for ((i = 0; i < 50; i++)); do
+    grep -Eq "$stats_re" "$GATEWAY_LOG" && break
+    sleep 0.02
+done
+expect_true "-vv: QUIC statistics at the close" grep -Eq "$stats_re" "$GATEWAY_LOG"
 
 probe --echo $((32 * mib)) --rebind-after $((4 * mib)) --timeout 120
 expect_rc 0 "NAT rebinding mid-transfer"
