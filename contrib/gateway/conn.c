@@ -764,7 +764,7 @@ bool gw_conn_flush_pending(struct gw_conn *c)
     return true;
 }
 
-/* Writes packets until ngtcp2 has nothing more, the send quantum (pacing) is used up, or
+/* Writes packets until ngtcp2 has nothing more, the pass's pacing budget is used up, or
  * the socket is full. Same-sized packets for the same path go out in one GSO batch; packets
  * are as large as path MTU discovery has validated, and a PMTUD probe (larger than that)
  * goes out alone. */
@@ -780,13 +780,16 @@ static void conn_write(struct gw_conn *c)
     if (path_max > max_udp)
         path_max = max_udp;
     size_t max_pkts = GW_GSO_MAX_BYTES / path_max;
-    size_t quantum = ngtcp2_conn_get_send_quantum(c->qc) / path_max;
     if (max_pkts > GW_MAX_GSO_SEGS)
         max_pkts = GW_MAX_GSO_SEGS;
-    if (quantum < 1)
-        quantum = 1;
-    if (max_pkts > quantum)
-        max_pkts = quantum;
+    /* Pacing: a pass sends GW_PACING_QUANTA send quanta, then waits for ngtcp2's pacing
+     * timer. ngtcp2 sizes one quantum as about 1 ms at the pacing rate, at most 64 KiB: with
+     * the 64 KiB datagrams PMTUD reaches on loopback that was one datagram per event-loop
+     * turn, a timer wake-up per 64 KiB (8,000+ per 512 MiB get, the gateway's -vv "send
+     * quantum" count). Four quanta keep bursts to about 4 ms of the pacing rate (so pacing
+     * still shapes the flow on a slow path) with a quarter of the wake-ups. */
+    size_t budget = GW_PACING_QUANTA * ngtcp2_conn_get_send_quantum(c->qc);
+    size_t pass_bytes = 0;
 
     uint8_t *buf = srv->txbuf;
     ngtcp2_path_storage ps, batch_ps;
@@ -889,16 +892,17 @@ static void conn_write(struct gw_conn *c)
         }
         off += pkt;
         nbatch++;
-        if (nbatch == max_pkts || pkt < segsize) {
+        pass_bytes += pkt;
+        bool budget_used = pass_bytes >= budget;
+        if (nbatch == max_pkts || pkt < segsize || budget_used) {
             bool ok = send_batch(c, &batch_ps.path, buf, off, segsize);
             off = 0;
-            bool quantum_used = nbatch == max_pkts;
             nbatch = 0;
             if (!ok) {
                 c->socket_full++;
                 break;
             }
-            if (quantum_used) {
+            if (budget_used) {
                 c->quantum_ends++;
                 break;
             }

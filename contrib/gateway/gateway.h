@@ -73,6 +73,7 @@
 #define GW_TX_BUFSIZE    (64 * 1024)
 #define GW_GSO_MAX_BYTES 65507 /* the largest UDP payload over IPv4 */
 #define GW_MAX_GSO_SEGS  64
+#define GW_PACING_QUANTA 4 /* send quanta per sending pass (conn.c conn_write) */
 /* Receive batching: recvmmsg of up to GW_RX_BATCH datagrams, each up to 64 KiB (a UDP_GRO
  * aggregate or one jumbo datagram). */
 #define GW_RX_BATCH   16
@@ -193,7 +194,7 @@ struct gw_conn {
     ngtcp2_tstamp started;
     /* Why sending towards the client stopped, counted per write pass (-vv prints them at
      * close): the client's flow control, congestion control or pacing with data waiting,
-     * the send quantum used up, a full UDP socket. */
+     * a pass's pacing budget used up (GW_PACING_QUANTA send quanta), a full UDP socket. */
     uint64_t stalls_flow, stalls_cwnd, quantum_ends, socket_full;
 
     uint8_t *close_pkt; /* our CONNECTION_CLOSE, resent in the closing state */
