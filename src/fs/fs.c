@@ -52,6 +52,12 @@ struct fs_node {
     fuse_ino_t ino;
     uint64_t nlookup;
     char *path; /* share-relative, '/'-separated, "" for the root */
+    /* Hard links: the file's other names we found it under (a lookup by another name makes
+     * that the path, and the old one goes here). When the path is unlinked or replaced, the
+     * newest of these takes over, so the remaining names keep working. At most
+     * NODE_ALIASES_MAX (the oldest are forgotten; a lookup by name finds them again). */
+    char **aliases;
+    size_t naliases;
     /* Unlinked while open: renamed to a hidden name with delete-on-close set (see
      * remove_common), so only our open handles still reach it. */
     bool unlinked;
@@ -62,6 +68,8 @@ struct fs_node {
     uint64_t writes_end;
     struct parked *parked, **parked_tail;
 };
+
+#define NODE_ALIASES_MAX 8
 
 /* Names given to files unlinked while open (remove_common); listings hide them. */
 #define UNLINKED_PREFIX ".smbquic-unlinked-"
@@ -77,6 +85,7 @@ struct fs {
     int status_fd; /* listening socket for `smbquic status`, -1 when there is none */
     struct fs_handle *open_files; /* every open regular file, for unlink and fstat */
     uint64_t unlinked_seq;
+    size_t nodes_with_aliases; /* so unlinks scan the nodes only when some have */
     size_t write_behind_bytes; /* data in write-behind WRITEs, bounded by WRITE_BEHIND_MAX */
     bool closing; /* the session is being closed: callbacks must not send or resume */
 };
@@ -160,6 +169,76 @@ static fuse_ino_t ino_of(struct fs *fs, uint64_t server_id)
     return server_id == FUSE_ROOT_ID ? UINT64_MAX : server_id;
 }
 
+static void node_free(struct fs_node *n)
+{
+    for (size_t i = 0; i < n->naliases; i++)
+        free(n->aliases[i]);
+    free(n->aliases);
+    free(n->path);
+    free(n);
+}
+
+/* Removes aliases[i], keeping the order (newest last). */
+static void alias_remove(struct fs *fs, struct fs_node *n, size_t i)
+{
+    free(n->aliases[i]);
+    memmove(&n->aliases[i], &n->aliases[i + 1], (n->naliases - i - 1) * sizeof(char *));
+    if (--n->naliases == 0) {
+        free(n->aliases);
+        n->aliases = NULL;
+        fs->nodes_with_aliases--;
+    }
+}
+
+/* Keeps old_path as another name of n (it now goes by a newer one); takes old_path. */
+static void alias_add(struct fs *fs, struct fs_node *n, char *old_path)
+{
+    if (n->naliases == NODE_ALIASES_MAX)
+        alias_remove(fs, n, 0);
+    char **a = realloc(n->aliases, (n->naliases + 1) * sizeof(char *));
+    if (!a) {
+        free(old_path);
+        return;
+    }
+    if (n->naliases == 0)
+        fs->nodes_with_aliases++;
+    n->aliases = a;
+    n->aliases[n->naliases++] = old_path;
+}
+
+/* The name path no longer leads to its file (unlinked, or replaced by a rename): a node with
+ * other names goes by the newest of them from now on, and loses path as an alias. */
+static void nodes_name_gone(struct fs *fs, const char *path)
+{
+    if (fs->nodes_with_aliases == 0)
+        return;
+    for (size_t b = 0; b < NODE_BUCKETS; b++) {
+        for (struct fs_node *n = fs->nodes[b]; n; n = n->next) {
+            if (n->naliases == 0)
+                continue;
+            if (strcmp(n->path, path) == 0) {
+                free(n->path);
+                n->path = n->aliases[n->naliases - 1];
+                n->aliases[n->naliases - 1] = NULL;
+                n->naliases--;
+                if (n->naliases == 0) {
+                    free(n->aliases);
+                    n->aliases = NULL;
+                    fs->nodes_with_aliases--;
+                }
+                n->unlinked = false;
+                continue;
+            }
+            for (size_t i = 0; i < n->naliases; i++) {
+                if (strcmp(n->aliases[i], path) == 0) {
+                    alias_remove(fs, n, i);
+                    break;
+                }
+            }
+        }
+    }
+}
+
 /* Counts one more lookup of ino at path, creating or renaming the node. */
 static struct fs_node *node_ref(struct fs *fs, fuse_ino_t ino, const char *path)
 {
@@ -171,7 +250,17 @@ static struct fs_node *node_ref(struct fs *fs, fuse_ino_t ino, const char *path)
         if (ino != FUSE_ROOT_ID && strcmp(n->path, path) != 0) {
             char *p = strdup(path);
             if (p) {
-                free(n->path);
+                for (size_t i = 0; i < n->naliases; i++) {
+                    if (strcmp(n->aliases[i], path) == 0) {
+                        alias_remove(fs, n, i);
+                        break;
+                    }
+                }
+                /* A hidden name of a file unlinked while open is no name to go back to. */
+                if (n->unlinked)
+                    free(n->path);
+                else
+                    alias_add(fs, n, n->path);
                 n->path = p;
                 n->unlinked = false;
             }
@@ -205,29 +294,37 @@ static void node_forget(struct fs *fs, fuse_ino_t ino, uint64_t nlookup)
          * writes; a node with writes or parked requests still is kept regardless. */
         if (n->nlookup == 0 && !n->writes && !n->parked) {
             *pp = n->next;
-            free(n->path);
-            free(n);
+            if (n->naliases)
+                fs->nodes_with_aliases--;
+            node_free(n);
         }
         return;
     }
 }
 
-/* After a rename, nodes at or below old move to new. */
+/* *path, when it is old or below it, becomes the same place below new_path. */
+static void path_rebase(char **path, const char *old, size_t old_len, const char *new_path)
+{
+    if (strncmp(*path, old, old_len) != 0 || ((*path)[old_len] != '\0' && (*path)[old_len] != '/'))
+        return;
+    size_t len = strlen(new_path) + strlen(*path + old_len) + 1;
+    char *p = malloc(len);
+    if (!p)
+        return;
+    snprintf(p, len, "%s%s", new_path, *path + old_len);
+    free(*path);
+    *path = p;
+}
+
+/* After a rename, nodes (and other names of nodes) at or below old move to new. */
 static void nodes_rename(struct fs *fs, const char *old, const char *new_path)
 {
     size_t old_len = strlen(old);
     for (size_t b = 0; b < NODE_BUCKETS; b++) {
         for (struct fs_node *n = fs->nodes[b]; n; n = n->next) {
-            if (strncmp(n->path, old, old_len) != 0 ||
-                (n->path[old_len] != '\0' && n->path[old_len] != '/'))
-                continue;
-            size_t len = strlen(new_path) + strlen(n->path + old_len) + 1;
-            char *p = malloc(len);
-            if (!p)
-                continue;
-            snprintf(p, len, "%s%s", new_path, n->path + old_len);
-            free(n->path);
-            n->path = p;
+            path_rebase(&n->path, old, old_len, new_path);
+            for (size_t i = 0; i < n->naliases; i++)
+                path_rebase(&n->aliases[i], old, old_len, new_path);
         }
     }
 }
@@ -1653,6 +1750,8 @@ static int note_hidden(struct call *c, size_t first, fuse_ino_t ino, const char 
     nodes_rename(c->fs, path, hidden);
     if (n)
         n->unlinked = true;
+    /* A file with other names goes by one of those again (and is not unlinked). */
+    nodes_name_gone(c->fs, hidden);
     return 0;
 }
 
@@ -1696,17 +1795,30 @@ static void remove_readonly_submit(struct call *c)
                      FILE_NON_DIRECTORY_FILE, items, 2, rc);
 }
 
+/* A file's name removed: nodes that went by it switch to another of their names. */
+static void remove_file_done(struct call *c)
+{
+    int err = call_errno(c, c->count);
+    if (!err)
+        nodes_name_gone(c->fs, c->path);
+    fuse_reply_err(c->req, err);
+}
+
 static void remove_done(struct call *c)
 {
     bool file = c->flags == 0;
     if (file && !c->err && c->count == 3 && c->status[0] == STATUS_SUCCESS &&
         c->status[1] == STATUS_CANNOT_DELETE) {
-        struct call *next = call_continue(c, reply_status_done);
+        struct call *next = call_continue(c, remove_file_done);
         if (!next) {
             fuse_reply_err(c->req, ENOMEM);
             return;
         }
         remove_readonly_submit(next);
+        return;
+    }
+    if (file) {
+        remove_file_done(c);
         return;
     }
     fuse_reply_err(c->req, call_errno(c, c->count));
@@ -1745,8 +1857,10 @@ static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void rename_done(struct call *c)
 {
     int err = call_errno(c, 2);
-    if (!err)
+    if (!err) {
+        nodes_name_gone(c->fs, c->path2); /* a replaced file keeps its other names */
         nodes_rename(c->fs, c->path, c->path2);
+    }
     fuse_reply_err(c->req, err);
 }
 
@@ -3106,8 +3220,7 @@ static void free_nodes(struct fs *fs)
         while (fs->nodes[b]) {
             struct fs_node *n = fs->nodes[b];
             fs->nodes[b] = n->next;
-            free(n->path);
-            free(n);
+            node_free(n);
         }
     }
 }

@@ -498,6 +498,41 @@ static int case_link(void)
     return 0;
 }
 
+/* The file system knows a hard-linked file by the name it was last found under; removing,
+ * replacing or moving that name must leave the file's other names working (at once, while
+ * the kernel still trusts its cached entries). */
+static int case_link_newest_name(void)
+{
+    struct stat st;
+    MAKES("a", "data");
+    SYS(link("a", "b"));
+    SYS(stat("b", &st));
+    SYS(unlink("b"));
+    CONTENTS("a", "data");
+    SYS(stat("a", &st));
+    EQ(st.st_nlink, 1);
+
+    SYS(link("a", "c"));
+    SYS(stat("c", &st));
+    MAKES("x", "other");
+    SYS(rename("x", "c")); /* replaces the newest name */
+    CONTENTS("a", "data");
+    CONTENTS("c", "other");
+    SYS(stat("a", &st));
+    EQ(st.st_nlink, 1);
+
+    SYS(mkdir("d", 0755));
+    SYS(link("a", "d/e"));
+    SYS(stat("d/e", &st));
+    SYS(stat("a", &st)); /* now "a" is the newest name, "d/e" the other */
+    SYS(rename("d", "d2"));
+    SYS(unlink("a"));
+    CONTENTS("d2/e", "data");
+    SYS(stat("d2/e", &st));
+    EQ(st.st_nlink, 1);
+    return 0;
+}
+
 static int readlink_is(int line, const char *name, const char *want)
 {
     char buf[PATH_MAX + 1];
@@ -601,6 +636,7 @@ static const struct test_case list[] = {
     {"unlink_open", case_unlink_open},
     {"unlink_open_nlink", case_unlink_open_nlink},
     {"link", case_link},
+    {"link_newest_name", case_link_newest_name},
     {"symlink", case_symlink},
     {"symlink_dir", case_symlink_dir},
 };
