@@ -1053,8 +1053,54 @@ static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
     fuse_reply_none(req);
 }
 
-/* ---- setattr: size through FileEndOfFileInformation, times through FileBasicInformation,
- * then the new attributes, in one compound (MS-FSCC 2.4.14, 2.4.7) ---- */
+/* ---- setattr: size through FileEndOfFileInformation, times and attributes through
+ * FileBasicInformation, then the new attributes, in one compound (MS-FSCC 2.4.14, 2.4.7) ----
+ * The write bits of a regular file's mode map to FILE_ATTRIBUTE_READONLY (as cifs does). The
+ * other attributes (archive, hidden, system...) must survive a chmod, and SET_INFO can only
+ * replace them all, so a mode change first reads them (one more round trip). */
+
+/* The attributes FileBasicInformation may set on a file (MS-FSA 2.1.5.14.2); the others
+ * (directory, sparse, reparse point, compressed, encrypted) are the file system's own. */
+#define SETTABLE_FILE_ATTRIBUTES                                                              \
+    (FILE_ATTRIBUTE_READONLY | FILE_ATTRIBUTE_HIDDEN | FILE_ATTRIBUTE_SYSTEM |                \
+     FILE_ATTRIBUTE_ARCHIVE | FILE_ATTRIBUTE_TEMPORARY | FILE_ATTRIBUTE_OFFLINE |             \
+     FILE_ATTRIBUTE_NOT_CONTENT_INDEXED)
+
+/* What a setattr that changes the mode carries from reading the attributes to setting them. */
+struct setattr_args {
+    struct stat attr;
+    int to_set;
+    bool has_fi;
+    struct fuse_file_info fi;
+};
+
+static void setattr_submit(fuse_req_t req, fuse_ino_t ino, const struct stat *attr, int to_set,
+                           struct fuse_file_info *fi, uint32_t new_attributes);
+
+/* The current attributes arrived: the mode's write bits decide READONLY, the rest stays. */
+static void setattr_attributes_known(struct call *c)
+{
+    const struct setattr_args *a = (const struct setattr_args *)c->data;
+    int err = call_errno(c, c->count);
+    struct smb2_output_buffer out;
+    struct smb2_file_all_info all;
+    if (!err && (smb2_query_info_response_decode(c->msg[c->query_index], c->len[c->query_index],
+                                                 &out) != 0 ||
+                 smb2_file_all_info_decode(out.buffer, out.buffer_len, &all) != 0))
+        err = EIO;
+    if (err) {
+        fuse_reply_err(c->req, err);
+        return;
+    }
+    uint32_t now = all.basic.file_attributes & SETTABLE_FILE_ATTRIBUTES;
+    uint32_t want = (a->attr.st_mode & 0222) ? now & ~FILE_ATTRIBUTE_READONLY
+                                             : now | FILE_ATTRIBUTE_READONLY;
+    if (want == 0)
+        want = FILE_ATTRIBUTE_NORMAL; /* 0 would mean "leave unchanged" */
+    struct fuse_file_info fi = a->fi;
+    setattr_submit(c->req, c->ino, &a->attr, a->to_set, a->has_fi ? &fi : NULL,
+                   want == now ? 0 : want);
+}
 
 static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
                        struct fuse_file_info *fi)
@@ -1074,6 +1120,45 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
                                          .fi = fi ? *fi : (struct fuse_file_info){0},
                                          .attr = *attr, .flags = to_set}))
         return;
+    if ((to_set & FUSE_SET_ATTR_MODE) && S_ISREG(attr->st_mode)) {
+        struct call *c = begin_op(req, ino, NULL, true, setattr_attributes_known);
+        if (!c)
+            return;
+        struct setattr_args *a = calloc(1, sizeof(*a));
+        if (!a) {
+            fail_build(req, c, NULL, 0, SQ_ERR_NOMEM);
+            return;
+        }
+        *a = (struct setattr_args){.attr = *attr, .to_set = to_set, .has_fi = fi != NULL};
+        if (fi)
+            a->fi = *fi;
+        c->data = (uint8_t *)a;
+        c->ino = ino;
+        struct fs_handle *h = attr_handle(fs, ino, fi, false);
+        if (!h) {
+            c->query_index = 1;
+            stat_path(fs, req, c->path, c);
+            return;
+        }
+        struct smb2_request r;
+        int rc = sq_req_query_info(&r, &h->file_id, false, SMB2_0_INFO_FILE,
+                                   FILE_ALL_INFORMATION, ALL_INFO_MAX);
+        if (rc) {
+            fail_build(req, c, &r, 1, rc);
+            return;
+        }
+        c->query_index = 0;
+        call_submit(c, &r, 1);
+        return;
+    }
+    setattr_submit(req, ino, attr, to_set, fi, 0);
+}
+
+/* new_attributes: the FileAttributes to set, 0 to leave them. */
+static void setattr_submit(fuse_req_t req, fuse_ino_t ino, const struct stat *attr, int to_set,
+                           struct fuse_file_info *fi, uint32_t new_attributes)
+{
+    struct fs *fs = fuse_req_userdata(req);
     struct call *c = begin_op(req, ino, NULL, true, getattr_done);
     if (!c)
         return;
@@ -1108,9 +1193,8 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
             rc = sq_req_set_info(&reqs[k++], target, related, FILE_END_OF_FILE_INFORMATION,
                                  eof.data, eof.len);
     }
-    /* The write bits of a regular file map to FILE_ATTRIBUTE_READONLY (as cifs does); a
-     * directory's mode has no SMB equivalent and is left as dir_mode= says. */
-    bool set_mode = (to_set & FUSE_SET_ATTR_MODE) && S_ISREG(attr->st_mode);
+    /* A directory's mode has no SMB equivalent and is left as dir_mode= says. */
+    bool set_mode = new_attributes != 0;
     if (!rc && (set_mode || (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)))) {
         struct smb2_file_basic_info bi = {0}; /* 0 = leave unchanged */
         struct timespec now;
@@ -1121,9 +1205,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
         if (to_set & FUSE_SET_ATTR_MTIME)
             bi.last_write_time = timespec_to_filetime(
                 (to_set & FUSE_SET_ATTR_MTIME_NOW) ? &now : &attr->st_mtim);
-        if (set_mode)
-            bi.file_attributes =
-                (attr->st_mode & 0222) ? FILE_ATTRIBUTE_NORMAL : FILE_ATTRIBUTE_READONLY;
+        bi.file_attributes = new_attributes;
         rc = smb2_file_basic_info_encode(&basic, &bi);
         if (!rc)
             rc = sq_req_set_info(&reqs[k++], target, related, FILE_BASIC_INFORMATION,

@@ -70,6 +70,21 @@ expect_eq "$(readlink "$MNT/made-by-cifs" 2>&1)" "$target" \
     "mfsymlinks: a link file written on the server (as cifs does) reads as the link"
 expect_eq "$(stat -c %F "$MNT/made-by-cifs" 2>&1)" "symbolic link" "mfsymlinks: and stats as one"
 
+# ---- chmod changes only FILE_ATTRIBUTE_READONLY: other DOS attributes survive -------------
+# dos_attributes NAME: the attribute letters smbclient's allinfo shows for a file of the share.
+dos_attributes() {
+    samba_smbclient -c "allinfo \"$1\"" 2>/dev/null | sed -n 's/^attributes: \([A-Z]*\) .*/\1/p'
+}
+printf 'x' >"$MNT/attrs"
+samba_smbclient -c 'setmode attrs +h' >/dev/null 2>&1
+expect_eq "$(dos_attributes attrs)" "HA" "chmod: the file is hidden and archive on the server"
+run chmod 0444 "$MNT/attrs"
+expect_ok "chmod 0444"
+expect_eq "$(dos_attributes attrs)" "RHA" "chmod 0444 adds read-only and keeps hidden and archive"
+run chmod 0644 "$MNT/attrs"
+expect_ok "chmod 0644"
+expect_eq "$(dos_attributes attrs)" "HA" "chmod 0644 clears read-only and keeps hidden and archive"
+
 # ---- inode numbers come from the server's file ids: the same after a new mount -------------
 mkdir -p "$MNT/ino/dir" && printf 'x' >"$MNT/ino/file"
 before=$(stat -c '%n %i' "$MNT/ino" "$MNT/ino/dir" "$MNT/ino/file" 2>&1)
