@@ -1862,14 +1862,17 @@ static void unlink_open(struct call *c, struct fs_node *n)
 
 /* A read-only file (FILE_ATTRIBUTE_READONLY) cannot be deleted over SMB
  * (STATUS_CANNOT_DELETE), but POSIX needs only write access to the directory: clear the
- * attribute and delete in one more compound. */
+ * attribute and delete in one more compound. c->size holds the file's attributes (from the
+ * first CREATE), put back should the delete still fail (remove_readonly_done). */
 static void remove_readonly_submit(struct call *c)
 {
     struct set_item items[2] = {{.info_class = FILE_BASIC_INFORMATION},
                                 {.info_class = FILE_DISPOSITION_INFORMATION}};
     writer_init(&items[0].buf);
     writer_init(&items[1].buf);
-    struct smb2_file_basic_info bi = {.file_attributes = FILE_ATTRIBUTE_NORMAL};
+    uint32_t attributes = (uint32_t)c->size & SETTABLE_FILE_ATTRIBUTES & ~FILE_ATTRIBUTE_READONLY;
+    struct smb2_file_basic_info bi = {.file_attributes = attributes ? attributes
+                                                                    : FILE_ATTRIBUTE_NORMAL};
     int rc = smb2_file_basic_info_encode(&items[0].buf, &bi);
     if (!rc)
         rc = smb2_file_disposition_info_encode(&items[1].buf, true);
@@ -1886,16 +1889,49 @@ static void remove_file_done(struct call *c)
     fuse_reply_err(c->req, err);
 }
 
+/* The attributes are back (or could not be put back): the delete's error is the answer. */
+static void readonly_restored_done(struct call *c)
+{
+    fuse_reply_err(c->req, (int)c->offset);
+}
+
+/* Step 2 of deleting a read-only file: when the read-only attribute went but the delete
+ * still failed (e.g. the file is open elsewhere without delete sharing), put the attributes
+ * back before answering, so a failed rm does not leave the file writable. */
+static void remove_readonly_done(struct call *c)
+{
+    int err = call_errno(c, c->count);
+    if (!c->err && c->count == 4 && c->status[1] == STATUS_SUCCESS &&
+        c->status[2] != STATUS_SUCCESS) {
+        struct call *next = call_continue(c, readonly_restored_done);
+        if (next) {
+            next->offset = (uint64_t)err;
+            struct set_item item = {.info_class = FILE_BASIC_INFORMATION};
+            writer_init(&item.buf);
+            struct smb2_file_basic_info bi = {.file_attributes = (uint32_t)next->size &
+                                                                 SETTABLE_FILE_ATTRIBUTES};
+            int rc = smb2_file_basic_info_encode(&item.buf, &bi);
+            submit_set_chain(next, next->path, FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES,
+                             FILE_NON_DIRECTORY_FILE, &item, 1, rc);
+            return;
+        }
+    }
+    remove_file_done(c);
+}
+
 static void remove_done(struct call *c)
 {
     bool file = c->flags == 0;
+    struct smb2_create_response cr;
     if (file && !c->err && c->count == 3 && c->status[0] == STATUS_SUCCESS &&
-        c->status[1] == STATUS_CANNOT_DELETE) {
-        struct call *next = call_continue(c, remove_file_done);
+        c->status[1] == STATUS_CANNOT_DELETE &&
+        smb2_create_response_decode(c->msg[0], c->len[0], &cr) == 0) {
+        struct call *next = call_continue(c, remove_readonly_done);
         if (!next) {
             fuse_reply_err(c->req, ENOMEM);
             return;
         }
+        next->size = cr.file_attributes;
         remove_readonly_submit(next);
         return;
     }
