@@ -178,6 +178,15 @@ static void node_free(struct fs_node *n)
     free(n);
 }
 
+/* Where path is among n's other names, or n->naliases. */
+static size_t alias_index(const struct fs_node *n, const char *path)
+{
+    size_t i = 0;
+    while (i < n->naliases && strcmp(n->aliases[i], path) != 0)
+        i++;
+    return i;
+}
+
 /* Removes aliases[i], keeping the order (newest last). */
 static void alias_remove(struct fs *fs, struct fs_node *n, size_t i)
 {
@@ -217,23 +226,16 @@ static void nodes_name_gone(struct fs *fs, const char *path)
             if (n->naliases == 0)
                 continue;
             if (strcmp(n->path, path) == 0) {
+                size_t newest = n->naliases - 1;
                 free(n->path);
-                n->path = n->aliases[n->naliases - 1];
-                n->aliases[n->naliases - 1] = NULL;
-                n->naliases--;
-                if (n->naliases == 0) {
-                    free(n->aliases);
-                    n->aliases = NULL;
-                    fs->nodes_with_aliases--;
-                }
+                n->path = n->aliases[newest];
+                n->aliases[newest] = NULL; /* now the path: alias_remove frees NULL */
+                alias_remove(fs, n, newest);
                 n->unlinked = false;
-                continue;
-            }
-            for (size_t i = 0; i < n->naliases; i++) {
-                if (strcmp(n->aliases[i], path) == 0) {
+            } else {
+                size_t i = alias_index(n, path);
+                if (i < n->naliases)
                     alias_remove(fs, n, i);
-                    break;
-                }
             }
         }
     }
@@ -250,12 +252,9 @@ static struct fs_node *node_ref(struct fs *fs, fuse_ino_t ino, const char *path)
         if (ino != FUSE_ROOT_ID && strcmp(n->path, path) != 0) {
             char *p = strdup(path);
             if (p) {
-                for (size_t i = 0; i < n->naliases; i++) {
-                    if (strcmp(n->aliases[i], path) == 0) {
-                        alias_remove(fs, n, i);
-                        break;
-                    }
-                }
+                size_t i = alias_index(n, path);
+                if (i < n->naliases)
+                    alias_remove(fs, n, i);
                 /* A hidden name of a file unlinked while open is no name to go back to. */
                 if (n->unlinked)
                     free(n->path);
@@ -399,12 +398,20 @@ static void fill_stat(struct fs *fs, struct stat *st, uint64_t server_id, uint32
     st->st_ctim = filetime_to_timespec(ctime);
 }
 
-static int stat_from_all_info(struct fs *fs, const uint8_t *msg, size_t len, struct stat *st)
+/* The FileAllInformation in a QUERY_INFO response; -EIO when it does not parse. */
+static int all_info_from_reply(const uint8_t *msg, size_t len, struct smb2_file_all_info *all)
 {
     struct smb2_output_buffer out;
-    struct smb2_file_all_info all;
     if (smb2_query_info_response_decode(msg, len, &out) != 0 ||
-        smb2_file_all_info_decode(out.buffer, out.buffer_len, &all) != 0)
+        smb2_file_all_info_decode(out.buffer, out.buffer_len, all) != 0)
+        return -EIO;
+    return 0;
+}
+
+static int stat_from_all_info(struct fs *fs, const uint8_t *msg, size_t len, struct stat *st)
+{
+    struct smb2_file_all_info all;
+    if (all_info_from_reply(msg, len, &all) != 0)
         return -EIO;
     fill_stat(fs, st, all.index_number, all.basic.file_attributes, all.standard.end_of_file,
               all.standard.allocation_size, all.standard.number_of_links,
@@ -1016,27 +1023,31 @@ static struct fs_handle *attr_handle(struct fs *fs, fuse_ino_t ino, struct fuse_
     return n && n->unlinked ? open_handle_of(fs, ino, writable) : NULL;
 }
 
-static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/* Submits c for the FileAllInformation of its file: one QUERY_INFO on h when there is a
+ * handle, else CREATE + QUERY_INFO + CLOSE by c->path; c->query_index says which reply. */
+static void query_all_info(struct call *c, struct fs_handle *h)
 {
-    struct call *c = begin_op(req, ino, NULL, false, getattr_done);
-    if (!c)
-        return;
-    struct fs *fs = c->fs;
-    struct fs_handle *h = attr_handle(fs, ino, fi, false);
     if (!h) {
-        stat_path(fs, req, c->path, c);
+        c->query_index = 1;
+        stat_path(c->fs, c->req, c->path, c);
         return;
     }
-    /* One QUERY_INFO on the open handle. */
     struct smb2_request r;
     int rc = sq_req_query_info(&r, &h->file_id, false, SMB2_0_INFO_FILE, FILE_ALL_INFORMATION,
                                ALL_INFO_MAX);
     if (rc) {
-        fail_build(req, c, &r, 1, rc);
+        fail_build(c->req, c, &r, 1, rc);
         return;
     }
     c->query_index = 0;
     call_submit(c, &r, 1);
+}
+
+static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct call *c = begin_op(req, ino, NULL, false, getattr_done);
+    if (c)
+        query_all_info(c, attr_handle(c->fs, ino, fi, false));
 }
 
 static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -1082,12 +1093,9 @@ static void setattr_attributes_known(struct call *c)
 {
     const struct setattr_args *a = (const struct setattr_args *)c->data;
     int err = call_errno(c, c->count);
-    struct smb2_output_buffer out;
     struct smb2_file_all_info all;
-    if (!err && (smb2_query_info_response_decode(c->msg[c->query_index], c->len[c->query_index],
-                                                 &out) != 0 ||
-                 smb2_file_all_info_decode(out.buffer, out.buffer_len, &all) != 0))
-        err = EIO;
+    if (!err)
+        err = -all_info_from_reply(c->msg[c->query_index], c->len[c->query_index], &all);
     if (err) {
         fuse_reply_err(c->req, err);
         return;
@@ -1134,21 +1142,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
             a->fi = *fi;
         c->data = (uint8_t *)a;
         c->ino = ino;
-        struct fs_handle *h = attr_handle(fs, ino, fi, false);
-        if (!h) {
-            c->query_index = 1;
-            stat_path(fs, req, c->path, c);
-            return;
-        }
-        struct smb2_request r;
-        int rc = sq_req_query_info(&r, &h->file_id, false, SMB2_0_INFO_FILE,
-                                   FILE_ALL_INFORMATION, ALL_INFO_MAX);
-        if (rc) {
-            fail_build(req, c, &r, 1, rc);
-            return;
-        }
-        c->query_index = 0;
-        call_submit(c, &r, 1);
+        query_all_info(c, attr_handle(fs, ino, fi, false));
         return;
     }
     setattr_submit(req, ino, attr, to_set, fi, 0);
