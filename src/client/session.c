@@ -632,23 +632,46 @@ int sq_session_open_observed(const struct sq_options *o, struct sq_session **out
     return 0;
 }
 
-/* Best effort: the server cleans up on disconnect anyway. */
-static void send_simple(struct sq_session *s, uint16_t command)
+/* Leaves the share and the session in one round trip: TREE_DISCONNECT and LOGOFF go out as
+ * one (unrelated) compound, MS-SMB2 3.2.4.1.4, since neither needs the other's answer.
+ * Best effort: whatever fails here the server cleans up when the connection closes. */
+static void leave_server(struct sq_session *s)
 {
-    struct smb2_request req;
-    struct sq_reply reply;
-    int rc = smb2_request_init(&req, command, s->tree_id);
-    if (!rc)
-        rc = command == SMB2_LOGOFF ? smb2_logoff_request_encode(&req.msg)
-                                    : smb2_tree_disconnect_request_encode(&req.msg);
+    struct smb2_request reqs[2];
+    struct sq_reply replies[2];
+    size_t count = 0;
+    int rc = 0;
+    memset(reqs, 0, sizeof(reqs));
+    memset(replies, 0, sizeof(replies));
+    if (s->tree_connected) {
+        rc = smb2_request_init(&reqs[count], SMB2_TREE_DISCONNECT, s->tree_id);
+        if (!rc)
+            rc = smb2_tree_disconnect_request_encode(&reqs[count].msg);
+        count++;
+    }
+    if (!rc && s->logged_on) {
+        rc = smb2_request_init(&reqs[count], SMB2_LOGOFF, s->tree_id);
+        if (!rc)
+            rc = smb2_logoff_request_encode(&reqs[count].msg);
+        count++;
+    }
     if (rc) {
-        writer_free(&req.msg);
+        for (size_t i = 0; i < count; i++)
+            writer_free(&reqs[i].msg);
         return;
     }
-    if (sq_session_call(s, &req, 1, &reply) == 0 && command == SMB2_TREE_DISCONNECT) {
-        /* nothing to check: a failed disconnect changes nothing for us */
+    if (count == 0)
+        return;
+    sq_session_call(s, reqs, count, replies);
+    for (size_t i = 0; i < count; i++) {
+        if (replies[i].done && !replies[i].err && replies[i].status) {
+            char buf[NTSTATUS_FORMAT_SIZE];
+            sq_log(SQ_LOG_DEBUG, "%s refused: %s",
+                   reqs[i].command == SMB2_LOGOFF ? "LOGOFF" : "TREE_DISCONNECT",
+                   ntstatus_str(replies[i].status, buf));
+        }
+        sq_reply_clear(&replies[i]);
     }
-    sq_reply_clear(&reply);
 }
 
 void sq_session_close(struct sq_session *s)
@@ -659,10 +682,7 @@ void sq_session_close(struct sq_session *s)
         sq_log(SQ_LOG_INFO, "disconnecting session 0x%016llx",
                (unsigned long long)smb2_conn_session_id(s->conn));
     if (s->conn && s->transport && !smb2_conn_error(s->conn)) {
-        if (s->tree_connected)
-            send_simple(s, SMB2_TREE_DISCONNECT);
-        if (s->logged_on)
-            send_simple(s, SMB2_LOGOFF);
+        leave_server(s);
     }
     smb2_conn_free(s->conn);
     transport_close(s->transport);
