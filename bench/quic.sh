@@ -19,7 +19,8 @@
 # loopback >= 60% of our TCP; at 100 ms >= half of loopback QUIC) with the ratios measured, and
 # the QUIC statistics at close of the client and of the gateway (-vv: smoothed RTT, congestion
 # window, why sending paused) for the best QUIC run of each row. For the NN ms paths it also times `smbquic info` (connection,
-# QUIC and TLS handshake, SMB negotiate, session setup, tree connect: about 8 round trips) and
+# QUIC and TLS handshake, SMB negotiate, session setup, tree connect, info's own requests,
+# tree disconnect and logoff: about 7 round trips) and
 # prints the data phase's rate without that fixed cost.
 #
 # Usage (as root): bench/quic.sh

@@ -219,36 +219,43 @@ static int close_handle(struct sq_session *s, const struct smb2_file_id *id)
 int cmd_ls(struct sq_session *s, const struct sq_options *o, bool long_format, struct sq_failure *f)
 {
     int rc;
-    struct smb2_request reqs[2];
-    struct sq_reply replies[2];
+    /* CREATE, QUERY_DIRECTORY and a second QUERY_DIRECTORY in one related compound: the
+     * second one answers STATUS_NO_MORE_FILES for a directory that fit in the first buffer
+     * (most do), which saves the round trip that would only learn that. */
+    struct smb2_request reqs[3];
+    struct sq_reply replies[3];
     memset(reqs, 0, sizeof(reqs));
     rc = sq_req_create(&reqs[0], o->path,
                        FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE, FILE_OPEN,
                        FILE_DIRECTORY_FILE, 0);
     if (!rc)
         rc = sq_req_query_directory(&reqs[1], &sq_related_file_id, true, true, DIR_BUFFER_LEN);
+    if (!rc)
+        rc = sq_req_query_directory(&reqs[2], &sq_related_file_id, true, false, DIR_BUFFER_LEN);
     if (rc) {
-        free_requests(reqs, 2);
+        free_requests(reqs, 3);
         return conn_fail(f, "list", rc);
     }
-    rc = sq_session_call(s, reqs, 2, replies);
+    rc = sq_session_call(s, reqs, 3, replies);
     if (rc) {
-        clear_replies(replies, 2);
+        clear_replies(replies, 3);
         return conn_fail(f, "list", rc);
     }
     if (replies[0].status != STATUS_SUCCESS) {
         rc = op_fail(f, "list", replies[0].status);
-        clear_replies(replies, 2);
+        clear_replies(replies, 3);
         return rc;
     }
     struct smb2_create_response created;
     rc = smb2_create_response_decode(replies[0].msg, replies[0].len, &created);
     if (rc) {
-        clear_replies(replies, 2);
+        clear_replies(replies, 3);
         return conn_fail(f, "list", rc);
     }
     struct smb2_file_id dir = created.file_id;
     struct sq_reply current = replies[1];
+    struct sq_reply prefetched = replies[2]; /* the next batch, already here */
+    bool have_prefetched = true;
     sq_reply_clear(&replies[0]);
     for (;;) {
         if (current.status == STATUS_NO_MORE_FILES) {
@@ -268,6 +275,11 @@ int cmd_ls(struct sq_session *s, const struct sq_options *o, bool long_format, s
             break;
         }
         sq_reply_clear(&current);
+        if (have_prefetched) {
+            current = prefetched;
+            have_prefetched = false;
+            continue;
+        }
         struct smb2_request next;
         rc = sq_req_query_directory(&next, &dir, false, false, DIR_BUFFER_LEN);
         if (rc) {
@@ -282,6 +294,8 @@ int cmd_ls(struct sq_session *s, const struct sq_options *o, bool long_format, s
         }
     }
     sq_reply_clear(&current);
+    if (have_prefetched)
+        sq_reply_clear(&prefetched);
     int crc = close_handle(s, &dir);
     if (!rc && crc)
         rc = conn_fail(f, "list", crc);
