@@ -15,7 +15,7 @@
 #   20 ms     smbquic over QUIC through udp-impair (10 ms each way, no loss) and the gateway
 #   100 ms    the same with 50 ms each way
 # Each figure is the best of BENCH_RUNS runs; every file read back is compared with the
-# original. Prints a table (path | tool | op | seconds | MiB/s), the targets of issue 3 (QUIC on
+# original after the clock stops (the comparison is not part of the figure). Prints a table (path | tool | op | seconds | MiB/s), the targets of issue 3 (QUIC on
 # loopback >= 60% of our TCP; at 100 ms >= half of loopback QUIC) with the ratios measured, and
 # the QUIC statistics at close of the client and of the gateway (-vv: smoothed RTT, congestion
 # window, why sending paused) for the best QUIC run of each row. For the NN ms paths it also times `smbquic info` (connection,
@@ -125,18 +125,17 @@ quic_opts() { # PORT
 tcp_opts="port=$SAMBA_PORT,transport=tcp,username=$SAMBA_USER"
 
 q_put() { PASSWD=$SAMBA_PASSWORD "$SMBQUIC" put "$work/src.bin" //127.0.0.1/share/q.bin -o "$1" -vv; }
+# Every get writes get.back; measure compares it with the original after the clock stops.
 q_get() {
-    rm -f "$work/q.back"
-    PASSWD=$SAMBA_PASSWORD "$SMBQUIC" get //127.0.0.1/share/q.bin "$work/q.back" -o "$1" -vv &&
-        cmp -s "$work/src.bin" "$work/q.back"
+    rm -f "$work/get.back"
+    PASSWD=$SAMBA_PASSWORD "$SMBQUIC" get //127.0.0.1/share/q.bin "$work/get.back" -o "$1" -vv
 }
 q_info() { PASSWD=$SAMBA_PASSWORD "$SMBQUIC" info //127.0.0.1/share -o "$1"; }
 c_protection=sign
 c_put() { samba_smbclient --client-protection=$c_protection -c "put $work/src.bin c.bin"; }
 c_get() {
-    rm -f "$work/c.back"
-    samba_smbclient --client-protection=$c_protection -c "get c.bin $work/c.back" &&
-        cmp -s "$work/src.bin" "$work/c.back"
+    rm -f "$work/get.back"
+    samba_smbclient --client-protection=$c_protection -c "get c.bin $work/get.back"
 }
 
 rows=()
@@ -160,6 +159,12 @@ measure() {
     for ((i = 1; i <= runs; i++)); do
         before=$(gateway_closes)
         us=$(timed "$@")
+        # The copy is checked untimed: comparing 2 x 512 MiB costs about half a second, which
+        # inside the clock made every get row look slower (and the QUIC/TCP ratio closer).
+        if [ "$us" != fail ] && [ "$op" = get ] && ! cmp -s "$work/src.bin" "$work/get.back"; then
+            echo "quic.sh: $path $tool get: the file read back differs from the original" >&2
+            us=fail
+        fi
         if [ "$us" = fail ]; then
             best=fail
             break
