@@ -15,8 +15,9 @@
 #   20 ms     smbquic over QUIC through udp-impair (10 ms each way, no loss) and the gateway
 #   100 ms    the same with 50 ms each way
 # Each figure is the best of BENCH_RUNS runs; every file read back is compared with the
-# original after the clock stops (the comparison is not part of the figure). Prints a table (path | tool | op | seconds | MiB/s), the targets of issue 3 (QUIC on
-# loopback >= 60% of our TCP; at 100 ms >= half of loopback QUIC) with the ratios measured, and
+# original after the clock stops (the comparison is not part of the figure). Prints a table
+# (path | tool | op | seconds | MiB/s), the targets of issue 3 (QUIC on loopback >= 60% of our
+# TCP; at 100 ms >= half of loopback QUIC) with the ratios measured, and
 # the QUIC statistics at close of the client and of the gateway (-vv: smoothed RTT, congestion
 # window, why sending paused) for the best QUIC run of each row. For the NN ms paths it also times `smbquic info` (connection,
 # QUIC and TLS handshake, SMB negotiate, session setup, tree connect, info's own requests,
