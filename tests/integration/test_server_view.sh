@@ -6,6 +6,7 @@
 # in clear; Samba's own smbclient --client-protection=encrypt shows exactly the same. Anywhere
 # else "partial" would mean requests went unprotected.
 # Over QUIC the gateway stands between, and smbstatus shows the same (the 3.0.2 cases are TCP-only).
+# Last, smbd's own request log shows which requests `ls` sends and how they are compounded.
 # (A FIFO that nobody reads would hold the session open without racing, but `smbquic get` does
 # not write to pipes yet.)
 # shellcheck source=testlib.sh
@@ -59,5 +60,22 @@ else
     server_view smb3-min vers=3.0.2 SMB3_02 - AES-128-CMAC
     server_view smb3-min vers=3.0.2,seal SMB3_02 "partial(AES-128-CCM)" AES-128-CMAC
 fi
+
+# The requests as the server sees them: `ls` of a small directory is one compound of CREATE and
+# two QUERY_DIRECTORY (the second only learns STATUS_NO_MORE_FILES, so it saves a round trip),
+# then CLOSE; leaving is TREE_DISCONNECT and LOGOFF in one compound, both answered with success.
+samba_start signing-mandatory || die "samba_start signing-mandatory"
+samba_log_requests || die "samba_log_requests"
+mkdir "$SAMBA_SHARE_DIR/small"
+: >"$SAMBA_SHARE_DIR/small/a.txt"
+as_share_owner "$SAMBA_SHARE_DIR/small"
+start_line=$(wc -l <"$SAMBA_LOG")
+smbq ls "$UNC/small" -o "$(opts)"
+expect_ok "ls of a small directory"
+requests=$(samba_requests_since "$start_line")
+expect_eq "${requests#*\[1\] TCON}" \
+    " =OK [3] CREATE =OK QUERY_DIRECTORY =OK QUERY_DIRECTORY [1] CLOSE =OK [2] TDIS =OK LOGOFF =OK" \
+    "the server saw ls as CREATE+QUERY_DIRECTORY x2, CLOSE, then TDIS+LOGOFF ($requests)"
+samba_stop
 
 test_done

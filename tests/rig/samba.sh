@@ -411,6 +411,28 @@ _rig_has_leftovers() {
     return 1
 }
 
+# samba_log_requests: every connection made from now on has its smbd log each SMB2 request it
+# dispatches, with the compound it came in, to $SAMBA_LOG (Samba's smb2 debug class at level
+# 10; each connection's smbd reads smb.conf when it starts). See samba_requests_since.
+samba_log_requests() {
+    sed -i 's/^\(\s*log level = \)1$/\11 smb2:10/' "$SAMBA_DIR/smb.conf"
+    grep -q 'log level = 1 smb2:10$' "$SAMBA_DIR/smb.conf"
+}
+
+# samba_requests_since LINE: the requests smbd logged after line LINE of $SAMBA_LOG (take
+# `wc -l <"$SAMBA_LOG"` before the client runs) as one line of words: "[N]" starts a message
+# of N requests (a compound when N > 1), then each request's command (SMB2_OP_ name without the
+# prefix), each followed by "=STATUS" when it succeeded (NT_STATUS_ name without the prefix;
+# Samba logs error answers elsewhere).
+samba_requests_since() {
+    tail -n "+$(($1 + 1))" "$SAMBA_LOG" | sed -n -E \
+        -e 's/^smbd_smb2_request idx\[1\] of ([0-9]+) vectors.*/V\1/p' \
+        -e 's/^smbd_smb2_request_dispatch: opcode\[SMB2_OP_([A-Z_]+)\].*/\1/p' \
+        -e 's/^smbd_smb2_request_done_ex: .* status\[NT_STATUS_([A-Z_]+)\].*/=\1/p' |
+        awk '/^V/ { printf "%s[%d]", sep, (substr($0, 2) - 1) / 4; sep = " "; next }
+             { printf "%s%s", sep, $0; sep = " " } END { print "" }'
+}
+
 # samba_smbclient [SMBCLIENT ARGS...]: Samba's own client against //127.0.0.1/share as SAMBA_USER.
 samba_smbclient() {
     smbclient "//127.0.0.1/share" -p "$SAMBA_PORT" -A "$SAMBA_CREDS" -m SMB3_11 "$@"
