@@ -290,12 +290,20 @@ static void flush_to_backend(struct gw_conn *c)
     maybe_shutdown_write(c);
 }
 
-/* Reads backend bytes while the unacknowledged queue is below the cap. */
+/* Reads backend bytes while the unacknowledged queue is below the cap, at most
+ * GW_BACKEND_READ_BUDGET per call; with the budget spent the connection stays kicked, so the
+ * next service pass (after the event loop polled without waiting) reads on. The socket is
+ * edge-triggered: data left unread raises no new event. */
 static void read_from_backend(struct gw_conn *c)
 {
     struct gw_backend *be = &c->be;
     bool got = false;
+    size_t budget = GW_BACKEND_READ_BUDGET;
     while (be->state == GW_BE_CONNECTED && !be->eof && be->to_client.bytes < GW_TX_CAP) {
+        if (budget == 0) {
+            be->kick = true;
+            break;
+        }
         uint8_t *ptr;
         size_t space;
         if (queue_reserve(&be->to_client, &ptr, &space) != 0) {
@@ -320,6 +328,7 @@ static void read_from_backend(struct gw_conn *c)
         queue_commit(&be->to_client, (size_t)r);
         c->bytes_to_client += (uint64_t)r;
         got = true;
+        budget = (size_t)r < budget ? budget - (size_t)r : 0;
     }
     if (got || be->eof)
         c->want_write = true;

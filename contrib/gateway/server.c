@@ -752,6 +752,16 @@ static void on_signal(struct gw_server *srv)
     }
 }
 
+/* A connection still kicked after its service pass (a backend read that spent its budget,
+ * see GW_BACKEND_READ_BUDGET) has work ready now: the loop must poll without sleeping. */
+static bool any_kicked(const struct gw_server *srv)
+{
+    for (const struct gw_conn *c = srv->conns; c; c = c->next)
+        if (c->be.kick && c->state <= GW_CONN_OPEN)
+            return true;
+    return false;
+}
+
 int gw_server_run(struct gw_server *srv)
 {
     struct epoll_event events[64];
@@ -760,7 +770,7 @@ int gw_server_run(struct gw_server *srv)
         if (srv->stopping)
             return 0;
         arm_timer(srv);
-        int n = epoll_wait(srv->epfd, events, 64, -1);
+        int n = epoll_wait(srv->epfd, events, 64, any_kicked(srv) ? 0 : -1);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
