@@ -432,6 +432,7 @@ struct transfer {
     uint64_t written; /* bytes written to fd so far (sequential only) */
     struct held_chunk *held;
     int err;         /* first local or connection error */
+    int io_errno;    /* errno of the first local I/O error (err == SQ_ERR_IO) */
     uint32_t status; /* first failing NTSTATUS */
 };
 
@@ -448,10 +449,30 @@ static int write_all(int fd, const uint8_t *p, size_t len)
         ssize_t n = write(fd, p, len);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n == 0)
+            errno = EIO;
         if (n <= 0)
             return SQ_ERR_IO;
         p += n;
         len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* A short pwrite is retried, so a full disk reports ENOSPC rather than nothing. */
+static int pwrite_all(int fd, const uint8_t *p, size_t len, uint64_t offset)
+{
+    while (len) {
+        ssize_t n = pwrite(fd, p, len, (off_t)offset);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0)
+            errno = EIO;
+        if (n <= 0)
+            return SQ_ERR_IO;
+        p += n;
+        len -= (size_t)n;
+        offset += (uint64_t)n;
     }
     return 0;
 }
@@ -528,10 +549,11 @@ static void read_slot_cb(void *arg, int err, const struct smb2_reply *reply)
         } else if (rr.data_len && t->sequential &&
                    (rc = deliver_sequential(t, slot->offset, rr.data, rr.data_len)) != 0) {
             t->err = rc;
+            t->io_errno = errno;
         } else if (rr.data_len && !t->sequential &&
-                   pwrite(t->fd, rr.data, rr.data_len, (off_t)slot->offset) !=
-                       (ssize_t)rr.data_len) {
-            t->err = SQ_ERR_IO;
+                   (rc = pwrite_all(t->fd, rr.data, rr.data_len, slot->offset)) != 0) {
+            t->err = rc;
+            t->io_errno = errno;
         } else {
             t->done_bytes += rr.data_len;
             /* A short read before the end we learned at open means the file shrank. */
@@ -640,6 +662,7 @@ static int issue_write(struct transfer *t)
                 continue;
             if (n < 0) {
                 rc = SQ_ERR_IO;
+                t->io_errno = errno;
                 break;
             }
             if (n == 0)
@@ -666,8 +689,12 @@ static int issue_write(struct transfer *t)
             len = (uint32_t)got;
             slot->length = len;
         }
-    } else if (!rc && pread(t->fd, payload, len, (off_t)t->next_offset) != (ssize_t)len) {
-        rc = SQ_ERR_IO;
+    } else if (!rc) {
+        ssize_t n = pread(t->fd, payload, len, (off_t)t->next_offset);
+        if (n != (ssize_t)len) {
+            rc = SQ_ERR_IO;
+            t->io_errno = n < 0 ? errno : EIO; /* short: the file shrank under us */
+        }
     }
     r.cb = write_slot_cb;
     r.arg = slot;
@@ -776,14 +803,21 @@ int cmd_get(struct sq_session *s, const struct sq_options *o, const char *local,
     }
     int crc = smb2_conn_error(sq_session_conn(s)) ? 0 : close_handle(s, &cr.file_id);
     /* The file may have shrunk while we read it: cut what we preallocated by offset. */
-    if (!rc && !t.status && regular && ftruncate(fd, (off_t)t.size) != 0)
+    if (!rc && !t.status && regular && ftruncate(fd, (off_t)t.size) != 0) {
         rc = SQ_ERR_IO;
-    if (!to_stdout && close(fd) != 0 && !rc)
+        t.io_errno = errno;
+    }
+    if (!to_stdout && close(fd) != 0 && !rc) {
         rc = SQ_ERR_IO;
+        t.io_errno = errno;
+    }
     if (t.status)
         return op_fail(f, "read", t.status);
-    if (rc == SQ_ERR_IO)
+    if (rc == SQ_ERR_IO) {
+        /* The failed write's errno: the CLOSE exchanged since may have changed errno. */
+        errno = t.io_errno ? t.io_errno : EIO;
         return local_fail(f, "get", rc, "cannot write %s: %s", local);
+    }
     if (rc)
         return conn_fail(f, "read", rc);
     if (crc)
@@ -838,8 +872,10 @@ int cmd_put(struct sq_session *s, const struct sq_options *o, const char *local,
     int crc = smb2_conn_error(sq_session_conn(s)) ? 0 : close_handle(s, &cr.file_id);
     if (t.status)
         return op_fail(f, "write", t.status);
-    if (rc == SQ_ERR_IO)
+    if (rc == SQ_ERR_IO) {
+        errno = t.io_errno ? t.io_errno : EIO; /* the read's, not the CLOSE's since */
         return local_fail(f, "put", rc, "cannot read %s: %s", local);
+    }
     if (rc)
         return conn_fail(f, "write", rc);
     if (crc)

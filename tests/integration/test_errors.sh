@@ -25,6 +25,17 @@ expect_failure 1 "smbquic: open failed: STATUS_OBJECT_NAME_NOT_FOUND (no such fi
     "get of a missing file"
 expect_true "get of a missing file leaves no local file" test ! -e "$TEST_TMP/missing.txt"
 
+# A local disk that fills up mid-download: the write's own error, not whatever errno the
+# network calls after it (closing the remote file) left behind.
+mkdir -p "$TEST_TMP/small"
+mount -t tmpfs -o size=1m smbquic-test "$TEST_TMP/small" || die "cannot mount a 1 MiB tmpfs"
+rig_cleanup_add "umount '$TEST_TMP/small' 2>/dev/null || true"
+head -c $((4 * 1048576)) /dev/urandom >"$SAMBA_SHARE_DIR/four.bin"
+smbq get "$UNC/four.bin" "$TEST_TMP/small/four.bin" -o "$(opts)"
+expect_failure 1 "smbquic: get failed: cannot write $TEST_TMP/small/four.bin: No space left on device" \
+    "get onto a full local disk"
+umount "$TEST_TMP/small"
+
 smbq stat "$UNC/missing.txt" -o "$(opts)"
 expect_failure_match 1 '^smbquic: [a-z ]+ failed: STATUS_OBJECT_NAME_NOT_FOUND \(.+\)$' \
     "stat of a missing file"
