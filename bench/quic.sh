@@ -21,7 +21,7 @@
 # the QUIC statistics at close of the client and of the gateway (-vv: smoothed RTT, congestion
 # window, why sending paused) for the best QUIC run of each row. For the NN ms paths it also times `smbquic info` (connection,
 # QUIC and TLS handshake, SMB negotiate, session setup, tree connect, info's own requests,
-# tree disconnect and logoff: about 7 round trips) and
+# tree disconnect and logoff: about 6 round trips) and
 # prints the data phase's rate without that fixed cost.
 #
 # Usage (as root): bench/quic.sh

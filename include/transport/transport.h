@@ -64,6 +64,12 @@ struct transport_quic_params {
     const char *cert_file;   /* client certificate and key (PEM), both or neither */
     const char *key_file;
     int timeout_ms;          /* bound on resolution + handshake */
+    bool wait_confirmed;     /* return only once the server confirmed the handshake
+                              * (HANDSHAKE_DONE, RFC 9001 4.1.2): a round trip more, but a
+                              * server refusing our client certificate then fails the connect
+                              * itself. Without it the connect returns when the handshake is
+                              * complete on our side and a refusal ends the connection while
+                              * the first request waits: see transport_quic_refused. */
 };
 
 /* Connects with QUIC v1 (RFC 9000) and TLS 1.3 (RFC 9001), ALPN "smb", verifies the server
@@ -72,6 +78,13 @@ struct transport_quic_params {
  * On failure returns a negative sq_error, sets *stage and a one-line reason in why. */
 int transport_quic_connect(const struct transport_quic_params *p, struct transport **out,
                            enum transport_quic_stage *stage, char *why, size_t why_len);
+
+/* For a QUIC transport connected without wait_confirmed whose first request failed: true if
+ * the server ended the connection before confirming the handshake, with *stage and why set
+ * as transport_quic_connect would have set them (e.g. the client certificate refused). False
+ * for any other transport or ending. */
+bool transport_quic_refused(struct transport *t, enum transport_quic_stage *stage, char *why,
+                            size_t why_len);
 
 static inline void transport_close(struct transport *t)
 {

@@ -516,26 +516,10 @@ static int connect_tcp(struct sq_session *s, const struct sq_options *o, uint16_
     return 0;
 }
 
-static int connect_quic(struct sq_session *s, const struct sq_options *o, int timeout_ms,
-                        struct sq_failure *f)
+/* A QUIC connect's failure as the user sees it: the stage named by the transport. */
+static int quic_stage_fail(struct sq_failure *f, enum transport_quic_stage stage, int rc,
+                           const char *why)
 {
-    char why[768] = "";
-    uint16_t port = o->port ? o->port : DEFAULT_QUIC_PORT;
-    struct transport_quic_params qp = {
-        .host = o->server,
-        .port = port,
-        .servername = o->servername,
-        .cafile = o->cafile,
-        .pin = o->has_pin ? o->pin : NULL,
-        .cert_file = o->cert,
-        .key_file = o->key,
-        .timeout_ms = timeout_ms,
-    };
-    enum transport_quic_stage stage = QUIC_STAGE_HANDSHAKE;
-    sq_log(SQ_LOG_INFO, "connecting to %s port %u over quic", o->server, port);
-    int rc = transport_quic_connect(&qp, &s->transport, &stage, why, sizeof(why));
-    if (!rc)
-        return 0;
     switch (stage) {
     case QUIC_STAGE_RESOLVE:
         return sq_fail(f, SQ_STAGE_RESOLVE, "name resolution", rc, 0, "%s", why);
@@ -549,18 +533,43 @@ static int connect_quic(struct sq_session *s, const struct sq_options *o, int ti
     return sq_fail(f, SQ_STAGE_CONNECT, "quic handshake", rc, 0, "%s", why);
 }
 
+static int connect_quic(struct sq_session *s, const struct sq_options *o, int timeout_ms,
+                        bool wait_confirmed, struct sq_failure *f)
+{
+    char why[768] = "";
+    uint16_t port = o->port ? o->port : DEFAULT_QUIC_PORT;
+    struct transport_quic_params qp = {
+        .host = o->server,
+        .port = port,
+        .servername = o->servername,
+        .cafile = o->cafile,
+        .pin = o->has_pin ? o->pin : NULL,
+        .cert_file = o->cert,
+        .key_file = o->key,
+        .timeout_ms = timeout_ms,
+        .wait_confirmed = wait_confirmed,
+    };
+    enum transport_quic_stage stage = QUIC_STAGE_HANDSHAKE;
+    sq_log(SQ_LOG_INFO, "connecting to %s port %u over quic", o->server, port);
+    int rc = transport_quic_connect(&qp, &s->transport, &stage, why, sizeof(why));
+    if (!rc)
+        return 0;
+    return quic_stage_fail(f, stage, rc, why);
+}
+
+/* wait_confirmed: see transport_quic_params (smbquic check wants each stage exact). */
 static int connect_transport(struct sq_session *s, const struct sq_options *o,
-                             struct sq_failure *f)
+                             bool wait_confirmed, struct sq_failure *f)
 {
     int rc;
     if (o->transport == SQ_TRANSPORT_TCP) {
         rc = connect_tcp(s, o, o->port ? o->port : DEFAULT_TCP_PORT, f);
     } else if (o->transport == SQ_TRANSPORT_QUIC) {
-        rc = connect_quic(s, o, CONNECT_TIMEOUT_MS, f);
+        rc = connect_quic(s, o, CONNECT_TIMEOUT_MS, wait_confirmed, f);
     } else {
         /* auto: QUIC first with a short bound, then TCP 445 (port= applies to QUIC). A
          * certificate failure is not a reason to go around TLS: it stays fatal. */
-        rc = connect_quic(s, o, AUTO_QUIC_TIMEOUT_MS, f);
+        rc = connect_quic(s, o, AUTO_QUIC_TIMEOUT_MS, wait_confirmed, f);
         if (rc && f->stage != SQ_STAGE_CERTIFICATE && f->stage != SQ_STAGE_RESOLVE) {
             sq_log(SQ_LOG_WARNING, "QUIC failed (%s); trying TCP port %u", f->detail,
                    DEFAULT_TCP_PORT);
@@ -608,12 +617,20 @@ int sq_session_open_observed(const struct sq_options *o, struct sq_session **out
         if (!rc && observer)                                                                    \
             observer(arg, (stage), s);                                                          \
     } while (0)
-    rc = connect_transport(s, o, f);
+    rc = connect_transport(s, o, observer != NULL, f);
     OBSERVE(SQ_STAGE_CONNECT);
     if (!rc && strcmp(s->info.transport, "quic") == 0)
         OBSERVE(SQ_STAGE_CERTIFICATE);
-    if (!rc)
+    if (!rc) {
         rc = negotiate(s, o, f);
+        /* NEGOTIATE left with our TLS Finished: a server that refused the handshake (our
+         * client certificate) ended the connection instead of answering. Say so as a failed
+         * connect would, not as a negotiate failure. */
+        enum transport_quic_stage qstage;
+        char refusal[512];
+        if (rc && transport_quic_refused(s->transport, &qstage, refusal, sizeof(refusal)))
+            rc = quic_stage_fail(f, qstage, rc, refusal);
+    }
     OBSERVE(SQ_STAGE_NEGOTIATE);
     if (!rc)
         rc = session_setup(s, o, f);

@@ -1012,14 +1012,17 @@ static void handshake_failure(struct quic_transport *q, int err, enum transport_
         snprintf(why, why_len, "QUIC handshake failed: %s", sq_strerror(err));
 }
 
-static int run_handshake(struct quic_transport *q, int64_t deadline,
+static int run_handshake(struct quic_transport *q, int64_t deadline, bool wait_confirmed,
                          enum transport_quic_stage *stage, char *why, size_t why_len)
 {
-    /* Wait for confirmation, not just completion: in TLS 1.3 the client finishes before the
-     * server has checked the client certificate, and a server that refuses it closes the
-     * connection instead of sending HANDSHAKE_DONE (RFC 9001 4.1.2). */
+    /* In TLS 1.3 the client finishes before the server has checked the client certificate;
+     * a server that refuses it closes the connection instead of sending HANDSHAKE_DONE (RFC
+     * 9001 4.1.2). Waiting for that confirmation costs a round trip before the first SMB
+     * request, so by default we stop at completion (1-RTT keys in hand, RFC 9001 4.1.1) and
+     * a refusal is recognised when it ends the connection (transport_quic_refused). */
     int rc = write_packets(q);
-    while (!rc && !q->handshake_confirmed) {
+    while (!rc && !q->handshake_confirmed &&
+           (wait_confirmed || !ngtcp2_conn_get_handshake_completed(q->conn))) {
         int64_t left = deadline - monotonic_ms();
         if (left <= 0) {
             rc = SQ_ERR_TIMEOUT;
@@ -1155,7 +1158,7 @@ int transport_quic_connect(const struct transport_quic_params *p, struct transpo
         }
     }
     if (!rc)
-        rc = run_handshake(q, deadline, stage, why, why_len);
+        rc = run_handshake(q, deadline, p->wait_confirmed, stage, why, why_len);
     if (rc == SQ_ERR_CLOSED && !q->verify_error[0] &&
         ngtcp2_conn_get_ccerr(q->conn)->error_code == 0 && !ngtcp2_conn_get_tls_alert(q->conn)) {
         *stage = QUIC_STAGE_UDP;
@@ -1184,4 +1187,19 @@ int transport_quic_connect(const struct transport_quic_params *p, struct transpo
            q->has_pin ? " (pinned)" : "");
     *out = &q->base;
     return 0;
+}
+
+bool transport_quic_refused(struct transport *t, enum transport_quic_stage *stage, char *why,
+                            size_t why_len)
+{
+    if (!t || t->ops != &quic_ops)
+        return false;
+    struct quic_transport *q = (struct quic_transport *)t;
+    /* Only an ending before HANDSHAKE_DONE, by the server's CONNECTION_CLOSE, is a refusal
+     * of the handshake; anything later is an ordinary lost connection. */
+    if (q->handshake_confirmed || !q->conn ||
+        (!ngtcp2_conn_in_draining_period(q->conn) && !ngtcp2_conn_in_closing_period(q->conn)))
+        return false;
+    handshake_failure(q, q->close_err, stage, why, why_len);
+    return true;
 }
