@@ -156,6 +156,8 @@ static size_t ring_get(struct ring *r, uint8_t *dst, size_t n)
     memcpy(dst + first, r->data, n - first);
     r->head = (r->head + n) % r->cap;
     r->len -= n;
+    if (r->len == 0)
+        r->head = 0; /* start over at the front: the ring touches only the memory it needs */
     return n;
 }
 
@@ -165,6 +167,8 @@ static void ring_drop(struct ring *r, size_t n)
         n = r->len;
     r->head = (r->head + n) % r->cap;
     r->len -= n;
+    if (r->len == 0)
+        r->head = 0; /* nothing is referenced any more (all acknowledged) */
 }
 
 /* Up to two vectors over bytes [off, r->len) of the ring. */
