@@ -182,7 +182,12 @@ int cmd_check(const struct sq_options *o, struct sq_failure *f)
         print_ok(&c, (enum check_line)l, "the server answered");
     const char *what = strstr(f->detail, " failed: ");
     printf("%s: FAILED: %s\n", line_name(bad, c.quic), what ? what + 9 : f->detail);
-    printf("  hint: %s\n", hint_for(bad, c.quic));
+    /* The server refusing our client certificate is not about trusting the server's. */
+    if (bad == LINE_CERTIFICATE && strstr(f->detail, "client-certificate policy"))
+        printf("  hint: the server wants a client certificate it accepts: give it with cert= "
+               "and key=\n");
+    else
+        printf("  hint: %s\n", hint_for(bad, c.quic));
     /* The ALPN is checked once the handshake is over, so a server that completed it but
      * picked no "smb" did pass the certificate checks (the transport's message says so). */
     bool cert_passed = bad == LINE_HANDSHAKE && strstr(f->detail, "did not select ALPN");

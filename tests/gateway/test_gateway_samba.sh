@@ -4,7 +4,8 @@
 # gateway's audit log shows), put and get of a 16 MiB file with identical SHA-256, and the
 # client-certificate cases: none when required, denied by SHA-256, allowed by issuer but
 # denied by SHA-256, allowed -- each in smbquic's exit status and message and in the audit
-# log. Needs root and Samba (skips with 77 otherwise).
+# log; smbquic check shows a refused certificate at its certificate stage, with a hint about
+# our certificate. Needs root and Samba (skips with 77 otherwise).
 # shellcheck source=../rig/testlib.sh
 . "$(dirname "$0")/../rig/testlib.sh"
 # shellcheck source=../rig/certs.sh
@@ -90,6 +91,16 @@ cert_case "no certificate when required" none denied "1:require"
 cert_case "denied by SHA-256" CLIENT_CA2 denied "4:deny sha256"
 cert_case "allowed by issuer but denied by SHA-256" CLIENT2 denied "3:deny sha256"
 cert_case "allowed by issuer" CLIENT1 allowed "2:allow issuer"
+
+# smbquic check waits for the server to confirm the handshake, so a refused certificate shows
+# at its certificate stage (a plain command learns it one step later, from NEGOTIATE).
+smbq check "$UNC" -o "$(qopts)"
+echo "$OUT" | sed 's/^/# check: /'
+expect_true "check, no certificate when required: fails" test "$RC" -ne 0
+expect_line_match "certificate.*access denied by the server's client-certificate policy" \
+    "check, no certificate when required: its certificate stage names the refusal"
+expect_line "  hint: the server wants a client certificate it accepts: give it with cert= and key=" \
+    "check, no certificate when required: the hint is about our certificate"
 
 smbq put "$TEST_TMP/up.bin" "$UNC/up2.bin" -o "$(qopts "cert=$CERT_CLIENT1,key=$KEY_CLIENT1")"
 expect_ok "an allowed client certificate: put works"
