@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Failures give the documented exit status and exactly one line naming the stage and status:
-# wrong password, unknown user, unknown share, missing file, refused connection, usage errors,
-# and `seal` against a server with encryption turned off.
+# wrong password, unknown user, unknown share, missing file, a full local disk, refused
+# connection, usage errors, and `seal` against a server with encryption turned off.
 # shellcheck source=testlib.sh
 . "$(dirname "$0")/../rig/testlib.sh"
 rig_require
