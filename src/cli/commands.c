@@ -443,10 +443,12 @@ struct held_chunk {
     uint8_t data[];
 };
 
-static int write_all(int fd, const uint8_t *p, size_t len)
+/* Writes all of p: at offset with pwrite, or (offset < 0) at the descriptor's position for
+ * pipes. A short write is retried, so a full disk reports ENOSPC rather than nothing. */
+static int write_all(int fd, const uint8_t *p, size_t len, int64_t offset)
 {
     while (len) {
-        ssize_t n = write(fd, p, len);
+        ssize_t n = offset < 0 ? write(fd, p, len) : pwrite(fd, p, len, (off_t)offset);
         if (n < 0 && errno == EINTR)
             continue;
         if (n == 0)
@@ -455,24 +457,8 @@ static int write_all(int fd, const uint8_t *p, size_t len)
             return SQ_ERR_IO;
         p += n;
         len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* A short pwrite is retried, so a full disk reports ENOSPC rather than nothing. */
-static int pwrite_all(int fd, const uint8_t *p, size_t len, uint64_t offset)
-{
-    while (len) {
-        ssize_t n = pwrite(fd, p, len, (off_t)offset);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n == 0)
-            errno = EIO;
-        if (n <= 0)
-            return SQ_ERR_IO;
-        p += n;
-        len -= (size_t)n;
-        offset += (uint64_t)n;
+        if (offset >= 0)
+            offset += n;
     }
     return 0;
 }
@@ -491,7 +477,7 @@ static int deliver_sequential(struct transfer *t, uint64_t offset, const uint8_t
         t->held = h;
         return 0;
     }
-    int rc = write_all(t->fd, data, len);
+    int rc = write_all(t->fd, data, len, -1);
     t->written += len;
     for (bool again = true; !rc && again;) {
         again = false;
@@ -500,7 +486,7 @@ static int deliver_sequential(struct transfer *t, uint64_t offset, const uint8_t
             if (h->offset != t->written)
                 continue;
             *pp = h->next;
-            rc = write_all(t->fd, h->data, h->len);
+            rc = write_all(t->fd, h->data, h->len, -1);
             t->written += h->len;
             free(h);
             again = true;
@@ -551,7 +537,7 @@ static void read_slot_cb(void *arg, int err, const struct smb2_reply *reply)
             t->err = rc;
             t->io_errno = errno;
         } else if (rr.data_len && !t->sequential &&
-                   (rc = pwrite_all(t->fd, rr.data, rr.data_len, slot->offset)) != 0) {
+                   (rc = write_all(t->fd, rr.data, rr.data_len, (int64_t)slot->offset)) != 0) {
             t->err = rc;
             t->io_errno = errno;
         } else {
