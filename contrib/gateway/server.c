@@ -666,16 +666,21 @@ void gw_server_free(struct gw_server *srv)
 
 /* ---- the loop ---- */
 
-static void service_all(struct gw_server *srv)
+/* Services every connection. Returns true when one is still kicked afterwards (a backend
+ * read that spent its budget, see GW_BACKEND_READ_BUDGET): it has work ready now, so the
+ * loop must poll without sleeping. */
+static bool service_all(struct gw_server *srv)
 {
     struct gw_conn *next;
-    bool freed = false;
+    bool freed = false, busy = false;
     for (struct gw_conn *c = srv->conns; c; c = next) {
         next = c->next;
         gw_conn_service(c);
         if (c->state == GW_CONN_DEAD) {
             gw_conn_free(c);
             freed = true;
+        } else if (c->be.kick && c->state <= GW_CONN_OPEN) {
+            busy = true;
         }
     }
     /* Give freed memory back to the system a second after connections ended (at most once
@@ -691,6 +696,7 @@ static void service_all(struct gw_server *srv)
         srv->last_trim = now;
         malloc_trim(0);
     }
+    return busy;
 }
 
 static void on_timer(struct gw_server *srv)
@@ -752,25 +758,15 @@ static void on_signal(struct gw_server *srv)
     }
 }
 
-/* A connection still kicked after its service pass (a backend read that spent its budget,
- * see GW_BACKEND_READ_BUDGET) has work ready now: the loop must poll without sleeping. */
-static bool any_kicked(const struct gw_server *srv)
-{
-    for (const struct gw_conn *c = srv->conns; c; c = c->next)
-        if (c->be.kick && c->state <= GW_CONN_OPEN)
-            return true;
-    return false;
-}
-
 int gw_server_run(struct gw_server *srv)
 {
     struct epoll_event events[64];
     for (;;) {
-        service_all(srv);
+        bool busy = service_all(srv);
         if (srv->stopping)
             return 0;
         arm_timer(srv);
-        int n = epoll_wait(srv->epfd, events, 64, any_kicked(srv) ? 0 : -1);
+        int n = epoll_wait(srv->epfd, events, 64, busy ? 0 : -1);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
