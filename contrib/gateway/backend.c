@@ -5,7 +5,8 @@
  *     service pass; QUIC flow-control credit is extended only by the bytes written, so the
  *     queue never holds more than the receive window.
  *   backend -> client: we read from the backend only while to_client (bytes not yet
- *     acknowledged by the client) is below GW_TX_CAP.
+ *     acknowledged by the client) is below gw_conn_tx_cap; an acknowledgment that takes it
+ *     below again kicks the connection.
  * The backend socket is registered edge-triggered for both directions once; whenever room
  * appears (an acknowledgment, new stream data) the connection is "kicked" and the next
  * service pass tries both directions until EAGAIN. Failures never close the QUIC connection
@@ -299,7 +300,12 @@ static void read_from_backend(struct gw_conn *c)
     struct gw_backend *be = &c->be;
     bool got = false;
     size_t budget = GW_BACKEND_READ_BUDGET;
-    while (be->state == GW_BE_CONNECTED && !be->eof && be->to_client.bytes < GW_TX_CAP) {
+    uint64_t cap = gw_conn_tx_cap(c);
+    while (be->state == GW_BE_CONNECTED && !be->eof) {
+        if (be->to_client.bytes >= cap) {
+            be->held_back = true;
+            break;
+        }
         if (budget == 0) {
             be->kick = true;
             break;

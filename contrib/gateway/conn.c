@@ -401,6 +401,14 @@ static int cb_recv_stream_data(ngtcp2_conn *qc, uint32_t flags, int64_t stream_i
     return 0;
 }
 
+uint64_t gw_conn_tx_cap(struct gw_conn *c)
+{
+    ngtcp2_conn_info ci;
+    ngtcp2_conn_get_conn_info(c->qc, &ci);
+    uint64_t cap = 2 * ci.cwnd;
+    return cap < GW_TX_CAP_MIN ? GW_TX_CAP_MIN : cap > GW_TX_CAP_MAX ? GW_TX_CAP_MAX : cap;
+}
+
 static int cb_acked_stream_data_offset(ngtcp2_conn *qc, int64_t stream_id, uint64_t offset,
                                        uint64_t datalen, void *user_data, void *stream_user_data)
 {
@@ -411,12 +419,12 @@ static int cb_acked_stream_data_offset(ngtcp2_conn *qc, int64_t stream_id, uint6
     struct gw_backend *be = &c->be;
     if (stream_id != c->stream_id)
         return 0;
-    bool was_full = be->to_client.bytes >= GW_TX_CAP;
     gw_queue_consume(&be->to_client, (size_t)datalen);
     if (be->eof) {
         if (be->to_client.bytes == 0)
             gw_conn_schedule_close_app(c, GW_APP_BACKEND_CLOSED, "backend closed the connection");
-    } else if (was_full && be->to_client.bytes < GW_TX_CAP) {
+    } else if (be->held_back && be->to_client.bytes < gw_conn_tx_cap(c)) {
+        be->held_back = false;
         be->kick = true;
     }
     return 0;
@@ -601,9 +609,9 @@ struct gw_conn *gw_conn_new(struct gw_server *srv, const ngtcp2_pkt_hd *hd, cons
     ngtcp2_settings_default(&settings);
     settings.initial_ts = c->started;
     settings.handshake_timeout = GW_HANDSHAKE_TIMEOUT;
-    /* Receive windows are fixed at their initial size (see gateway.h): no auto-tuning. */
-    settings.max_window = GW_RX_WINDOW;
-    settings.max_stream_window = GW_RX_WINDOW;
+    /* Receive windows start at GW_RX_WINDOW and may grow to GW_RX_WINDOW_MAX (gateway.h). */
+    settings.max_window = GW_RX_WINDOW_MAX;
+    settings.max_stream_window = GW_RX_WINDOW_MAX;
     /* BBR keeps a lossy long path busy where loss-based Cubic backs off. */
     settings.cc_algo = NGTCP2_CC_ALGO_BBR;
     /* Packets as large as the path carries (see GW_PMTUD_MAX): fewer packets, less CPU. */

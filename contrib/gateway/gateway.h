@@ -29,36 +29,47 @@
 /* Flow control (RFC 9000 4). Client-to-backend: we advertise a stream and connection
  * receive window of GW_RX_WINDOW and grant new credit only for bytes actually written to the
  * backend TCP socket (back-pressure), so the bytes held for one connection, in ngtcp2's
- * reassembly buffer plus our queue to the backend, never exceed GW_RX_WINDOW.
+ * reassembly buffer plus our queue to the backend, never exceed the window.
  * Sizing: 100 MB/s over a 100 ms round trip is a 10 MB bandwidth-delay product. The window
  * must also cover the round trip a MAX_STREAM_DATA update takes and the WRITEs an SMB client
  * keeps in flight (several of up to 8 MiB). Measured through a 100 ms relay (udp-impair) on
- * loopback, 2 shared cores: 16 MiB gave about 120 MB/s upstream, 32 MiB about 140 MB/s (the
- * relay alone tops out near 170): 32 MiB, so the path, not the window, sets the pace. */
-#define GW_RX_WINDOW ((uint64_t)32 * 1024 * 1024)
+ * loopback, 2 shared cores: 16 MiB gave about 120 MB/s upstream, 32 MiB about 140 MB/s.
+ * ngtcp2 doubles the window, up to GW_RX_WINDOW_MAX, when it has to grant credit twice
+ * within two round trips: the window, not the backend, is then what limits. That happens
+ * only on long fast paths (a 100 ms relay: put 512 MiB ~15% sooner); on a LAN a quarter of
+ * the window takes longer than two round trips to drain and it stays at GW_RX_WINDOW. A
+ * backend that stops reading grants no credit, so the window cannot grow behind it. */
+#define GW_RX_WINDOW     ((uint64_t)32 * 1024 * 1024)
+#define GW_RX_WINDOW_MAX ((uint64_t)64 * 1024 * 1024)
 
 /* Backend-to-client: ngtcp2 keeps pointers to stream data until the client acknowledges it
  * (acked_stream_data_offset, which only advances over contiguously acknowledged data), so
  * those bytes stay in our queue until then. We read from the backend only while that queue
- * holds less than GW_TX_CAP; beyond it TCP's own flow control holds the backend back. The
- * cap must cover BBR's congestion window (about twice the bandwidth-delay product: 20 MB at
- * 100 MB/s x 100 ms) plus the tail held back by a lost packet. Measured as above: 16 MiB
- * held downstream near 90 MB/s, 32 MiB reached 110-145 MB/s. One read can overshoot the cap
- * by one chunk. */
-#define GW_TX_CAP     ((uint64_t)32 * 1024 * 1024)
+ * holds less than the cap (gw_conn_tx_cap); beyond it TCP's own flow control holds the
+ * backend back. The cap must cover BBR's congestion window (about twice the
+ * bandwidth-delay product) plus the tail held back by a lost packet, so it is twice the
+ * current congestion window, within [GW_TX_CAP_MIN, GW_TX_CAP_MAX]. Measured as above with
+ * fixed caps: 16 MiB held downstream near 90 MB/s, 32 MiB reached 110-145 MB/s; a get
+ * through a 100 ms relay kept ~25 MB in flight with 32 MiB while BBR's window had grown to
+ * 63 MB. On loopback BBR's window is a few packets and the cap stays at the minimum. One
+ * read can overshoot the cap by one chunk. */
+#define GW_TX_CAP_MIN ((uint64_t)32 * 1024 * 1024)
+#define GW_TX_CAP_MAX ((uint64_t)64 * 1024 * 1024)
 #define GW_CHUNK_SIZE (64 * 1024)
 /* Backend bytes one service pass reads for one connection (about a millisecond of copying)
- * before the event loop turns to everything else. Reading until EAGAIN or GW_TX_CAP held the
+ * before the event loop turns to everything else. Reading until EAGAIN or the cap held the
  * loop for as long as smbd kept the socket full, up to the whole cap: no ACK processed and no
  * packet sent meanwhile, for this connection or any other. Seen in a debug timeline of a get
  * over a 100 ms path with the windows raised to 96 MiB: 390 ms without a send at the start,
  * the smoothed RTT pushed from 103 to 163 ms. */
 #define GW_BACKEND_READ_BUDGET (2 * 1024 * 1024)
 
-/* So the bound for one connection is GW_RX_WINDOW + GW_TX_CAP + GW_CHUNK_SIZE (64.06 MiB)
- * plus ngtcp2 and GnuTLS state (about 60 KiB, measured by tests/gateway/test_gateway_memory.sh
- * as the cost of an idle connection); --max-connections (default 256) caps the number of
- * connections: 256 x 64.1 MiB = 16 GiB in the worst case of every client filling both
+/* So the bound for one connection is GW_RX_WINDOW_MAX + GW_TX_CAP_MAX + GW_CHUNK_SIZE
+ * (128.06 MiB) plus ngtcp2 and GnuTLS state (about 60 KiB, measured by
+ * tests/gateway/test_gateway_memory.sh as the cost of an idle connection); a connection
+ * reaches the maxima only on a long fast path, and on a LAN stays within GW_RX_WINDOW +
+ * GW_TX_CAP_MIN (64 MiB). --max-connections (default 256) caps the number of connections:
+ * 256 x 128.1 MiB = 32 GiB in the worst case of every client on a long path filling both
  * directions while its backend stalls. An idle connection holds no queue chunk at all;
  * size --max-connections (or systemd's MemoryMax=) to the host. */
 #define GW_DEFAULT_MAX_CONNECTIONS 256
@@ -144,6 +155,7 @@ struct gw_backend {
     bool eof;      /* the backend closed its side */
     bool fin_sent; /* FIN handed to ngtcp2 */
     bool kick;     /* try reading/writing at the next service pass */
+    bool held_back; /* reading stopped at the cap: an acknowledgment below it kicks */
     ngtcp2_tstamp connect_deadline;
 };
 
@@ -306,6 +318,8 @@ void gw_conn_on_datagram(struct gw_conn *c, const ngtcp2_path *path, const uint8
                          size_t len);
 /* Deferred work: a pending close, backend I/O, sending. */
 void gw_conn_service(struct gw_conn *c);
+/* Backend bytes to hold unacknowledged at most (see GW_TX_CAP_MIN). */
+uint64_t gw_conn_tx_cap(struct gw_conn *c);
 /* The earliest time the connection needs gw_conn_on_timer, UINT64_MAX for none. */
 ngtcp2_tstamp gw_conn_expiry(struct gw_conn *c);
 void gw_conn_on_timer(struct gw_conn *c, ngtcp2_tstamp now);

@@ -579,7 +579,11 @@ static int udp_socket(struct gw_server *srv, char *why, size_t why_len)
             (void)setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
         srv->use_pktinfo = true;
     }
-    set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, 8 << 20);
+    /* The receive buffer takes bursts while the loop is busy with other connections or a
+     * backend. With 8 MiB, a 512 MiB put through a 100 ms relay lost 3-4% of its datagrams
+     * here (the socket's drop count in /proc/net/udp), enough for BBR to leave Startup
+     * early; 32 MiB lost none. The kernel charges only what is queued. */
+    set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, 32 << 20);
     set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, 8 << 20);
     srv->gro = setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof(one)) == 0;
     srv->gso = true; /* tried on the first batch, dropped if the kernel refuses */

@@ -77,6 +77,8 @@ int sq_session_open_observed(const struct sq_options *o, struct sq_session **out
 void sq_session_close(struct sq_session *s);
 
 struct smb2_conn *sq_session_conn(struct sq_session *s);
+/* The transport's smoothed round-trip time in microseconds, 0 when unknown. */
+uint64_t sq_session_rtt_us(struct sq_session *s);
 uint32_t sq_session_tree_id(const struct sq_session *s);
 const struct sq_session_info *sq_session_info(const struct sq_session *s);
 

@@ -74,7 +74,7 @@ struct smb2_request {
 
 struct smb2_conn_config {
     uint32_t max_frame_len;   /* largest frame accepted from the server; 0 = default (16 MiB+) */
-    uint16_t credit_target;   /* credits to keep available for pipelining; 0 = default (512) */
+    uint16_t credit_target;   /* credits to keep available for pipelining; 0 = default (1024) */
 };
 
 int smb2_conn_new(const struct smb2_conn_config *cfg, struct smb2_conn **out);

@@ -25,6 +25,9 @@ struct transport_ops {
      * well below a millisecond, so the owner must wait with ppoll(2)'s precision. */
     int64_t (*timeout_us)(struct transport *t);
     int (*on_timeout)(struct transport *t);
+    /* The smoothed round-trip time the transport measured (RFC 9002 5.3; TCP_INFO's
+     * tcpi_rtt), in microseconds; 0 when it has no estimate. Sizes pipelines to the path. */
+    uint64_t (*rtt_us)(struct transport *t);
     void (*close)(struct transport *t);
 };
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,15 +18,28 @@
 #include "smb2/msg.h"
 #include "smb2/ntstatus.h"
 #include "util/error.h"
+#include "util/log.h"
 #include "util/utf16.h"
 
 #define READ_CHUNK_MAX  (1024u * 1024u)
 #define WRITE_CHUNK_MAX (1024u * 1024u)
-/* READs or WRITEs in flight. 30 MiB covers the bandwidth-delay product of a 100 ms path at
- * 300 MiB/s (16 capped it near 160 MiB/s), stays under QUIC's 32 MiB receive windows
- * (src/transport/quic.c, smbquic-gateway's GW_RX_WINDOW) with room for headers, and bounds
- * what get holds for a pipe to 30 MiB. */
-#define IO_WINDOW       30
+/* READs or WRITEs in flight: enough to cover the path's bandwidth-delay product at
+ * IO_TARGET_RATE, what one client thread moves (bench/quic.sh: ~650 MiB/s on loopback), sized
+ * from the transport's round-trip estimate when the transfer starts. At least IO_WINDOW_MIN
+ * (30 MiB in 1 MiB chunks: a 16 deep pipeline capped a 100 ms path near 160 MiB/s, and a LAN
+ * server's own latency needs some depth); at most IO_WINDOW_MAX, which stays under QUIC's
+ * largest receive windows (64 MiB: src/transport/quic.c, smbquic-gateway's GW_RX_WINDOW_MAX)
+ * with room for headers and bounds what get holds for a pipe. The connection's credit target
+ * (1,024 credits of 64 KiB) covers IO_WINDOW_MAX chunks of 1 MiB. */
+#define IO_WINDOW_MIN   30
+#define IO_WINDOW_MAX   60
+#define IO_TARGET_RATE  (600ull * 1024 * 1024) /* bytes per second */
+/* Requests one call of transfer_issue sends at most. Building a WRITE (reading 1 MiB of the
+ * file, signing it, queueing it for QUIC) takes a few milliseconds; filling a 60-deep window
+ * in one go took about 260 ms in which no datagram was read: the server's first ACKs waited,
+ * BBR measured 200 ms round trips on a 100 ms path, and its first doublings came 2.5 round
+ * trips late. Batches with an I/O pass in between keep ACKs flowing while the window fills. */
+#define ISSUE_BATCH     4
 #define DIR_BUFFER_LEN  (256u * 1024u)
 
 /* The share-relative path as UTF-16LE (empty for the root). */
@@ -423,11 +437,12 @@ struct transfer {
     uint64_t next_offset; /* next request's offset */
     uint64_t done_bytes;
     uint32_t chunk;
+    unsigned window; /* requests in flight at most (io_window) */
     unsigned in_flight;
     bool is_read; /* get (READ) or put (WRITE) */
     bool finished;
     /* get to a pipe, terminal or device: no pwrite, so completed reads are written in order;
-     * ones that arrive early wait in `held` (at most IO_WINDOW of them). */
+     * ones that arrive early wait in `held` (at most `window` of them). */
     bool sequential;
     uint64_t written; /* bytes written to fd so far (sequential only) */
     struct held_chunk *held;
@@ -697,9 +712,15 @@ static int issue_write(struct transfer *t)
     return 0;
 }
 
+static bool transfer_can_issue(const struct transfer *t)
+{
+    return !t->err && !t->status && t->in_flight < t->window && t->next_offset < t->size;
+}
+
+/* Issues up to ISSUE_BATCH requests while the window has room. */
 static int transfer_issue(struct transfer *t)
 {
-    while (!t->err && !t->status && t->in_flight < IO_WINDOW && t->next_offset < t->size) {
+    for (unsigned n = 0; n < ISSUE_BATCH && transfer_can_issue(t); n++) {
         int rc = t->is_read ? issue_read(t) : issue_write(t);
         if (rc) {
             t->err = rc;
@@ -740,9 +761,34 @@ static uint32_t io_chunk(uint32_t server_max, uint32_t cap)
     return chunk ? chunk : 65536;
 }
 
+/* Requests to keep in flight for a path of this round-trip time (see IO_WINDOW_MIN). */
+static unsigned io_window(uint64_t rtt_us, uint32_t chunk)
+{
+    uint64_t bytes = rtt_us * IO_TARGET_RATE / 1000000;
+    uint64_t n = (bytes + chunk - 1) / chunk;
+    return n < IO_WINDOW_MIN ? IO_WINDOW_MIN : n > IO_WINDOW_MAX ? IO_WINDOW_MAX : (unsigned)n;
+}
+
 static int run_transfer(struct sq_session *s, struct transfer *t)
 {
+    /* NEGOTIATE, SESSION_SETUP, TREE_CONNECT and CREATE have given the transport several
+     * round trips to measure. */
+    uint64_t rtt_us = sq_session_rtt_us(s);
+    t->window = io_window(rtt_us, t->chunk);
+    sq_log(SQ_LOG_DEBUG, "%s: %u requests of %u bytes in flight (round trip %.1f ms)",
+           t->is_read ? "get" : "put", t->window, t->chunk, (double)rtt_us / 1000.0);
+    /* Fill the window a batch at a time, with an I/O pass that does not wait in between. */
     transfer_issue(t);
+    while (!t->finished && transfer_can_issue(t)) {
+        struct pollfd pfd;
+        sq_session_pollfd(s, &pfd);
+        if (poll(&pfd, 1, 0) < 0)
+            pfd.revents = 0;
+        int rc = sq_session_io(s, pfd.revents);
+        if (rc)
+            return rc;
+        transfer_issue(t);
+    }
     return sq_session_run_until(s, &t->finished);
 }
 

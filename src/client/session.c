@@ -57,6 +57,11 @@ struct smb2_conn *sq_session_conn(struct sq_session *s)
     return s->conn;
 }
 
+uint64_t sq_session_rtt_us(struct sq_session *s)
+{
+    return s->transport && s->transport->ops->rtt_us ? s->transport->ops->rtt_us(s->transport) : 0;
+}
+
 uint32_t sq_session_tree_id(const struct sq_session *s)
 {
     return s->tree_id;

@@ -9,7 +9,9 @@
 #include "util/error.h"
 
 #define MESSAGE_ID_BREAK UINT64_MAX
-#define DEFAULT_CREDIT_TARGET 512
+/* Enough for 60 READs or WRITEs of 1 MiB (16 credits each) in flight: `smbquic get`/`put`
+ * on a long path (src/cli/commands.c, IO_WINDOW_MAX). */
+#define DEFAULT_CREDIT_TARGET 1024
 /* MS-SMB2 3.2.5.1.4: a server may grant at most 65535 credits at once; a running total past
  * this means a broken or hostile server. */
 #define MAX_CREDITS 65535

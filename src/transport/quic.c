@@ -36,15 +36,25 @@
 
 #define SMB_ALPN "smb"
 
-/* Flow-control windows. A path is window-limited when window < bandwidth x RTT. At 100 ms RTT
- * a 32 MiB window allows 320 MiB/s, above what one core can encrypt twice (QUIC + SMB, about
- * 1.5 GB/s is the machine's ceiling but real links are far slower), and it also has to hold
- * the READ responses in flight: `smbquic get` keeps 30 reads of 1 MiB (30 MiB) going. The receive window is also the
- * receive buffer's size, so memory stays bounded: the server can never send more than we
- * have room for. */
-#define RECV_WINDOW (32u * 1024 * 1024)
-/* Unacknowledged plus unsent stream data we keep (ngtcp2 needs acked bytes to stay put). */
-#define SEND_BUFFER (32u * 1024 * 1024)
+/* Flow-control windows. A path is window-limited when window < bandwidth x RTT. We start at
+ * RECV_WINDOW_INITIAL, 32 MiB: 320 MiB/s at 100 ms RTT, 640 MiB/s at 50 ms, and room for
+ * the 30 READs of 1 MiB that `smbquic get` keeps going on a short path. ngtcp2 doubles a
+ * window, up to RECV_WINDOW_MAX, when it has to extend it twice within two round trips
+ * (the window, not the reader, is what limits: RFC 9000 4.2 leaves the policy to us). That
+ * happens on long paths: through a 100 ms relay the window grows to 64 MiB, the ~25 MB the
+ * 32 MiB windows kept in flight rise towards 50 MB, and a 512 MiB get or put ends about a
+ * fifth sooner. On loopback (round trips of 0.5-2.5 ms during a transfer) a quarter of the
+ * window takes longer than two round trips to drain, so it stays at 32 MiB. The receive ring must hold
+ * the largest window: the server may fill it while we are busy. 64 MiB, not more: with
+ * 96 MiB the client's one thread fell behind (page cache copies) and BBR measured it. */
+#define RECV_WINDOW_INITIAL (32u * 1024 * 1024)
+#define RECV_WINDOW_MAX     (64u * 1024 * 1024)
+/* Unacknowledged plus unsent stream data we keep (ngtcp2 needs acked bytes to stay put). A
+ * put can have as much in flight as the server's receive window allows (smbquic-gateway's
+ * grows to 64 MiB the same way), so the ring matches it. It only fills as far as the SMB
+ * layer writes ahead, and an emptied ring restarts at its front, so pages beyond what a
+ * path needs are never touched. */
+#define SEND_BUFFER (64u * 1024 * 1024)
 /* The server's idle timeout closes idle connections; keep-alive PINGs keep a mount alive. */
 #define IDLE_TIMEOUT_S 60
 #define KEEP_ALIVE_S 5
@@ -104,7 +114,7 @@ struct quic_transport {
     uint8_t gso_buf[GSO_BUFFER];
     bool gso_ok;
     bool gro_ok;
-    bool socket_holds_window; /* the kernel receive buffer got RECV_WINDOW (see read_packets) */
+    bool socket_holds_window; /* the kernel receive buffer got RECV_WINDOW_MAX (read_packets) */
     /* Counters for the debug log at close. */
     uint64_t stream_blocked;  /* writes refused by the server's flow control */
     uint64_t cwnd_limited;    /* write loops that ended with data left but nothing to send */
@@ -392,20 +402,20 @@ static void enable_gso_gro(struct quic_transport *q)
         (void)setsockopt(q->base.fd, IPPROTO_IP, IP_MTU_DISCOVER, &probe4, sizeof(probe4));
     }
     /* The socket must hold what the server may send while we are busy elsewhere (writing a
-     * file, verifying signatures): up to RECV_WINDOW of stream data. Datagrams that do not
+     * file, verifying signatures): up to RECV_WINDOW_MAX of stream data. Datagrams that do not
      * fit are dropped by the kernel, and QUIC's loss recovery then stalls the transfer: with
      * net.core.rmem_max's 4 MiB a loopback get lost 40-300 of 8,200 datagrams (RcvbufErrors in
      * /proc/net/snmp). The kernel doubles the value for its bookkeeping; a 64 KiB datagram
      * costs a little more than its size. So ask for the window itself: SO_RCVBUFFORCE where
      * we may (root, CAP_NET_ADMIN: the mount), else SO_RCVBUF, capped at rmem_max. */
-    int size = (int)RECV_WINDOW;
+    int size = (int)RECV_WINDOW_MAX;
     if (setsockopt(q->base.fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0)
         (void)setsockopt(q->base.fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
     int got = 0;
     socklen_t got_len = sizeof(got);
     q->socket_holds_window =
         getsockopt(q->base.fd, SOL_SOCKET, SO_RCVBUF, &got, &got_len) == 0 &&
-        (size_t)got / 2 >= RECV_WINDOW; /* getsockopt reports the doubled value */
+        (size_t)got / 2 >= RECV_WINDOW_MAX; /* getsockopt reports the doubled value */
     size = 8 * 1024 * 1024;
     (void)setsockopt(q->base.fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 }
@@ -760,6 +770,14 @@ static int quic_on_timeout(struct transport *t)
     return write_packets(q);
 }
 
+static uint64_t quic_rtt_us(struct transport *t)
+{
+    struct quic_transport *q = (struct quic_transport *)t;
+    ngtcp2_conn_info ci;
+    ngtcp2_conn_get_conn_info(q->conn, &ci);
+    return ci.smoothed_rtt / NGTCP2_MICROSECONDS;
+}
+
 /* Sends one CONNECTION_CLOSE for a local failure (e.g. our certificate check), so the
  * server learns why instead of timing out. */
 static void send_close(struct quic_transport *q)
@@ -825,6 +843,7 @@ static const struct transport_ops quic_ops = {
     .has_buffered_input = quic_has_buffered_input,
     .timeout_us = quic_timeout_us,
     .on_timeout = quic_on_timeout,
+    .rtt_us = quic_rtt_us,
     .close = quic_close,
 };
 
@@ -941,13 +960,13 @@ static int quic_setup(struct quic_transport *q, int timeout_ms)
     settings.max_tx_udp_payload_size = PMTUD_MAX;
     settings.pmtud_probes = pmtud_probes;
     settings.pmtud_probeslen = sizeof(pmtud_probes) / sizeof(pmtud_probes[0]);
-    settings.max_window = RECV_WINDOW;
-    settings.max_stream_window = RECV_WINDOW;
+    settings.max_window = RECV_WINDOW_MAX; /* auto-tuning's ceiling, see RECV_WINDOW_INITIAL */
+    settings.max_stream_window = RECV_WINDOW_MAX;
 
     ngtcp2_transport_params params;
     ngtcp2_transport_params_default(&params);
-    params.initial_max_stream_data_bidi_local = RECV_WINDOW;
-    params.initial_max_data = RECV_WINDOW;
+    params.initial_max_stream_data_bidi_local = RECV_WINDOW_INITIAL;
+    params.initial_max_data = RECV_WINDOW_INITIAL;
     params.initial_max_streams_bidi = 0; /* the server opens no streams towards us */
     params.initial_max_streams_uni = 0;
     params.max_idle_timeout = IDLE_TIMEOUT_S * NGTCP2_SECONDS;
@@ -1148,7 +1167,7 @@ int transport_quic_connect(const struct transport_quic_params *p, struct transpo
 
     rc = ring_init(&q->out, SEND_BUFFER);
     if (!rc)
-        rc = ring_init(&q->in, RECV_WINDOW);
+        rc = ring_init(&q->in, RECV_WINDOW_MAX);
     if (!rc)
         rc = tls_setup(q, p, why, why_len, stage);
     else

@@ -60,6 +60,15 @@ static int tcp_on_timeout(struct transport *t)
     return 0;
 }
 
+static uint64_t tcp_rtt_us(struct transport *t)
+{
+    struct tcp_info info;
+    socklen_t len = sizeof(info);
+    if (getsockopt(t->fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0)
+        return 0;
+    return info.tcpi_rtt;
+}
+
 static void tcp_close(struct transport *t)
 {
     if (t->fd >= 0)
@@ -74,6 +83,7 @@ static const struct transport_ops tcp_ops = {
     .poll_events = tcp_poll_events,
     .timeout_us = tcp_timeout_us,
     .on_timeout = tcp_on_timeout,
+    .rtt_us = tcp_rtt_us,
     .close = tcp_close,
 };
 

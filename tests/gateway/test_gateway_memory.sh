@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Memory stays bounded (VmRSS/VmHWM from /proc), by back-pressure rather than buffering:
 #   - a backend that never reads: the client can push only what the flow-control window
-#     grants (32 MiB) plus what the backend's TCP buffers take; the gateway holds <= 32 MiB;
+#     grants (32 MiB) plus what the backend's TCP buffers take; the gateway holds <= 32 MiB
+#     (the window grows towards 64 MiB only while credit flows fast: never behind a stall);
 #   - a backend that sends forever to a client that never reads: the gateway reads from the
-#     backend only up to its 32 MiB unacknowledged-data cap;
+#     backend only up to its unacknowledged-data cap, 32 MiB on loopback (twice BBR's
+#     window, at least 32 and at most 64 MiB: gateway.h);
 #   - an idle connection costs < 150 KiB;
 #   - 50 concurrent clients echoing 4 MiB each all succeed within the stated bound
 #     baseline + 50 x (150 KiB + 2 x 4 MiB): a connection can hold at most what its client
@@ -22,7 +24,7 @@ gateway_require
 
 kib=1024
 mib=$((1024 * 1024))
-window_kib=$((32 * 1024)) # GW_RX_WINDOW and GW_TX_CAP, gateway.h
+window_kib=$((32 * 1024)) # GW_RX_WINDOW and GW_TX_CAP_MIN, gateway.h
 idle_kib=150
 sanitized=${GATEWAY_SANITIZED:-0}
 
