@@ -14,6 +14,8 @@
 # and no other connection; after a rebinding the gateway validates the new path of that same
 # connection (its -v log). Each command gets a relay of its own (so the blackout and the
 # rebindings are timed from its start); the relay's counters prove each impairment happened.
+# Then the depth of get's pipeline must follow the round trip: 60 requests through a 120 ms
+# relay, 30 straight to the gateway.
 #
 # A transfer that takes longer than IMPAIR_TRANSFER_LIMIT seconds (default 60: 64 MiB at about
 # 1 MiB/s, some 30 times below what the path allows) is stopped and fails: it bounds the test's
@@ -180,6 +182,24 @@ for id in "${LAST_PUT_GET[@]}"; do
     expect_true "rebind: the gateway validated new paths of connection $id ($n)" test "$n" -gt 0
 done
 scenario blackout dropped_blackout --rate 100 --blackout 1:3
+
+# The transfer pipeline follows the path (src/cli/commands.c, io_window): from the round trip
+# the transport measured, 30 requests in flight on loopback and the most, 60, at 120 ms RTT.
+make_random "$SAMBA_SHARE_DIR/small.bin" 4M
+as_share_owner "$SAMBA_SHARE_DIR/small.bin"
+relay_start window --delay 60
+tsmbq get "$UNC/small.bin" "$TEST_TMP/small.back" -o "$(ropts)" -v
+expect_done "get through a 120 ms path"
+[ -n "$CONN" ] && IDS+=("$CONN")
+expect_true "at 120 ms RTT get keeps 60 requests in flight ($(grep -o 'get: .* in flight.*' "$TEST_TMP/err"))" \
+    grep -q '^smbquic: get: 60 requests of 1048576 bytes in flight' "$TEST_TMP/err"
+relays_stop
+RELAY_PORT=$QGW_PORT # straight to the gateway
+tsmbq get "$UNC/small.bin" "$TEST_TMP/small.back" -o "$(ropts)" -v
+expect_done "get on loopback"
+[ -n "$CONN" ] && IDS+=("$CONN")
+expect_true "on loopback get keeps 30 requests in flight ($(grep -o 'get: .* in flight.*' "$TEST_TMP/err"))" \
+    grep -q '^smbquic: get: 30 requests of 1048576 bytes in flight' "$TEST_TMP/err"
 
 # Each connection ends with exactly one close line. A client's CONNECTION_CLOSE lost on the
 # way leaves the gateway to its idle timeout (60 s): wait for that before judging.
