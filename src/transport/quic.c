@@ -41,12 +41,13 @@
  * the 30 READs of 1 MiB that `smbquic get` keeps going on a short path. ngtcp2 doubles a
  * window, up to RECV_WINDOW_MAX, when it has to extend it twice within two round trips
  * (the window, not the reader, is what limits: RFC 9000 4.2 leaves the policy to us). That
- * happens on long paths: through a 100 ms relay the window grows to 64 MiB, the ~25 MB the
- * 32 MiB windows kept in flight rise towards 50 MB, and a 512 MiB get or put ends about a
- * fifth sooner. On loopback (round trips of 0.5-2.5 ms during a transfer) a quarter of the
- * window takes longer than two round trips to drain, so it stays at 32 MiB. The receive ring must hold
- * the largest window: the server may fill it while we are busy. 64 MiB, not more: with
- * 96 MiB the client's one thread fell behind (page cache copies) and BBR measured it. */
+ * happens on long paths: through a 100 ms relay, with smbquic-gateway's windows growing the
+ * same way, the ~25 MB that 32 MiB windows kept in flight rose to 32-55 MB and a 512 MiB get
+ * or put ended about a fifth sooner. On loopback (round trips of 0.5-2.5 ms during a
+ * transfer) a quarter of the window takes longer than two round trips to drain, so it stays
+ * at 32 MiB. The receive ring must hold the largest window: the server may fill it while we
+ * are busy. 64 MiB, not more: with 96 MiB the client's one thread fell behind (page cache
+ * copies) and BBR measured it. */
 #define RECV_WINDOW_INITIAL (32u * 1024 * 1024)
 #define RECV_WINDOW_MAX     (64u * 1024 * 1024)
 /* Unacknowledged plus unsent stream data we keep (ngtcp2 needs acked bytes to stay put). A

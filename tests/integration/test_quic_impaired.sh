@@ -191,14 +191,16 @@ relay_start window --delay 60
 tsmbq get "$UNC/small.bin" "$TEST_TMP/small.back" -o "$(ropts)" -v
 expect_done "get through a 120 ms path"
 [ -n "$CONN" ] && IDS+=("$CONN")
-expect_true "at 120 ms RTT get keeps 60 requests in flight ($(grep -o 'get: .* in flight.*' "$TEST_TMP/err"))" \
+depth=$(grep -o 'get: .* in flight.*' "$TEST_TMP/err")
+expect_true "at 120 ms RTT get keeps 60 requests in flight ($depth)" \
     grep -q '^smbquic: get: 60 requests of 1048576 bytes in flight' "$TEST_TMP/err"
 relays_stop
 RELAY_PORT=$QGW_PORT # straight to the gateway
 tsmbq get "$UNC/small.bin" "$TEST_TMP/small.back" -o "$(ropts)" -v
 expect_done "get on loopback"
 [ -n "$CONN" ] && IDS+=("$CONN")
-expect_true "on loopback get keeps 30 requests in flight ($(grep -o 'get: .* in flight.*' "$TEST_TMP/err"))" \
+depth=$(grep -o 'get: .* in flight.*' "$TEST_TMP/err")
+expect_true "on loopback get keeps 30 requests in flight ($depth)" \
     grep -q '^smbquic: get: 30 requests of 1048576 bytes in flight' "$TEST_TMP/err"
 
 # Each connection ends with exactly one close line. A client's CONNECTION_CLOSE lost on the
