@@ -1085,12 +1085,12 @@ START_TEST(test_credit_request_up_to_target)
     ck_assert_uint_eq(decode_at(f.data, f.len).credits, 8192);
     smb2_conn_free(c);
 
-    /* The default target is 512. */
+    /* The default target is 1024 (60 READs of 1 MiB in flight, src/cli/commands.c). */
     c = conn_new(0, 0);
     completion_init(&d, 0);
     ck_assert_int_eq(submit_one(c, SMB2_NEGOTIATE, 0, 36, 0, false, &d), 0);
     take_frame(c, &f);
-    ck_assert_uint_eq(decode_at(f.data, f.len).credits, 512);
+    ck_assert_uint_eq(decode_at(f.data, f.len).credits, 1024);
     smb2_conn_free(c);
 }
 END_TEST
