@@ -633,7 +633,7 @@ static int read_packets(struct quic_transport *q)
     for (int i = 0; i < 256; i++) {
         /* Once the caller's buffer is full, leave further datagrams in the socket for the
          * next call when the socket can hold the whole window. Reading on would park their
-         * stream bytes in the ring: one more copy, and a 32 MiB ring whose wandering head
+         * stream bytes in the ring: one more copy, and a window-sized ring whose wandering head
          * keeps the data out of cache (a loopback 512 MiB get faulted in ~40 MiB there and
          * spent ~15% of the client's CPU on those faults). With a small socket buffer
          * (unprivileged, rmem_max) the ring is what keeps the kernel from dropping. */
