@@ -110,7 +110,8 @@ int sq_session_io(struct sq_session *s, short revents);
 /* Sends whatever requests are queued (call after submitting from outside a callback). */
 int sq_session_flush(struct sq_session *s);
 /* The same, but gives up after wait_ms (-1: no limit) with SQ_ERR_TIMEOUT, leaving the
- * connection and its pending requests as they are. */
+ * connection and its pending requests as they are. At least one I/O pass runs first: 0 is
+ * one pass that takes in and sends what it can without waiting. */
 int sq_session_run_for(struct sq_session *s, const bool *done, int wait_ms);
 
 #endif

@@ -108,7 +108,8 @@ static enum check_line failing_line(const struct sq_failure *f, bool quic)
     }
 }
 
-static const char *hint_for(enum check_line l, bool quic)
+/* What to try for a stage that failed with this detail (the failure's one-line reason). */
+static const char *hint_for(enum check_line l, bool quic, const char *detail)
 {
     switch (l) {
     case LINE_RESOLVE: return "check the server name and the resolver (/etc/resolv.conf)";
@@ -120,6 +121,10 @@ static const char *hint_for(enum check_line l, bool quic)
         return "the peer does not complete an SMB over QUIC handshake (ALPN smb); is it an "
                "SMB over QUIC server?";
     case LINE_CERTIFICATE:
+        /* The server refusing our client certificate is not about trusting the server's. */
+        if (strstr(detail, "client-certificate policy"))
+            return "the server wants a client certificate it accepts: give it with cert= and "
+                   "key=";
         return "trust a private CA with cafile=, name the server with servername= when "
                "connecting by address, or pin a self-signed server with pin=sha256:...";
     case LINE_NEGOTIATE:
@@ -144,7 +149,7 @@ int cmd_check(const struct sq_options *o, struct sq_failure *f)
     if (gai != 0) {
         printf("name resolution: FAILED: cannot resolve %s: %s\n", o->server,
                gai_strerror(gai));
-        printf("  hint: %s\n", hint_for(LINE_RESOLVE, c.quic));
+        printf("  hint: %s\n", hint_for(LINE_RESOLVE, c.quic, ""));
         return sq_fail(f, SQ_STAGE_RESOLVE, "name resolution", SQ_ERR_RESOLVE, 0,
                        "cannot resolve %s: %s", o->server, gai_strerror(gai));
     }
@@ -182,12 +187,7 @@ int cmd_check(const struct sq_options *o, struct sq_failure *f)
         print_ok(&c, (enum check_line)l, "the server answered");
     const char *what = strstr(f->detail, " failed: ");
     printf("%s: FAILED: %s\n", line_name(bad, c.quic), what ? what + 9 : f->detail);
-    /* The server refusing our client certificate is not about trusting the server's. */
-    if (bad == LINE_CERTIFICATE && strstr(f->detail, "client-certificate policy"))
-        printf("  hint: the server wants a client certificate it accepts: give it with cert= "
-               "and key=\n");
-    else
-        printf("  hint: %s\n", hint_for(bad, c.quic));
+    printf("  hint: %s\n", hint_for(bad, c.quic, f->detail));
     /* The ALPN is checked once the handshake is over, so a server that completed it but
      * picked no "smb" did pass the certificate checks (the transport's message says so). */
     bool cert_passed = bad == LINE_HANDSHAKE && strstr(f->detail, "did not select ALPN");

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -777,15 +776,12 @@ static int run_transfer(struct sq_session *s, struct transfer *t)
     t->window = io_window(rtt_us, t->chunk);
     sq_log(SQ_LOG_DEBUG, "%s: %u requests of %u bytes in flight (round trip %.1f ms)",
            t->is_read ? "get" : "put", t->window, t->chunk, (double)rtt_us / 1000.0);
-    /* Fill the window a batch at a time, with an I/O pass that does not wait in between. */
+    /* Fill the window a batch at a time, with an I/O pass that does not wait in between. A
+     * connection that fails there fails the pending requests, which ends the transfer. */
     transfer_issue(t);
     while (!t->finished && transfer_can_issue(t)) {
-        struct pollfd pfd;
-        sq_session_pollfd(s, &pfd);
-        if (poll(&pfd, 1, 0) < 0)
-            pfd.revents = 0;
-        int rc = sq_session_io(s, pfd.revents);
-        if (rc)
+        int rc = sq_session_run_for(s, &t->finished, 0);
+        if (rc && rc != SQ_ERR_TIMEOUT)
             return rc;
         transfer_issue(t);
     }

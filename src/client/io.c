@@ -120,8 +120,6 @@ int sq_session_run_for(struct sq_session *s, const bool *done, int wait_ms)
         if (*done)
             break;
         int64_t now = monotonic_ms();
-        if (wait_ms >= 0 && now - start >= wait_ms)
-            return SQ_ERR_TIMEOUT;
         struct pollfd pfd = {
             .fd = s->transport->fd,
             .events = s->transport->ops->poll_events(s->transport,
@@ -129,7 +127,7 @@ int sq_session_run_for(struct sq_session *s, const bool *done, int wait_ms)
         };
         int64_t timeout_us = 1000000;
         if (wait_ms >= 0 && (wait_ms - (now - start)) * 1000 < timeout_us)
-            timeout_us = (wait_ms - (now - start)) * 1000;
+            timeout_us = wait_ms > now - start ? (wait_ms - (now - start)) * 1000 : 0;
         int64_t tt = s->transport->ops->timeout_us(s->transport);
         if (tt >= 0 && tt < timeout_us)
             timeout_us = tt;
@@ -156,10 +154,14 @@ int sq_session_run_for(struct sq_session *s, const bool *done, int wait_ms)
         }
         now = monotonic_ms();
         /* Unbounded waits fail after response_timeout_ms of silence from the server; a
-         * bounded wait is the caller's own timeout and never kills the connection. */
-        if (progress || (pfd.revents & POLLOUT) || wait_ms >= 0)
+         * bounded wait is the caller's own timeout and never kills the connection. It ends
+         * after one pass at least, so wait_ms 0 is one I/O pass without waiting. */
+        if (wait_ms >= 0) {
+            if (!*done && now - start >= wait_ms)
+                return SQ_ERR_TIMEOUT;
+        } else if (progress || (pfd.revents & POLLOUT)) {
             last_progress = now;
-        else if (now - last_progress > s->response_timeout_ms) {
+        } else if (now - last_progress > s->response_timeout_ms) {
             smb2_conn_fail(s->conn, SQ_ERR_TIMEOUT);
             return SQ_ERR_TIMEOUT;
         }

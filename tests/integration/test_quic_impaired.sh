@@ -187,21 +187,25 @@ scenario blackout dropped_blackout --rate 100 --blackout 1:3
 # the transport measured, 30 requests in flight on loopback and the most, 60, at 120 ms RTT.
 make_random "$SAMBA_SHARE_DIR/small.bin" 4M
 as_share_owner "$SAMBA_SHARE_DIR/small.bin"
+small_sum=$(sha256 "$SAMBA_SHARE_DIR/small.bin")
+# expect_get_depth PATH_DESC REQUESTS: a get of small.bin through port RELAY_PORT keeps
+# REQUESTS requests in flight (its -vv line) and arrives intact.
+expect_get_depth() {
+    local depth
+    rm -f "$TEST_TMP/small.back"
+    tsmbq get "$UNC/small.bin" "$TEST_TMP/small.back" -o "$(ropts)" -v
+    expect_done "get $1"
+    [ -n "$CONN" ] && IDS+=("$CONN")
+    expect_eq "$(sha256 "$TEST_TMP/small.back" 2>/dev/null)" "$small_sum" "get $1: intact"
+    depth=$(grep -o 'get: .* in flight.*' "$TEST_TMP/err")
+    expect_true "get $1 keeps $2 requests in flight ($depth)" \
+        grep -q "^smbquic: get: $2 requests of 1048576 bytes in flight" "$TEST_TMP/err"
+}
 relay_start window --delay 60
-tsmbq get "$UNC/small.bin" "$TEST_TMP/small.back" -o "$(ropts)" -v
-expect_done "get through a 120 ms path"
-[ -n "$CONN" ] && IDS+=("$CONN")
-depth=$(grep -o 'get: .* in flight.*' "$TEST_TMP/err")
-expect_true "at 120 ms RTT get keeps 60 requests in flight ($depth)" \
-    grep -q '^smbquic: get: 60 requests of 1048576 bytes in flight' "$TEST_TMP/err"
+expect_get_depth "through a 120 ms path" 60
 relays_stop
 RELAY_PORT=$QGW_PORT # straight to the gateway
-tsmbq get "$UNC/small.bin" "$TEST_TMP/small.back" -o "$(ropts)" -v
-expect_done "get on loopback"
-[ -n "$CONN" ] && IDS+=("$CONN")
-depth=$(grep -o 'get: .* in flight.*' "$TEST_TMP/err")
-expect_true "on loopback get keeps 30 requests in flight ($depth)" \
-    grep -q '^smbquic: get: 30 requests of 1048576 bytes in flight' "$TEST_TMP/err"
+expect_get_depth "on loopback" 30
 
 # Each connection ends with exactly one close line. A client's CONNECTION_CLOSE lost on the
 # way leaves the gateway to its idle timeout (60 s): wait for that before judging.
