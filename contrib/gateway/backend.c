@@ -27,10 +27,8 @@
 
 /* ---- queues ---- */
 
-/* Recently freed chunks, reused: a transfer allocates and frees a chunk every 64 KiB, and
- * handing each back to the system costs page faults. At most CHUNK_CACHE_MAX (2 MiB) are
- * kept. */
-#define CHUNK_CACHE_MAX 32
+/* Freed chunks are kept for reuse, up to GW_CHUNK_POOL_MAX (gateway.h says why), and shared
+ * by all connections. */
 static struct gw_chunk *chunk_cache;
 static size_t chunk_cache_len;
 
@@ -52,7 +50,7 @@ static struct gw_chunk *chunk_new(void)
 
 static void chunk_free(struct gw_chunk *ch)
 {
-    if (chunk_cache_len < CHUNK_CACHE_MAX) {
+    if (chunk_cache_len < GW_CHUNK_POOL_MAX) {
         ch->next = chunk_cache;
         chunk_cache = ch;
         chunk_cache_len++;
@@ -69,6 +67,11 @@ void gw_chunk_cache_free(void)
         chunk_cache = next;
     }
     chunk_cache_len = 0;
+}
+
+bool gw_chunk_cache_empty(void)
+{
+    return chunk_cache == NULL;
 }
 
 /* A writable region at the tail (allocating a chunk when the tail is full). */

@@ -700,6 +700,15 @@ static bool service_all(struct gw_server *srv)
         srv->last_trim = now;
         malloc_trim(0);
     }
+    /* The chunk pool outlives connections (GW_CHUNK_POOL_MAX) but not a quiet gateway. */
+    if (srv->nconns > 0) {
+        srv->idle_since = 0;
+    } else if (srv->idle_since == 0) {
+        srv->idle_since = now;
+    } else if (now >= srv->idle_since + GW_POOL_IDLE_RELEASE && !gw_chunk_cache_empty()) {
+        gw_chunk_cache_free();
+        malloc_trim(0);
+    }
     return busy;
 }
 
@@ -718,6 +727,9 @@ static void on_timer(struct gw_server *srv)
 static void arm_timer(struct gw_server *srv)
 {
     ngtcp2_tstamp next = srv->trim_due ? srv->last_trim + NGTCP2_SECONDS : UINT64_MAX;
+    if (srv->idle_since && !gw_chunk_cache_empty() &&
+        srv->idle_since + GW_POOL_IDLE_RELEASE < next)
+        next = srv->idle_since + GW_POOL_IDLE_RELEASE;
     for (struct gw_conn *c = srv->conns; c; c = c->next) {
         ngtcp2_tstamp e = gw_conn_expiry(c);
         if (e < next)

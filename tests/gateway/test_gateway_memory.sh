@@ -11,7 +11,8 @@
 #     baseline + 50 x (150 KiB + 2 x 4 MiB): a connection can hold at most what its client
 #     sent, in each direction (measured: about 1.5 MiB per connection);
 #   - 10 clients pushing 64 MiB each into a stalled backend: <= 10 x (32 MiB + 150 KiB);
-#   - after the connections end, RSS returns near the baseline (freed chunks are trimmed).
+#   - after the connections end, RSS is at most the chunk pool (32 MiB) above the baseline, and
+#     back near it once the gateway has had no connection for 10 s.
 # Under ASan/UBSan (GATEWAY_SANITIZED=1) the flow-control checks run but RSS limits are not
 # checked: the sanitizer's shadow memory and quarantine dominate.
 # shellcheck source=../rig/testlib.sh
@@ -25,6 +26,7 @@ gateway_require
 kib=1024
 mib=$((1024 * 1024))
 window_kib=$((32 * 1024)) # GW_RX_WINDOW and GW_TX_CAP_MIN, gateway.h
+pool_kib=$((32 * 1024))   # GW_CHUNK_POOL_MAX chunks of GW_CHUNK_SIZE: freed chunks kept for reuse
 idle_kib=150
 sanitized=${GATEWAY_SANITIZED:-0}
 
@@ -100,7 +102,10 @@ peak=$(($(gateway_hwm_kb) - base))
 echo "# 50 clients: peak growth $peak KiB, $((peak / 50)) KiB per connection"
 expect_kib_le "$peak" $((50 * (idle_kib + 2 * 4 * 1024))) "50 clients: peak growth"
 sleep 2 # the gateway trims its heap a second after connections end
-expect_kib_le $(($(gateway_rss_kb) - base)) $((8 * 1024)) "after the 50 clients: back near the baseline"
+expect_kib_le $(($(gateway_rss_kb) - base)) $((pool_kib + 8 * 1024)) \
+    "after the 50 clients: at most the chunk pool above the baseline"
+sleep 10 # the pool goes after GW_POOL_IDLE_RELEASE (10 s) without connections
+expect_kib_le $(($(gateway_rss_kb) - base)) $((8 * 1024)) "10 s without connections: back near the baseline"
 gateway_stop
 
 # 4. Ten clients pushing 128 MiB each into a stalled backend: each connection holds at most
