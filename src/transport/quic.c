@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -137,12 +138,38 @@ static ngtcp2_tstamp now_ts(void)
 
 /* ---- rings ---- */
 
+/* Rings are mapped on 2 MiB boundaries and marked for transparent huge pages: a put runs its
+ * send ring round all 64 MiB, and in 4 KiB pages that was ~16,000 page faults, a third of the
+ * client's CPU time for 512 MiB on the (virtual) machines here. Pages are still only
+ * allocated where the ring is used; where the kernel has no huge pages (THP "never") the
+ * advice is refused and the ring works as before. */
+#define RING_ALIGN ((size_t)2 * 1024 * 1024)
+
 static int ring_init(struct ring *r, size_t cap)
 {
-    r->data = malloc(cap);
     r->cap = cap;
     r->head = r->len = 0;
-    return r->data ? 0 : SQ_ERR_NOMEM;
+    uint8_t *map = mmap(NULL, cap + RING_ALIGN, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED) {
+        r->data = NULL;
+        return SQ_ERR_NOMEM;
+    }
+    /* Keep an aligned window of cap bytes; give the slack before and after back. */
+    size_t lead = (RING_ALIGN - (uintptr_t)map % RING_ALIGN) % RING_ALIGN;
+    if (lead > 0)
+        munmap(map, lead);
+    munmap(map + lead + cap, RING_ALIGN - lead); /* lead < RING_ALIGN */
+    r->data = map + lead;
+    (void)madvise(r->data, cap, MADV_HUGEPAGE);
+    return 0;
+}
+
+static void ring_free(struct ring *r)
+{
+    if (r->data)
+        munmap(r->data, r->cap);
+    r->data = NULL;
 }
 
 static size_t ring_put(struct ring *r, const uint8_t *src, size_t n)
@@ -809,8 +836,8 @@ static void quic_free(struct quic_transport *q)
         gnutls_certificate_free_credentials(q->cred);
     if (q->base.fd >= 0)
         close(q->base.fd);
-    free(q->out.data);
-    free(q->in.data);
+    ring_free(&q->out);
+    ring_free(&q->in);
     free(q->pending);
     free(q);
 }
