@@ -15,6 +15,7 @@
 #include "smb2/conn.h"
 
 struct pollfd;
+struct smb2_file_id;
 
 /* Where a connection attempt or an operation failed, for one clear line to the user. */
 enum sq_stage {
@@ -75,6 +76,11 @@ int sq_session_open_observed(const struct sq_options *o, struct sq_session **out
                              struct sq_failure *fail, sq_stage_observer observer, void *arg);
 /* Tree disconnect, logoff, close; NULL is fine. */
 void sq_session_close(struct sq_session *s);
+/* Closes the open file id, then leaves the share and the session, all in one compound: a
+ * command's last round trip. Returns 0 when the CLOSE's reply arrived (*close_status its
+ * NTSTATUS) or the error that kept it from arriving. Only sq_session_close is left to call. */
+int sq_session_close_file_and_leave(struct sq_session *s, const struct smb2_file_id *id,
+                                    uint32_t *close_status);
 
 struct smb2_conn *sq_session_conn(struct sq_session *s);
 /* The transport's smoothed round-trip time in microseconds, 0 when unknown. */

@@ -309,7 +309,11 @@ int cmd_ls(struct sq_session *s, const struct sq_options *o, bool long_format, s
     sq_reply_clear(&current);
     if (have_prefetched)
         sq_reply_clear(&prefetched);
-    int crc = close_handle(s, &dir);
+    /* The listing's last round trip also leaves the server (CLOSE, TREE_DISCONNECT, LOGOFF). */
+    uint32_t close_status;
+    int crc = smb2_conn_error(sq_session_conn(s))
+                  ? 0
+                  : sq_session_close_file_and_leave(s, &dir, &close_status);
     if (!rc && crc)
         rc = conn_fail(f, "list", crc);
     return rc;
@@ -537,30 +541,37 @@ struct read_slot {
     uint32_t length;
 };
 
+/* Takes in one READ response (the whole message) for [offset, offset + length): writes its
+ * data to the local file. Failures land in t->err. */
+static void transfer_take_read(struct transfer *t, uint64_t offset, uint32_t length,
+                               const uint8_t *msg, size_t msg_len)
+{
+    struct smb2_read_response rr;
+    int rc = smb2_read_response_decode(msg, msg_len, &rr);
+    if (rc || rr.data_len > length) {
+        t->err = SQ_ERR_PROTO;
+    } else if (rr.data_len && t->sequential &&
+               (rc = deliver_sequential(t, offset, rr.data, rr.data_len)) != 0) {
+        t->err = rc;
+        t->io_errno = errno;
+    } else if (rr.data_len && !t->sequential &&
+               (rc = write_all(t->fd, rr.data, rr.data_len, (int64_t)offset)) != 0) {
+        t->err = rc;
+        t->io_errno = errno;
+    } else {
+        t->done_bytes += rr.data_len;
+        /* A short read before the end we learned at open means the file shrank. */
+        if (rr.data_len < length && offset + rr.data_len < t->size)
+            t->size = offset + rr.data_len;
+    }
+}
+
 static void read_slot_cb(void *arg, int err, const struct smb2_reply *reply)
 {
     struct read_slot *slot = arg;
     struct transfer *t = slot->t;
-    if (!err && reply->hdr.status == STATUS_SUCCESS && !t->err && !t->status) {
-        struct smb2_read_response rr;
-        int rc = smb2_read_response_decode(reply->msg, reply->len, &rr);
-        if (rc || rr.data_len > slot->length) {
-            t->err = SQ_ERR_PROTO;
-        } else if (rr.data_len && t->sequential &&
-                   (rc = deliver_sequential(t, slot->offset, rr.data, rr.data_len)) != 0) {
-            t->err = rc;
-            t->io_errno = errno;
-        } else if (rr.data_len && !t->sequential &&
-                   (rc = write_all(t->fd, rr.data, rr.data_len, (int64_t)slot->offset)) != 0) {
-            t->err = rc;
-            t->io_errno = errno;
-        } else {
-            t->done_bytes += rr.data_len;
-            /* A short read before the end we learned at open means the file shrank. */
-            if (rr.data_len < slot->length && slot->offset + rr.data_len < t->size)
-                t->size = slot->offset + rr.data_len;
-        }
-    }
+    if (!err && reply->hdr.status == STATUS_SUCCESS && !t->err && !t->status)
+        transfer_take_read(t, slot->offset, slot->length, reply->msg, reply->len);
     free(slot);
     transfer_request_done(t, err, reply);
     if (!t->finished)
@@ -572,25 +583,49 @@ struct write_slot {
     uint32_t length;
 };
 
+/* Takes in one successful WRITE response for length bytes. */
+static void transfer_take_write(struct transfer *t, uint32_t length, const uint8_t *msg,
+                                size_t msg_len)
+{
+    struct smb2_write_response wr;
+    if (smb2_write_response_decode(msg, msg_len, &wr) != 0 || wr.count != length) {
+        /* A short write is not retried silently: report it as an I/O error. */
+        if (!t->err)
+            t->err = SQ_ERR_PROTO;
+    } else {
+        t->done_bytes += wr.count;
+    }
+}
+
 static void write_slot_cb(void *arg, int err, const struct smb2_reply *reply)
 {
     struct write_slot *slot = arg;
     struct transfer *t = slot->t;
-    if (!err && reply->hdr.status == STATUS_SUCCESS) {
-        struct smb2_write_response wr;
-        if (smb2_write_response_decode(reply->msg, reply->len, &wr) != 0 ||
-            wr.count != slot->length) {
-            /* A short write is not retried silently: report it as an I/O error. */
-            if (!t->err)
-                t->err = SQ_ERR_PROTO;
-        } else {
-            t->done_bytes += wr.count;
-        }
-    }
+    if (!err && reply->hdr.status == STATUS_SUCCESS)
+        transfer_take_write(t, slot->length, reply->msg, reply->len);
     free(slot);
     transfer_request_done(t, err, reply);
     if (!t->finished)
         transfer_issue(t);
+}
+
+/* A READ of [offset, offset + len) of file_id (or, related, of the compound's CREATE). */
+static int encode_read(struct smb2_request *r, uint32_t tree_id, const struct smb2_file_id *file_id,
+                       bool related, uint64_t offset, uint32_t len)
+{
+    int rc = smb2_request_init(r, SMB2_READ, tree_id);
+    if (!rc) {
+        struct smb2_read_request rq = {
+            .padding = SMB2_READ_RESPONSE_DATA_OFFSET,
+            .length = len,
+            .offset = offset,
+            .file_id = *file_id,
+        };
+        rc = smb2_read_request_encode(&r->msg, &rq);
+    }
+    r->expected_response_len = len;
+    r->related = related;
+    return rc;
 }
 
 static int issue_read(struct transfer *t)
@@ -604,17 +639,8 @@ static int issue_read(struct transfer *t)
     slot->offset = t->next_offset;
     slot->length = len;
     struct smb2_request r;
-    int rc = smb2_request_init(&r, SMB2_READ, sq_session_tree_id(t->session));
-    if (!rc) {
-        struct smb2_read_request rq = {
-            .padding = SMB2_READ_RESPONSE_DATA_OFFSET,
-            .length = len,
-            .offset = t->next_offset,
-            .file_id = t->file_id,
-        };
-        rc = smb2_read_request_encode(&r.msg, &rq);
-    }
-    r.expected_response_len = len;
+    int rc =
+        encode_read(&r, sq_session_tree_id(t->session), &t->file_id, false, t->next_offset, len);
     r.cb = read_slot_cb;
     r.arg = slot;
     if (!rc)
@@ -630,29 +656,30 @@ static int issue_read(struct transfer *t)
     return 0;
 }
 
-static int issue_write(struct transfer *t)
+/* Encodes the WRITE of the transfer's next chunk, read from the local file, into r (of
+ * t->file_id, or related: of the compound's CREATE) and advances next_offset. *len is 0 when
+ * a pipe ended exactly at the chunk boundary: then no request was made and t->size is set.
+ * A local read failure sets t->io_errno and returns SQ_ERR_IO. */
+static int build_write(struct transfer *t, struct smb2_request *r, bool related, uint32_t *len_out)
 {
     uint64_t left = t->size - t->next_offset;
     uint32_t len = left < t->chunk ? (uint32_t)left : t->chunk;
-    struct write_slot *slot = malloc(sizeof(*slot));
-    if (!slot)
-        return SQ_ERR_NOMEM;
-    slot->t = t;
-    slot->length = len;
-    struct smb2_request r;
-    int rc = smb2_request_init(&r, SMB2_WRITE, sq_session_tree_id(t->session));
+    *len_out = 0;
+    int rc = smb2_request_init(r, SMB2_WRITE, sq_session_tree_id(t->session));
+    const struct smb2_file_id *file_id = related ? &sq_related_file_id : &t->file_id;
     if (!rc) {
         struct smb2_write_request wq = {
             .offset = t->next_offset,
-            .file_id = t->file_id,
+            .file_id = *file_id,
             .length = len,
         };
-        rc = smb2_write_request_encode_header(&r.msg, &wq);
+        rc = smb2_write_request_encode_header(&r->msg, &wq);
     }
+    r->related = related;
     /* Read the local data straight into the request: no intermediate copy. */
-    uint8_t *payload = rc ? NULL : writer_extend(&r.msg, len);
+    uint8_t *payload = rc ? NULL : writer_extend(&r->msg, len);
     if (!rc && !payload)
-        rc = writer_error(&r.msg);
+        rc = writer_error(&r->msg);
     if (!rc && t->sequential) {
         /* A pipe: read until the chunk is full or the input ends. */
         size_t got = 0;
@@ -672,22 +699,20 @@ static int issue_write(struct transfer *t)
         if (!rc && got < len) {
             t->size = t->next_offset + got; /* end of input */
             if (got == 0) {
-                writer_free(&r.msg);
-                free(slot);
+                writer_free(&r->msg);
                 return 0;
             }
             /* Rewrite the header for the shorter payload. */
-            r.msg.len = SMB2_HEADER_SIZE;
+            r->msg.len = SMB2_HEADER_SIZE;
             struct smb2_write_request wq = {
                 .offset = t->next_offset,
-                .file_id = t->file_id,
+                .file_id = *file_id,
                 .length = (uint32_t)got,
             };
-            rc = smb2_write_request_encode_header(&r.msg, &wq);
-            if (!rc && writer_extend(&r.msg, got) == NULL)
-                rc = writer_error(&r.msg);
+            rc = smb2_write_request_encode_header(&r->msg, &wq);
+            if (!rc && writer_extend(&r->msg, got) == NULL)
+                rc = writer_error(&r->msg);
             len = (uint32_t)got;
-            slot->length = len;
         }
     } else if (!rc) {
         ssize_t n = pread(t->fd, payload, len, (off_t)t->next_offset);
@@ -696,18 +721,37 @@ static int issue_write(struct transfer *t)
             t->io_errno = n < 0 ? errno : EIO; /* short: the file shrank under us */
         }
     }
+    if (rc) {
+        writer_free(&r->msg);
+        return rc;
+    }
+    t->next_offset += len;
+    *len_out = len;
+    return 0;
+}
+
+static int issue_write(struct transfer *t)
+{
+    struct write_slot *slot = malloc(sizeof(*slot));
+    if (!slot)
+        return SQ_ERR_NOMEM;
+    struct smb2_request r;
+    uint32_t len;
+    int rc = build_write(t, &r, false, &len);
+    if (rc || len == 0) {
+        free(slot);
+        return rc;
+    }
+    slot->t = t;
+    slot->length = len;
     r.cb = write_slot_cb;
     r.arg = slot;
-    if (!rc)
-        rc = smb2_conn_submit(sq_session_conn(t->session), &r, 1);
-    else
-        writer_free(&r.msg);
+    rc = smb2_conn_submit(sq_session_conn(t->session), &r, 1);
     if (rc) {
         free(slot);
         return rc;
     }
     t->in_flight++;
-    t->next_offset += len;
     return 0;
 }
 
@@ -730,28 +774,45 @@ static int transfer_issue(struct transfer *t)
     return t->err;
 }
 
-static int open_remote(struct sq_session *s, const char *path, uint32_t access,
-                       uint32_t disposition, struct smb2_create_response *out, struct sq_failure *f,
-                       const char *op)
+/* CREATE and, related to it, a transfer's first READ or WRITE as one compound (MS-SMB2
+ * 3.2.4.1.4; the server runs the second on the handle the first opened, 3.3.5.2.7.2): a file
+ * of up to one chunk costs one round trip instead of two, a larger one starts a round trip
+ * sooner. first (NULL: a CREATE alone) passes to the connection. On success *cr is the
+ * CREATE's response and *first_reply the I/O's reply, for the caller to clear; when the
+ * CREATE fails the I/O fails with it and only the CREATE's status is reported. */
+static int open_with_first_io(struct sq_session *s, const char *path, uint32_t access,
+                              uint32_t disposition, struct smb2_request *first,
+                              const char *first_op, struct smb2_create_response *cr,
+                              struct sq_reply *first_reply, struct sq_failure *f)
 {
-    int rc;
-    struct smb2_request req;
-    struct sq_reply reply;
-    rc = sq_req_create(&req, path, access, disposition, FILE_NON_DIRECTORY_FILE,
-                       FILE_ATTRIBUTE_NORMAL);
+    struct smb2_request reqs[2];
+    struct sq_reply replies[2];
+    memset(reqs, 0, sizeof(reqs));
+    memset(replies, 0, sizeof(replies));
+    int rc = sq_req_create(&reqs[0], path, access, disposition, FILE_NON_DIRECTORY_FILE,
+                           FILE_ATTRIBUTE_NORMAL);
+    if (first)
+        reqs[1] = *first;
+    size_t count = first ? 2 : 1;
     if (rc) {
-        writer_free(&req.msg);
-        return conn_fail(f, op, rc);
+        free_requests(reqs, count);
+        return conn_fail(f, "open", rc);
     }
-    rc = sq_session_call(s, &req, 1, &reply);
-    if (rc)
-        rc = conn_fail(f, "open", rc);
-    else if (reply.status != STATUS_SUCCESS)
-        rc = op_fail(f, "open", reply.status);
-    else if (smb2_create_response_decode(reply.msg, reply.len, out) != 0)
+    rc = sq_session_call(s, reqs, count, replies);
+    bool opened = replies[0].done && !replies[0].err && replies[0].status == STATUS_SUCCESS;
+    if (rc) /* name the request that broke the connection: the I/O when the CREATE got through */
+        rc = conn_fail(f, opened ? first_op : "open", rc);
+    else if (replies[0].status != STATUS_SUCCESS)
+        rc = op_fail(f, "open", replies[0].status);
+    else if (smb2_create_response_decode(replies[0].msg, replies[0].len, cr) != 0)
         rc = conn_fail(f, "open", SQ_ERR_PROTO);
-    sq_reply_clear(&reply);
-    return rc;
+    sq_reply_clear(&replies[0]);
+    if (rc) {
+        sq_reply_clear(&replies[1]);
+        return rc;
+    }
+    *first_reply = replies[1];
+    return 0;
 }
 
 static uint32_t io_chunk(uint32_t server_max, uint32_t cap)
@@ -791,9 +852,17 @@ static int run_transfer(struct sq_session *s, struct transfer *t)
 int cmd_get(struct sq_session *s, const struct sq_options *o, const char *local,
             struct sq_failure *f)
 {
+    uint32_t chunk = io_chunk(sq_session_info(s)->max_read, READ_CHUNK_MAX);
+    struct smb2_request first;
+    struct sq_reply first_reply;
     struct smb2_create_response cr;
-    int rc = open_remote(s, o->path, FILE_READ_DATA | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE,
-                         FILE_OPEN, &cr, f, "open");
+    int rc = encode_read(&first, sq_session_tree_id(s), &sq_related_file_id, true, 0, chunk);
+    if (rc) {
+        writer_free(&first.msg);
+        return conn_fail(f, "open", rc);
+    }
+    rc = open_with_first_io(s, o->path, FILE_READ_DATA | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE,
+                            FILE_OPEN, &first, "read", &cr, &first_reply, f);
     if (rc)
         return rc;
     /* "-" is standard output, as with cp-like tools in scripts. */
@@ -801,7 +870,10 @@ int cmd_get(struct sq_session *s, const struct sq_options *o, const char *local,
     int fd =
         to_stdout ? STDOUT_FILENO : open(local, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0) {
+        int open_errno = errno;
+        sq_reply_clear(&first_reply);
         close_handle(s, &cr.file_id);
+        errno = open_errno;
         return local_fail(f, "get", SQ_ERR_IO, "cannot create %s: %s", local);
     }
     struct stat st;
@@ -819,8 +891,20 @@ int cmd_get(struct sq_session *s, const struct sq_options *o, const char *local,
         .size = cr.end_of_file,
         .is_read = true,
         .sequential = !regular,
-        .chunk = io_chunk(sq_session_info(s)->max_read, READ_CHUNK_MAX),
+        .chunk = chunk,
     };
+    /* The compound's READ brought the first chunk, or said that the file is empty (a READ at
+     * or past the end fails with STATUS_END_OF_FILE, MS-SMB2 3.3.5.12). */
+    if (first_reply.err)
+        t.err = first_reply.err;
+    else if (first_reply.status == STATUS_SUCCESS)
+        transfer_take_read(&t, 0, chunk, first_reply.msg, first_reply.len);
+    else if (first_reply.status == STATUS_END_OF_FILE)
+        t.size = 0;
+    else
+        t.status = first_reply.status;
+    sq_reply_clear(&first_reply);
+    t.next_offset = t.size < chunk ? t.size : chunk;
     rc = run_transfer(s, &t);
     if (!rc)
         rc = t.err;
@@ -829,7 +913,12 @@ int cmd_get(struct sq_session *s, const struct sq_options *o, const char *local,
         t.held = h->next;
         free(h);
     }
-    int crc = smb2_conn_error(sq_session_conn(s)) ? 0 : close_handle(s, &cr.file_id);
+    /* The last round trip: CLOSE, TREE_DISCONNECT and LOGOFF together. A failing CLOSE
+     * after the reads does not make the data we have wrong. */
+    uint32_t close_status = 0;
+    int crc = smb2_conn_error(sq_session_conn(s))
+                  ? 0
+                  : sq_session_close_file_and_leave(s, &cr.file_id, &close_status);
     /* The file may have shrunk while we read it: cut what we preallocated by offset. */
     if (!rc && !t.status && regular && ftruncate(fd, (off_t)t.size) != 0) {
         rc = SQ_ERR_IO;
@@ -874,30 +963,58 @@ int cmd_put(struct sq_session *s, const struct sq_options *o, const char *local,
         if (fl >= 0 && (fl & O_NONBLOCK))
             (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     }
-    struct smb2_create_response cr;
-    int rc = open_remote(s, o->path,
-                         FILE_WRITE_DATA | FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES |
-                             SMB2_SYNCHRONIZE,
-                         FILE_OVERWRITE_IF, &cr, f, "open");
-    if (rc) {
-        close(fd);
-        return rc;
-    }
     struct transfer t = {
         .session = s,
-        .file_id = cr.file_id,
         .fd = fd,
         .size = regular ? (uint64_t)st.st_size : UINT64_MAX,
         .sequential = !regular,
         .chunk = io_chunk(sq_session_info(s)->max_write, WRITE_CHUNK_MAX),
     };
+    /* The first chunk goes with the CREATE. It is read before anything is sent, so a file we
+     * cannot read leaves the remote one untouched. */
+    struct smb2_request first;
+    uint32_t first_len = 0;
+    int rc = t.size > 0 ? build_write(&t, &first, true, &first_len) : 0;
+    if (rc) {
+        if (!from_stdin)
+            close(fd);
+        if (rc != SQ_ERR_IO)
+            return conn_fail(f, "write", rc);
+        errno = t.io_errno ? t.io_errno : EIO;
+        return local_fail(f, "put", rc, "cannot read %s: %s", local);
+    }
+    struct smb2_create_response cr;
+    struct sq_reply first_reply;
+    rc = open_with_first_io(
+        s, o->path,
+        FILE_WRITE_DATA | FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES | SMB2_SYNCHRONIZE,
+        FILE_OVERWRITE_IF, first_len ? &first : NULL, "write", &cr, &first_reply, f);
+    if (rc) {
+        if (!from_stdin)
+            close(fd);
+        return rc;
+    }
+    t.file_id = cr.file_id;
+    if (first_len) {
+        if (first_reply.err)
+            t.err = first_reply.err;
+        else if (first_reply.status != STATUS_SUCCESS)
+            t.status = first_reply.status;
+        else
+            transfer_take_write(&t, first_len, first_reply.msg, first_reply.len);
+        sq_reply_clear(&first_reply);
+    }
     rc = run_transfer(s, &t);
     if (!rc)
         rc = t.err;
     if (!from_stdin)
         close(fd);
-    /* CLOSE makes the server commit what we wrote; its failure is the put's failure. */
-    int crc = smb2_conn_error(sq_session_conn(s)) ? 0 : close_handle(s, &cr.file_id);
+    /* CLOSE makes the server commit what we wrote; its failure is the put's failure. It
+     * goes with TREE_DISCONNECT and LOGOFF: one round trip ends the command. */
+    uint32_t close_status = 0;
+    int crc = smb2_conn_error(sq_session_conn(s))
+                  ? 0
+                  : sq_session_close_file_and_leave(s, &cr.file_id, &close_status);
     if (t.status)
         return op_fail(f, "write", t.status);
     if (rc == SQ_ERR_IO) {
@@ -908,5 +1025,7 @@ int cmd_put(struct sq_session *s, const struct sq_options *o, const char *local,
         return conn_fail(f, "write", rc);
     if (crc)
         return conn_fail(f, "close", crc);
+    if (close_status != STATUS_SUCCESS)
+        return op_fail(f, "close", close_status);
     return 0;
 }

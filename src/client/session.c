@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "auth/gss.h"
+#include "client/requests.h"
 #include "crypto/smbcrypto.h"
 #include "smb2/msg.h"
 #include "smb2/ntstatus.h"
@@ -655,17 +656,23 @@ int sq_session_open_observed(const struct sq_options *o, struct sq_session **out
 }
 
 /* Leaves the share and the session in one round trip: TREE_DISCONNECT and LOGOFF go out as
- * one (unrelated) compound, MS-SMB2 3.2.4.1.4, since neither needs the other's answer.
- * Best effort: whatever fails here the server cleans up when the connection closes. */
-static void leave_server(struct sq_session *s)
+ * one (unrelated) compound, MS-SMB2 3.2.4.1.4, since neither needs the other's answer; a
+ * CLOSE of the caller's last open file can lead the compound (the server processes a
+ * compound in order, 3.3.5.2.7, so the handle is closed before the tree goes). Whatever fails
+ * after the CLOSE is best effort: the server cleans up when the connection closes. Returns
+ * the CLOSE's outcome as sq_session_call does (0 when no CLOSE was asked for). */
+static int leave_server(struct sq_session *s, const struct smb2_file_id *close_id,
+                        uint32_t *close_status)
 {
-    struct smb2_request reqs[2];
-    struct sq_reply replies[2];
+    struct smb2_request reqs[3];
+    struct sq_reply replies[3];
     size_t count = 0;
     int rc = 0;
     memset(reqs, 0, sizeof(reqs));
     memset(replies, 0, sizeof(replies));
-    if (s->tree_connected) {
+    if (close_id)
+        rc = sq_req_close(&reqs[count++], close_id, false);
+    if (!rc && s->tree_connected) {
         rc = smb2_request_init(&reqs[count], SMB2_TREE_DISCONNECT, s->tree_id);
         if (!rc)
             rc = smb2_tree_disconnect_request_encode(&reqs[count].msg);
@@ -677,35 +684,58 @@ static void leave_server(struct sq_session *s)
             rc = smb2_logoff_request_encode(&reqs[count].msg);
         count++;
     }
+    s->tree_connected = false;
+    s->logged_on = false;
     if (rc) {
         for (size_t i = 0; i < count; i++)
             writer_free(&reqs[i].msg);
-        return;
+        return rc;
     }
     if (count == 0)
-        return;
-    sq_session_call(s, reqs, count, replies);
-    for (size_t i = 0; i < count; i++) {
+        return 0;
+    int call_rc = sq_session_call(s, reqs, count, replies);
+    if (close_id) {
+        /* The CLOSE's reply can have arrived even when the connection broke afterwards. */
+        rc = replies[0].done ? replies[0].err : call_rc ? call_rc : SQ_ERR_CLOSED;
+        *close_status = replies[0].done && !replies[0].err ? replies[0].status : 0;
+    }
+    for (size_t i = close_id ? 1 : 0; i < count; i++) {
         if (replies[i].done && !replies[i].err && replies[i].status) {
             char buf[NTSTATUS_FORMAT_SIZE];
             sq_log(SQ_LOG_DEBUG, "%s refused: %s",
                    reqs[i].command == SMB2_LOGOFF ? "LOGOFF" : "TREE_DISCONNECT",
                    ntstatus_str(replies[i].status, buf));
         }
-        sq_reply_clear(&replies[i]);
     }
+    for (size_t i = 0; i < count; i++)
+        sq_reply_clear(&replies[i]);
+    return rc;
+}
+
+static void log_disconnect(const struct sq_session *s)
+{
+    if (s->logged_on)
+        sq_log(SQ_LOG_INFO, "disconnecting session 0x%016llx",
+               (unsigned long long)smb2_conn_session_id(s->conn));
+}
+
+int sq_session_close_file_and_leave(struct sq_session *s, const struct smb2_file_id *id,
+                                    uint32_t *close_status)
+{
+    *close_status = 0;
+    if (smb2_conn_error(s->conn))
+        return smb2_conn_error(s->conn);
+    log_disconnect(s);
+    return leave_server(s, id, close_status);
 }
 
 void sq_session_close(struct sq_session *s)
 {
     if (!s)
         return;
-    if (s->logged_on)
-        sq_log(SQ_LOG_INFO, "disconnecting session 0x%016llx",
-               (unsigned long long)smb2_conn_session_id(s->conn));
-    if (s->conn && s->transport && !smb2_conn_error(s->conn)) {
-        leave_server(s);
-    }
+    log_disconnect(s);
+    if (s->conn && s->transport && !smb2_conn_error(s->conn))
+        (void)leave_server(s, NULL, NULL);
     smb2_conn_free(s->conn);
     transport_close(s->transport);
     free(s);

@@ -6,7 +6,8 @@
 # in clear; Samba's own smbclient --client-protection=encrypt shows exactly the same. Anywhere
 # else "partial" would mean requests went unprotected.
 # Over QUIC the gateway stands between, and smbstatus shows the same (the 3.0.2 cases are TCP-only).
-# Last, smbd's own request log shows which requests `ls` sends and how they are compounded.
+# Last, smbd's own request log shows which requests `ls`, `get` and `put` send and how they are
+# compounded.
 # (A FIFO that nobody reads would hold the session open without racing, but `smbquic get` does
 # not write to pipes yet.)
 # shellcheck source=testlib.sh
@@ -63,19 +64,50 @@ fi
 
 # The requests as the server sees them: `ls` of a small directory is one compound of CREATE and
 # two QUERY_DIRECTORY (the second only learns STATUS_NO_MORE_FILES, so it saves a round trip),
-# then CLOSE; leaving is TREE_DISCONNECT and LOGOFF in one compound, both answered with success.
+# then CLOSE with TREE_DISCONNECT and LOGOFF in one compound, all answered with success.
+# get and put send the first READ or WRITE related to their CREATE and end the same way: a
+# small file costs two round trips after the tree connect, a larger one a READ per further
+# MiB (pipelined: smbd may log those interleaved); an empty file's READ learns
+# STATUS_END_OF_FILE.
 samba_start signing-mandatory || die "samba_start signing-mandatory"
 samba_log_requests || die "samba_log_requests"
 mkdir "$SAMBA_SHARE_DIR/small"
 : >"$SAMBA_SHARE_DIR/small/a.txt"
+head -c 3000000 /dev/urandom >"$SAMBA_SHARE_DIR/small/three.bin"
 as_share_owner "$SAMBA_SHARE_DIR/small"
+# requests_of DESC WANT CMD...: runs smbquic CMD... and compares what smbd saw after TCON.
+requests_of() {
+    local desc=$1 want=$2 start_line requests
+    shift 2
+    start_line=$(wc -l <"$SAMBA_LOG")
+    smbq "$@" -o "$(opts)"
+    expect_ok "$desc"
+    requests=$(samba_requests_since "$start_line")
+    expect_eq "${requests#*\[1\] TCON}" "$want" "the server saw $desc as: $want ($requests)"
+}
+leave="[3] CLOSE =OK TDIS =OK LOGOFF =OK"
+requests_of "ls of a small directory" \
+    " =OK [3] CREATE =OK QUERY_DIRECTORY =OK QUERY_DIRECTORY $leave" ls "$UNC/small"
+requests_of "get of an empty file" " =OK [2] CREATE =OK READ =END_OF_FILE $leave" \
+    get "$UNC/small/a.txt" "$TEST_TMP/a.txt"
+expect_true "the empty file arrived empty" test -f "$TEST_TMP/a.txt" -a ! -s "$TEST_TMP/a.txt"
 start_line=$(wc -l <"$SAMBA_LOG")
-smbq ls "$UNC/small" -o "$(opts)"
-expect_ok "ls of a small directory"
+smbq get "$UNC/small/three.bin" "$TEST_TMP/three.bin" -o "$(opts)"
+expect_ok "get of a 3,000,000-byte file"
 requests=$(samba_requests_since "$start_line")
-expect_eq "${requests#*\[1\] TCON}" \
-    " =OK [3] CREATE =OK QUERY_DIRECTORY =OK QUERY_DIRECTORY [1] CLOSE =OK [2] TDIS =OK LOGOFF =OK" \
-    "the server saw ls as CREATE+QUERY_DIRECTORY x2, CLOSE, then TDIS+LOGOFF ($requests)"
+requests=${requests#*\[1\] TCON =OK }
+expect_eq "${requests%% \[1\] READ*}|$(grep -o '\[1\] READ' <<<"$requests" | wc -l)|${requests: -${#leave}}" \
+    "[2] CREATE =OK READ =OK|2|$leave" \
+    "the server saw the get of a 3,000,000-byte file as CREATE+READ, 2 READs, then $leave ($requests)"
+expect_true "the file arrived intact" cmp "$SAMBA_SHARE_DIR/small/three.bin" "$TEST_TMP/three.bin"
+printf 'small\n' >"$TEST_TMP/up.txt"
+requests_of "put of a small file" " =OK [2] CREATE =OK WRITE =OK $leave" \
+    put "$TEST_TMP/up.txt" "$UNC/small/up.txt"
+expect_true "the small file arrived intact" cmp "$TEST_TMP/up.txt" "$SAMBA_SHARE_DIR/small/up.txt"
+: >"$TEST_TMP/empty.txt"
+requests_of "put of an empty file" " =OK [1] CREATE =OK $leave" \
+    put "$TEST_TMP/empty.txt" "$UNC/small/up.txt"
+expect_true "the empty put emptied the file" test ! -s "$SAMBA_SHARE_DIR/small/up.txt"
 samba_stop
 
 test_done

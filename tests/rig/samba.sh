@@ -422,8 +422,9 @@ samba_log_requests() {
 # samba_requests_since LINE: the requests smbd logged after line LINE of $SAMBA_LOG (take
 # `wc -l <"$SAMBA_LOG"` before the client runs) as one line of words: "[N]" starts a message
 # of N requests (a compound when N > 1), then each request's command (SMB2_OP_ name without the
-# prefix), each followed by "=STATUS" when it succeeded (NT_STATUS_ name without the prefix;
-# Samba logs error answers elsewhere).
+# prefix), each followed by "=STATUS" (NT_STATUS_ name without the prefix) when smbd logs its
+# answer there: successes, and errors a handler returns as a normal answer (END_OF_FILE,
+# MORE_PROCESSING_REQUIRED); other errors Samba logs elsewhere.
 samba_requests_since() {
     tail -n "+$(($1 + 1))" "$SAMBA_LOG" | sed -n -E \
         -e 's/^smbd_smb2_request idx\[1\] of ([0-9]+) vectors.*/V\1/p' \

@@ -13,12 +13,14 @@ MODES
   flip-data          first frame of 64 KiB or more (a READ response, plain or encrypted):
                      flip the last byte (signed data no longer matches its signature; encrypted
                      data no longer authenticates)
-  flip-signature-N   first plain response to command N with the SIGNED flag: flip a signature byte
+  flip-signature-N   first plain response to command N with the SIGNED flag, alone or in a
+                     compound: flip a signature byte
   flip-negotiate-guid  the NEGOTIATE response: flip a byte of the ServerGuid (SMB 3.1.1
                      pre-authentication integrity, or 3.0.x VALIDATE_NEGOTIATE_INFO, must notice)
-  strip-signature-N  first plain response to command N with the SIGNED flag: clear the flag and
-                     zero the signature (a man in the middle removing protection)
-Commands: 1 SESSION_SETUP, 3 TREE_CONNECT, 5 CREATE, 8 READ, 14 QUERY_DIRECTORY.
+  strip-signature-N  first plain response to command N with the SIGNED flag, alone or in a
+                     compound: clear the flag and zero the signature (a man in the middle
+                     removing protection)
+Commands: 1 SESSION_SETUP, 3 TREE_CONNECT, 5 CREATE, 8 READ, 9 WRITE, 14 QUERY_DIRECTORY.
 """
 
 import os
@@ -62,25 +64,34 @@ def tamper(frame, mode, logpath):
             log(logpath, "tampered: flipped a ServerGuid byte of the NEGOTIATE response")
             return bytes(body)
         kind, _, command = mode.rpartition("-")
-        if len(body) < 64 or body[:4] != SMB2_MAGIC:
-            return frame
-        (cmd,) = struct.unpack_from("<H", body, 12)
-        (flags,) = struct.unpack_from("<I", body, 16)
-        (status,) = struct.unpack_from("<I", body, 8)
-        if cmd != int(command) or not flags & SIGNED or status == 0x00000103:  # not STATUS_PENDING
+        # A compound carries several responses, each with its own header and signature,
+        # chained by NextCommand (MS-SMB2 3.3.4.1.3): look at each.
+        at = 0
+        while at + 64 <= len(body) and body[at:at + 4] == SMB2_MAGIC:
+            (cmd,) = struct.unpack_from("<H", body, at + 12)
+            (flags,) = struct.unpack_from("<I", body, at + 16)
+            (status,) = struct.unpack_from("<I", body, at + 8)
+            (next_command,) = struct.unpack_from("<I", body, at + 20)
+            # not STATUS_PENDING: the interim response of an async operation
+            if cmd == int(command) and flags & SIGNED and status != 0x00000103:
+                break
+            if next_command == 0:
+                return frame
+            at += next_command
+        else:
             return frame
         if kind == "flip-signature":
-            body[48 + 5] ^= 0x40
+            body[at + 48 + 5] ^= 0x40
             what = "flipped a signature byte"
         elif kind == "strip-signature":
-            struct.pack_into("<I", body, 16, flags & ~SIGNED)
-            body[48:64] = bytes(16)
+            struct.pack_into("<I", body, at + 16, flags & ~SIGNED)
+            body[at + 48:at + 64] = bytes(16)
             what = "cleared the SIGNED flag and zeroed the signature"
         else:
             raise SystemExit("tamper_proxy: unknown mode " + mode)
         done = True
-        log(logpath, "tampered: %s of a response to command %d (status 0x%08x)"
-            % (what, cmd, status))
+        log(logpath, "tampered: %s of a response to command %d (status 0x%08x)%s"
+            % (what, cmd, status, " in a compound" if at else ""))
         return bytes(body)
 
 
