@@ -2,7 +2,8 @@
 # `smbquic status MOUNTPOINT` against a real mount: what it reports (transport, dialect, cipher,
 # connection id over QUIC, counters), that its counters measure operations (a stat of a new file
 # is one CREATE+QUERY_INFO+CLOSE compound; `ls -l` of 5,000 entries takes at most 20 requests;
-# `cat` of a small file), that asking sends nothing to the server, who may ask, and its errors.
+# `cat` of a small file), that asking sends nothing to the server, who may ask, and its errors;
+# then the mount's readahead window: 8 MiB on loopback, 64 MiB through a 120 ms path (QUIC).
 # shellcheck source=mountlib.sh
 . "$(dirname "$0")/mountlib.sh"
 mount_require fs
@@ -111,6 +112,36 @@ run "$SMBQUIC" status "$M/big"
 expect_ok "status of a directory inside the mount"
 expect_eq "$(field mountpoint)" "$M" "found from a path inside"
 
+# The readahead window follows the round trip measured while mounting (fs.c,
+# readahead_kb_for): 8 MiB on loopback.
+readahead_kb() { cat "/sys/class/bdi/$(mountpoint -d "$1")/read_ahead_kb"; }
+expect_eq "$(readahead_kb "$M")" 8192 "readahead window on loopback: 8 MiB"
+
 run umount "$M"
 expect_ok "umount"
+
+# Through a 120 ms path (udp-impair, 60 ms each way) the window grows to its 64 MiB ceiling,
+# and a sequential read through it arrives intact.
+if quic_mode && [ -n "${UDP_IMPAIR:-}" ] && [ -x "$UDP_IMPAIR" ]; then
+    "$UDP_IMPAIR" --listen 127.0.0.1:0 --target "127.0.0.1:$QGW_PORT" --delay 60 \
+        --ready-file "$TEST_TMP/relay.port" 2>"$TEST_TMP/relay.log" &
+    relay_pid=$!
+    rig_cleanup_add "kill $relay_pid 2>/dev/null"
+    for ((i = 0; i < 200; i++)); do
+        [ -s "$TEST_TMP/relay.port" ] && break
+        sleep 0.02
+    done
+    make_random "$SAMBA_SHARE_DIR/far.bin" 16M
+    as_share_owner "$SAMBA_SHARE_DIR/far.bin"
+    far_opts=$(opts | sed "s/port=$QGW_PORT/port=$(cat "$TEST_TMP/relay.port")/")
+    mq "$UNC" "$M" -o "$far_opts"
+    expect_ok "mount through a 120 ms path"
+    expect_eq "$(readahead_kb "$M")" 65536 "readahead window through a 120 ms path: 64 MiB"
+    expect_eq "$(sha256 "$M/far.bin")" "$(sha256 "$SAMBA_SHARE_DIR/far.bin")" \
+        "a 16 MiB file read through it arrives intact"
+    run umount "$M"
+    expect_ok "umount"
+    kill "$relay_pid" 2>/dev/null
+    wait "$relay_pid" 2>/dev/null
+fi
 test_done
