@@ -300,10 +300,11 @@ done
 # get or put but its data) plus the round trips a cold connection needs to move the file when
 # its congestion window starts at BBR's minimum of 4 datagrams (this rig's datagrams are
 # 65,487 bytes once PMTUD has probed loopback's MTU; a 1,500-byte internet path starts at RFC
-# 9002's 12,000 bytes and would do worse) and doubles every round trip (Startup) until each
-# round trip carries the best rate this run saw for that operation over QUIC (loopback, or a
-# relay path's data phase: this machine's CPU is the limit there). A ratio target above the bound's ratio cannot be met here by any
-# window size or sender tuning that keeps to the RFCs.
+# 9002's 12,000 bytes and would do worse) and doubles every round trip (slow start, RFC 9002
+# 7.3.1; BBR's Startup grows no faster) until each round trip carries the best rate this run
+# saw for that operation over QUIC (loopback, or a relay path's data phase: this machine's CPU
+# is the limit there). A ratio target above the bound's ratio cannot be met here by any window
+# size or sender tuning that keeps to RFC 9002.
 data_rate() { # PATH OP: MiB/s of the data phase (seconds minus the info row), "" if unknown
     local t s
     t=$(secs_of "$1" "smbquic quic" "$2")
