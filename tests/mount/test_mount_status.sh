@@ -129,10 +129,7 @@ if quic_mode && [ -n "${UDP_IMPAIR:-}" ] && [ -x "$UDP_IMPAIR" ]; then
         --ready-file "$TEST_TMP/relay.port" 2>"$TEST_TMP/relay.log" &
     relay_pid=$!
     rig_cleanup_add "kill $relay_pid 2>/dev/null"
-    for ((i = 0; i < 200; i++)); do
-        [ -s "$TEST_TMP/relay.port" ] && break
-        sleep 0.02
-    done
+    wait_for_file "$TEST_TMP/relay.port" || die "udp-impair did not start: $(cat "$TEST_TMP/relay.log")"
     make_random "$SAMBA_SHARE_DIR/far.bin" 16M
     as_share_owner "$SAMBA_SHARE_DIR/far.bin"
     far_opts=$(opts | sed "s/port=$QGW_PORT/port=$(cat "$TEST_TMP/relay.port")/")

@@ -340,6 +340,17 @@ sha256() {
     sha256sum "$1" | cut -d' ' -f1
 }
 
+# wait_for_file FILE: waits up to 4 s for FILE to exist and be non-empty (a helper's
+# ready or port file); returns 1 if it never does.
+wait_for_file() {
+    local i
+    for ((i = 0; i < 200; i++)); do
+        [ -s "$1" ] && return 0
+        sleep 0.02
+    done
+    return 1
+}
+
 # make_random FILE SIZE (head -c syntax, e.g. 64M)
 make_random() {
     head -c "$2" /dev/urandom >"$1" || die "cannot write $1"
