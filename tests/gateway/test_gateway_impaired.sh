@@ -20,17 +20,14 @@ mib=$((1024 * 1024))
 
 # through DESC IMPAIRMENTS...: a 16 MiB echo through the relay.
 through() {
-    local desc=$1 relay i
+    local desc=$1 relay
     shift
     rm -f "$TEST_TMP/relay.port"
     "$UDP_IMPAIR" --listen 127.0.0.1:0 --target "127.0.0.1:$GATEWAY_PORT" --delay 25 --seed 7 \
         "$@" --ready-file "$TEST_TMP/relay.port" --stats-file "$TEST_TMP/relay.stats" \
         2>"$TEST_TMP/relay.err" &
     relay=$!
-    for ((i = 0; i < 100; i++)); do
-        [ -s "$TEST_TMP/relay.port" ] && break
-        sleep 0.05
-    done
+    wait_for_file "$TEST_TMP/relay.port" || die "udp-impair did not start: $(cat "$TEST_TMP/relay.err")"
     local start=$SECONDS
     "$QUIC_PROBE" --connect "127.0.0.1:$(cat "$TEST_TMP/relay.port")" --servername smb.test \
         --cafile "$CERT_CA" --echo $((16 * mib)) --timeout 120 >"$TEST_TMP/probe.out" \

@@ -33,12 +33,8 @@ start_proxy() { # MODE
     python3 "$RIG_DIR/tamper_proxy.py" "$TEST_TMP/proxy.port" "$SAMBA_PORT" "$1" \
         "$TEST_TMP/proxy.log" 2>>"$TEST_TMP/proxy.err" &
     PROXY_PID=$!
-    local i
-    for ((i = 0; i < 100; i++)); do
-        [ -s "$TEST_TMP/proxy.port" ] && break
-        sleep 0.05
-    done
-    PROXY_PORT=$(cat "$TEST_TMP/proxy.port" 2>/dev/null) || die "tamper proxy did not start"
+    wait_for_file "$TEST_TMP/proxy.port" || die "tamper proxy did not start"
+    PROXY_PORT=$(cat "$TEST_TMP/proxy.port")
 }
 stop_proxy() {
     if [ -n "$PROXY_PID" ]; then

@@ -132,16 +132,13 @@ expect_line "quic handshake: skipped" "check: the handshake is skipped"
 
 HELPER_PID=
 start_helper() { # PORTFILE CMD...: run a helper in the background until stop_helper
-    local portfile=$1 i
+    local portfile=$1
     shift
     rm -f "$portfile"
     "$@" 2>"$TEST_TMP/helper.err" &
     HELPER_PID=$!
-    for ((i = 0; i < 100; i++)); do
-        [ -s "$portfile" ] && break
-        sleep 0.05
-    done
-    HELPER_PORT=$(cat "$portfile" 2>/dev/null) || die "helper did not start: $* ($(cat "$TEST_TMP/helper.err"))"
+    wait_for_file "$portfile" || die "helper did not start: $* ($(cat "$TEST_TMP/helper.err"))"
+    HELPER_PORT=$(cat "$portfile")
 }
 stop_helper() {
     if [ -n "$HELPER_PID" ]; then

@@ -51,7 +51,7 @@ as_share_owner "$SAMBA_SHARE_DIR/ref.bin"
 # ---- the relay: one per command, kept until the end of its scenario ----
 RELAY_PIDS=()
 relay_start() { # NAME ARGS...: exports RELAY_PORT and RELAY_STATS
-    local name=$1 i
+    local name=$1
     shift
     local ready=$TEST_TMP/relay.$name.port
     RELAY_STATS=$TEST_TMP/relay.$name.stats
@@ -59,11 +59,8 @@ relay_start() { # NAME ARGS...: exports RELAY_PORT and RELAY_STATS
     "$UDP_IMPAIR" --listen 127.0.0.1:0 --target "127.0.0.1:$QGW_PORT" --seed "$SEED" \
         --ready-file "$ready" --stats-file "$RELAY_STATS" "$@" 2>"$TEST_TMP/relay.$name.log" &
     RELAY_PIDS+=($!)
-    for ((i = 0; i < 200; i++)); do
-        [ -s "$ready" ] && break
-        sleep 0.02
-    done
-    RELAY_PORT=$(cat "$ready" 2>/dev/null) || die "udp-impair did not start: $(cat "$TEST_TMP/relay.$name.log")"
+    wait_for_file "$ready" || die "udp-impair did not start: $(cat "$TEST_TMP/relay.$name.log")"
+    RELAY_PORT=$(cat "$ready")
 }
 relays_stop() {
     local pid

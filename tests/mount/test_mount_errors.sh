@@ -136,10 +136,7 @@ while True:
 PY
 silent_pid=$!
 rig_cleanup_add "kill $silent_pid 2>/dev/null || true"
-for ((i = 0; i < 100; i++)); do
-    [ -s "$TEST_TMP/silent.port" ] && break
-    sleep 0.05
-done
+wait_for_file "$TEST_TMP/silent.port" || die "the silent UDP server did not start"
 silent_port=$(cat "$TEST_TMP/silent.port")
 
 # password= in -o, also hidden from mount(8)'s way of calling the helper (separate -o).

@@ -340,11 +340,11 @@ sha256() {
     sha256sum "$1" | cut -d' ' -f1
 }
 
-# wait_for_file FILE: waits up to 4 s for FILE to exist and be non-empty (a helper's
-# ready or port file); returns 1 if it never does.
+# wait_for_file FILE: waits up to 10 s (a loaded sanitizer run starts helpers slowly) for
+# FILE to exist and be non-empty (a helper's ready or port file); returns 1 if it never does.
 wait_for_file() {
     local i
-    for ((i = 0; i < 200; i++)); do
+    for ((i = 0; i < 500; i++)); do
         [ -s "$1" ] && return 0
         sleep 0.02
     done
