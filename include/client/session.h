@@ -85,6 +85,14 @@ int sq_session_close_file_and_leave(struct sq_session *s, const struct smb2_file
 struct smb2_conn *sq_session_conn(struct sq_session *s);
 /* The transport's smoothed round-trip time in microseconds, 0 when unknown. */
 uint64_t sq_session_rtt_us(struct sq_session *s);
+/* The rate one client thread moves data at (bench/quic.sh: ~650 MiB/s on loopback). get and
+ * put keep this rate times the round trip in flight, and a mount reads that far ahead. */
+#define SQ_IO_TARGET_RATE (600ull * 1024 * 1024) /* bytes per second */
+/* The bytes in flight that keep a path with this round trip busy at SQ_IO_TARGET_RATE. */
+static inline uint64_t sq_io_bytes_in_flight(uint64_t rtt_us)
+{
+    return rtt_us * SQ_IO_TARGET_RATE / 1000000;
+}
 uint32_t sq_session_tree_id(const struct sq_session *s);
 const struct sq_session_info *sq_session_info(const struct sq_session *s);
 

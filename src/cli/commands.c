@@ -23,8 +23,8 @@
 #define READ_CHUNK_MAX  (1024u * 1024u)
 #define WRITE_CHUNK_MAX (1024u * 1024u)
 /* READs or WRITEs in flight: enough to cover the path's bandwidth-delay product at
- * IO_TARGET_RATE, what one client thread moves (bench/quic.sh: ~650 MiB/s on loopback), sized
- * from the transport's round-trip estimate when the transfer starts. At least IO_WINDOW_MIN
+ * SQ_IO_TARGET_RATE (include/client/session.h), sized from the transport's round-trip
+ * estimate when the transfer starts. At least IO_WINDOW_MIN
  * (30 MiB in 1 MiB chunks: a 16 deep pipeline capped a 100 ms path near 160 MiB/s, and a LAN
  * server's own latency needs some depth); at most IO_WINDOW_MAX, which stays under QUIC's
  * largest receive windows (64 MiB: src/transport/quic.c, smbquic-gateway's GW_RX_WINDOW_MAX)
@@ -32,7 +32,6 @@
  * (1,024 credits of 64 KiB) covers IO_WINDOW_MAX chunks of 1 MiB. */
 #define IO_WINDOW_MIN   30
 #define IO_WINDOW_MAX   60
-#define IO_TARGET_RATE  (600ull * 1024 * 1024) /* bytes per second */
 /* Requests one call of transfer_issue sends at most. Building a WRITE (reading 1 MiB of the
  * file, signing it, queueing it for QUIC) takes a few milliseconds; filling a 60-deep window
  * in one go took about 260 ms in which no datagram was read: the server's first ACKs waited,
@@ -824,7 +823,7 @@ static uint32_t io_chunk(uint32_t server_max, uint32_t cap)
 /* Requests to keep in flight for a path of this round-trip time (see IO_WINDOW_MIN). */
 static unsigned io_window(uint64_t rtt_us, uint32_t chunk)
 {
-    uint64_t bytes = rtt_us * IO_TARGET_RATE / 1000000;
+    uint64_t bytes = sq_io_bytes_in_flight(rtt_us);
     uint64_t n = (bytes + chunk - 1) / chunk;
     return n < IO_WINDOW_MIN ? IO_WINDOW_MIN : n > IO_WINDOW_MAX ? IO_WINDOW_MAX : (unsigned)n;
 }

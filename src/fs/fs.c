@@ -43,13 +43,12 @@
 /* Sequential reads: the kernel caps a FUSE mount's readahead at 128 KiB (VM_READAHEAD_PAGES)
  * whatever max_readahead says, so each READ would be 128 KiB, one after another. A window of
  * several 1 MiB reads (max_pages) in flight is what hides the round trip: READAHEAD_MIN_KB on
- * a LAN, and on a long path the round trip measured while mounting times READAHEAD_RATE (the
- * rate `smbquic get` aims at), up to READAHEAD_MAX_KB. Measured through a 100 ms relay
+ * a LAN, and on a long path the round trip measured while mounting times SQ_IO_TARGET_RATE
+ * (the rate `smbquic get` aims at), up to READAHEAD_MAX_KB. Measured through a 100 ms relay
  * (udp-impair) on loopback: 8 MiB read a 256 MiB file at 92 MiB/s, which is 8 MiB per
  * round trip. Only root may change it (sysfs); a user mount keeps the kernel's default. */
 #define READAHEAD_MIN_KB 8192u
 #define READAHEAD_MAX_KB 65536u
-#define READAHEAD_RATE   (600ull * 1024 * 1024) /* bytes per second */
 /* Readahead requests are "background" ones: the kernel keeps at most max_background queued
  * and stops async readahead at congestion_threshold, so both leave room for the largest
  * window in 1 MiB reads. */
@@ -3180,7 +3179,7 @@ static bool our_dev(const struct fs *fs, struct find_dev *f)
 /* The readahead window for a path with this round trip (see READAHEAD_MIN_KB). */
 static unsigned readahead_kb_for(uint64_t rtt_us)
 {
-    uint64_t kb = rtt_us * READAHEAD_RATE / 1000000 / 1024;
+    uint64_t kb = sq_io_bytes_in_flight(rtt_us) / 1024;
     kb = (kb + 1023) / 1024 * 1024; /* whole 1 MiB reads */
     return kb < READAHEAD_MIN_KB ? READAHEAD_MIN_KB : kb > READAHEAD_MAX_KB ? READAHEAD_MAX_KB
                                                                             : (unsigned)kb;
