@@ -53,7 +53,9 @@ enum transport_quic_stage {
     QUIC_STAGE_RESOLVE = 1, /* name resolution */
     QUIC_STAGE_UDP,         /* the server's UDP port is unreachable (ICMP) */
     QUIC_STAGE_HANDSHAKE,   /* no answer, wrong ALPN, TLS failure other than the certificate */
-    QUIC_STAGE_CERTIFICATE, /* the server's certificate, or the server refused ours */
+    QUIC_STAGE_CERTIFICATE, /* the server's certificate did not verify */
+    QUIC_STAGE_CLIENT_CERTIFICATE, /* the server refused our client certificate (or its
+                                    * absence) with a TLS alert */
 };
 
 struct transport_quic_params {

@@ -108,8 +108,9 @@ static enum check_line failing_line(const struct sq_failure *f, bool quic)
     }
 }
 
-/* What to try for a stage that failed with this detail (the failure's one-line reason). */
-static const char *hint_for(enum check_line l, bool quic, const char *detail)
+/* What to try for the stage that failed; f (NULL before a session was tried) tells a refused
+ * client certificate from a server certificate that did not verify. */
+static const char *hint_for(enum check_line l, bool quic, const struct sq_failure *f)
 {
     switch (l) {
     case LINE_RESOLVE: return "check the server name and the resolver (/etc/resolv.conf)";
@@ -122,7 +123,7 @@ static const char *hint_for(enum check_line l, bool quic, const char *detail)
                "SMB over QUIC server?";
     case LINE_CERTIFICATE:
         /* The server refusing our client certificate is not about trusting the server's. */
-        if (strstr(detail, "client-certificate policy"))
+        if (f && strcmp(f->stage_name, "client certificate") == 0)
             return "the server wants a client certificate it accepts: give it with cert= and "
                    "key=";
         return "trust a private CA with cafile=, name the server with servername= when "
@@ -149,7 +150,7 @@ int cmd_check(const struct sq_options *o, struct sq_failure *f)
     if (gai != 0) {
         printf("name resolution: FAILED: cannot resolve %s: %s\n", o->server,
                gai_strerror(gai));
-        printf("  hint: %s\n", hint_for(LINE_RESOLVE, c.quic, ""));
+        printf("  hint: %s\n", hint_for(LINE_RESOLVE, c.quic, NULL));
         return sq_fail(f, SQ_STAGE_RESOLVE, "name resolution", SQ_ERR_RESOLVE, 0,
                        "cannot resolve %s: %s", o->server, gai_strerror(gai));
     }
@@ -187,7 +188,7 @@ int cmd_check(const struct sq_options *o, struct sq_failure *f)
         print_ok(&c, (enum check_line)l, "the server answered");
     const char *what = strstr(f->detail, " failed: ");
     printf("%s: FAILED: %s\n", line_name(bad, c.quic), what ? what + 9 : f->detail);
-    printf("  hint: %s\n", hint_for(bad, c.quic, f->detail));
+    printf("  hint: %s\n", hint_for(bad, c.quic, f));
     /* The ALPN is checked once the handshake is over, so a server that completed it but
      * picked no "smb" did pass the certificate checks (the transport's message says so). */
     bool cert_passed = bad == LINE_HANDSHAKE && strstr(f->detail, "did not select ALPN");

@@ -533,6 +533,8 @@ static int quic_stage_fail(struct sq_failure *f, enum transport_quic_stage stage
         return sq_fail(f, SQ_STAGE_CONNECT, "udp", rc, 0, "%s", why);
     case QUIC_STAGE_CERTIFICATE:
         return sq_fail(f, SQ_STAGE_CERTIFICATE, "certificate", rc, 0, "%s", why);
+    case QUIC_STAGE_CLIENT_CERTIFICATE:
+        return sq_fail(f, SQ_STAGE_CERTIFICATE, "client certificate", rc, 0, "%s", why);
     case QUIC_STAGE_HANDSHAKE:
         break;
     }

@@ -1036,7 +1036,7 @@ static void handshake_failure(struct quic_transport *q, int err, enum transport_
         if (code == GNUTLS_A_ACCESS_DENIED || code == GNUTLS_A_CERTIFICATE_REQUIRED ||
             code == GNUTLS_A_BAD_CERTIFICATE || code == GNUTLS_A_UNSUPPORTED_CERTIFICATE ||
             code == GNUTLS_A_CERTIFICATE_UNKNOWN) {
-            *stage = QUIC_STAGE_CERTIFICATE;
+            *stage = QUIC_STAGE_CLIENT_CERTIFICATE;
             snprintf(why, why_len,
                      "access denied by the server's client-certificate policy (TLS alert %u: "
                      "%s)",

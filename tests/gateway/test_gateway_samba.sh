@@ -83,7 +83,7 @@ cert_case() {
         expect_true "$desc: audit says allowed by $shown" grep -qF " result=allowed rule=$shown " <<<"$line"
         expect_true "$desc: audit has the client's connection id" grep -qF " conn=$(field connection_id) " <<<"$line"
     else
-        expect_failure_match 7 "access denied by the server's client-certificate policy" "$desc: smbquic reports the refusal"
+        expect_failure_match 7 "^smbquic: client certificate failed: access denied by the server's client-certificate policy" "$desc: smbquic reports the refusal"
         expect_true "$desc: audit says denied by $shown" grep -qF " result=denied rule=$shown " <<<"$line"
     fi
 }
