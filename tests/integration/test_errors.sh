@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Failures give the documented exit status and exactly one line naming the stage and status:
 # wrong password, unknown user, unknown share, missing file, a full local disk, refused
-# connection, usage errors, and `seal` against a server with encryption turned off.
+# connection, usage errors, a server that refuses a put's CLOSE, and `seal` against a server
+# with encryption turned off.
 # shellcheck source=testlib.sh
 . "$(dirname "$0")/../rig/testlib.sh"
 rig_require
 
-samba_start default || die "samba_start default"
+# smbd with a fault: closing a written file named close-fails-* reports ENOSPC. meson passes
+# the built object; by hand it is found beside the smbquic being tested (BUILD/src/cli).
+: "${SMBD_CLOSE_FAILS:=$(dirname "$SMBQUIC")/../../tests/integration/smbd_close_fails.so}"
+[ -f "$SMBD_CLOSE_FAILS" ] || die "no $SMBD_CLOSE_FAILS: build tests/rig/smbd_close_fails.c (ninja) or set SMBD_CLOSE_FAILS"
+SAMBA_PRELOAD=$SMBD_CLOSE_FAILS samba_start default || die "samba_start default"
 
 PASSWD_OVERRIDE=wrong-password smbq ls "$UNC" -o "$(opts)"
 expect_failure 5 "smbquic: session setup failed: STATUS_LOGON_FAILURE (wrong user name or password)" \
@@ -52,6 +57,16 @@ smbq put "$TEST_TMP/does-not-exist" "$UNC/x.txt" -o "$(opts)"
 expect_true "put of a missing local file fails" test "$RC" -ne 0
 expect_true "put of a missing local file creates nothing on the server" \
     test ! -e "$SAMBA_SHARE_DIR/x.txt"
+
+# The server refuses the CLOSE (as a full quota can at close): the WRITEs all succeeded, but
+# the put is done only when the server has committed the file, so it fails, naming the CLOSE.
+head -c 3000000 /dev/urandom >"$TEST_TMP/close-fails.bin"
+smbq put "$TEST_TMP/close-fails.bin" "$UNC/close-fails-put.bin" -o "$(opts)"
+expect_failure 1 "smbquic: close failed: STATUS_DISK_FULL (disk full)" \
+    "put whose CLOSE the server refuses"
+smbq put "$TEST_TMP/close-fails.bin" "$UNC/close-ok-put.bin" -o "$(opts)"
+expect_ok "the same put to another name succeeds (only that file's close fails)"
+expect_true "... and arrives intact" cmp -s "$TEST_TMP/close-fails.bin" "$SAMBA_SHARE_DIR/close-ok-put.bin"
 
 # Nothing listens on a closed port: could not connect (TCP refused; over QUIC the ICMP port
 # unreachable of a closed UDP port).

@@ -31,6 +31,9 @@
 #   smb3-min             server min protocol = SMB3_00 (for vers= tests), otherwise as
 #                        signing-mandatory
 #
+# SAMBA_PRELOAD, when set, is a shared object smbd is started with (LD_PRELOAD): a fault the
+# test injects into a real server (tests/rig/smbd_close_fails.c).
+#
 # Hooks: a script that defines samba_after_start has it run once smbd accepts connections (all
 # the variables above are set; if it fails, samba_start stops smbd and fails), and one that
 # defines samba_before_stop has it run first thing in samba_stop whenever an instance is up
@@ -300,8 +303,9 @@ samba_start() {
         fi
         SAMBA_LOG=$dir/log/smbd.stdout
         # smbd signals its whole process group when it exits: give it a session of its own
-        # (setsid execs in place, so $! is smbd's PID).
-        setsid smbd --foreground --no-process-group --debug-stdout -s "$dir/smb.conf" \
+        # (env and setsid exec in place, so $! is smbd's PID).
+        env ${SAMBA_PRELOAD:+LD_PRELOAD="$SAMBA_PRELOAD"} \
+            setsid smbd --foreground --no-process-group --debug-stdout -s "$dir/smb.conf" \
             </dev/null >"$SAMBA_LOG" 2>&1 &
         pid=$!
         # Not a job of this shell: no "Terminated" notice when samba_stop kills it.
