@@ -66,6 +66,13 @@
 #define MAX_GSO_SEGMENTS 44
 /* Send quanta (ngtcp2_conn_get_send_quantum) one sending pass may use; see write_packets. */
 #define PACING_QUANTA 4
+/* Roaming (RFC 9000 9: connection migration). When the path may have broken (a send failed
+ * with "network unreachable" and the like, or nothing arrived for a probe timeout while
+ * packets were in flight), ask the kernel which source address it would use for the server
+ * now; if that is not the socket's, move the connection there. At most one such check every
+ * PATH_CHECK_INTERVAL_MS: a new address comes a few milliseconds before its route, and a path
+ * that is merely lossy or blacked out must not cost more than a few system calls. */
+#define PATH_CHECK_INTERVAL_MS 50
 
 /* Path MTU discovery (RFC 9000 14.3) tries these UDP payload sizes in turn, each only if
  * every smaller one got through: ngtcp2's defaults (1406, 1452: Ethernet behind PPPoE or IPv6
@@ -117,6 +124,11 @@ struct quic_transport {
     bool gso_ok;
     bool gro_ok;
     bool socket_holds_window; /* the kernel receive buffer got RECV_WINDOW_MAX (read_packets) */
+    /* Roaming: see PATH_CHECK_INTERVAL_MS. */
+    bool path_suspect;             /* a send or ICMP error said the path is gone */
+    ngtcp2_tstamp last_recv_ts;    /* when a datagram last arrived */
+    ngtcp2_tstamp last_path_check; /* when check_path last ran */
+    uint64_t migrations;
     /* Counters for the debug log at close. */
     uint64_t stream_blocked;  /* writes refused by the server's flow control */
     uint64_t cwnd_limited;    /* write loops that ended with data left but nothing to send */
@@ -228,6 +240,36 @@ static int ring_vec(const struct ring *r, size_t off, ngtcp2_vec v[2])
     return 2;
 }
 
+/* ---- addresses ---- */
+
+static void format_addr(const struct sockaddr_storage *ss, char *out, size_t len)
+{
+    char a[INET6_ADDRSTRLEN] = "?";
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+        snprintf(out, len, "[%s]:%u", a, ntohs(s6->sin6_port));
+    } else {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
+        snprintf(out, len, "%s:%u", a, ntohs(s4->sin_port));
+    }
+}
+
+/* Same IP address (the ports may differ). */
+static bool same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+        return memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0 &&
+               x->sin6_scope_id == y->sin6_scope_id;
+    }
+    const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+    return x->sin_addr.s_addr == y->sin_addr.s_addr;
+}
+
 /* ---- ngtcp2 callbacks ---- */
 
 static ngtcp2_conn *get_conn(ngtcp2_crypto_conn_ref *ref)
@@ -293,6 +335,25 @@ static int handshake_confirmed_cb(ngtcp2_conn *conn, void *user_data)
 {
     struct quic_transport *q = user_data;
     q->handshake_confirmed = true;
+    return 0;
+}
+
+static int path_validation_cb(ngtcp2_conn *conn, uint32_t flags, const ngtcp2_path *path,
+                              const ngtcp2_path *old_path, ngtcp2_path_validation_result res,
+                              void *user_data)
+{
+    struct quic_transport *q = user_data;
+    char local[80];
+    struct sockaddr_storage ss = {0};
+    memcpy(&ss, path->local.addr,
+           path->local.addrlen < sizeof(ss) ? path->local.addrlen : sizeof(ss));
+    format_addr(&ss, local, sizeof(local));
+    if (res == NGTCP2_PATH_VALIDATION_RESULT_SUCCESS)
+        sq_log(SQ_LOG_INFO, "QUIC connection %s: the path from %s is validated",
+               q->base.connection_id, local);
+    else
+        sq_log(SQ_LOG_WARNING, "QUIC connection %s: the path from %s failed validation",
+               q->base.connection_id, local);
     return 0;
 }
 
@@ -450,6 +511,14 @@ static void enable_gso_gro(struct quic_transport *q)
     (void)setsockopt(q->base.fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 }
 
+/* Errors a send (or an ICMP report on a receive) gives when the network under the socket
+ * changed: its address was deleted (ENETUNREACH, shared/PROTOCOL.md "Roaming"), its link or
+ * route is gone. The connection lives on; the path is checked (check_path). */
+static bool path_gone_errno(int e)
+{
+    return e == ENETUNREACH || e == EHOSTUNREACH || e == EADDRNOTAVAIL || e == ENETDOWN;
+}
+
 /* Sends a batch of equal-sized packets (the last may be shorter). Returns 0, 1 when the
  * socket is full (batch kept), or an error. */
 static int send_batch(struct quic_transport *q, const uint8_t *data, size_t len, size_t segment)
@@ -509,6 +578,11 @@ static int send_batch(struct quic_transport *q, const uint8_t *data, size_t len,
         if (errno == ECONNREFUSED) {
             /* ICMP port unreachable on our connected socket. */
             return SQ_ERR_CLOSED;
+        }
+        if (path_gone_errno(errno)) {
+            /* Lost, as far as QUIC can tell; the path is checked before the next send. */
+            q->path_suspect = true;
+            return 0;
         }
         return SQ_ERR_IO;
     }
@@ -686,6 +760,10 @@ static int read_packets(struct quic_transport *q)
                 return 0;
             if (errno == ECONNREFUSED)
                 return SQ_ERR_CLOSED; /* ICMP port unreachable */
+            if (path_gone_errno(errno)) {
+                q->path_suspect = true; /* ICMP host or network unreachable */
+                continue;
+            }
             return SQ_ERR_IO;
         }
         size_t segment = (size_t)n;
@@ -703,6 +781,7 @@ static int read_packets(struct quic_transport *q)
         };
         ngtcp2_pkt_info pi = {0};
         ngtcp2_tstamp ts = now_ts();
+        q->last_recv_ts = ts;
         for (size_t off = 0; off < (size_t)n; off += segment) {
             size_t len = (size_t)n - off < segment ? (size_t)n - off : segment;
             int rv = ngtcp2_conn_read_pkt(q->conn, &path, &pi, buf + off, len, ts);
@@ -714,6 +793,76 @@ static int read_packets(struct quic_transport *q)
         }
     }
     return 0;
+}
+
+/* ---- roaming ---- */
+
+/* Asks the kernel for the route to the server as it is now (connecting a new UDP socket picks
+ * the source address) and, when it leaves from another address than our socket's, migrates
+ * the connection to that new socket (RFC 9000 9.2): at once, with the path validated in the
+ * background, so requests in flight are retransmitted on the new path without waiting a
+ * round trip. A client that only re-sent from its old address would never be heard again:
+ * that address is gone, or the upstream network drops it on the new link (reverse-path
+ * filtering). Passive NAT rebinding needs none of this: the server follows on its own. */
+static void check_path(struct quic_transport *q, const char *reason, ngtcp2_tstamp ts)
+{
+    q->last_path_check = ts;
+    q->path_suspect = false;
+    int fd = socket(q->remote.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    struct sockaddr_storage local;
+    socklen_t local_len = sizeof(local);
+    if (connect(fd, (struct sockaddr *)&q->remote, q->remote_len) != 0 ||
+        getsockname(fd, (struct sockaddr *)&local, &local_len) != 0 ||
+        same_address(&local, &q->local)) {
+        close(fd); /* no route at all yet, or still the same one: keep the socket */
+        return;
+    }
+    ngtcp2_path path = {
+        .local = {.addr = (struct sockaddr *)&local, .addrlen = local_len},
+        .remote = {.addr = (struct sockaddr *)&q->remote, .addrlen = q->remote_len},
+    };
+    int rv = ngtcp2_conn_initiate_immediate_migration(q->conn, &path, ts);
+    char from[80], to[80];
+    format_addr(&q->local, from, sizeof(from));
+    format_addr(&local, to, sizeof(to));
+    if (rv != 0) {
+        /* E.g. the server gave us no spare connection ID (RFC 9000 9.5), or it forbids
+         * migration: the connection stays where it is and may time out. */
+        sq_log(SQ_LOG_WARNING, "QUIC connection %s cannot move from %s to %s: %s",
+               q->base.connection_id, from, to, ngtcp2_strerror(rv));
+        close(fd);
+        return;
+    }
+    close(q->base.fd);
+    q->base.fd = fd;
+    memcpy(&q->local, &local, local_len);
+    q->local_len = local_len;
+    /* A batch the old socket refused is dropped: QUIC counts it lost and resends it. */
+    free(q->pending);
+    q->pending = NULL;
+    q->pending_len = 0;
+    enable_gso_gro(q);
+    q->migrations++;
+    sq_log(SQ_LOG_INFO, "QUIC connection %s migrated from %s to %s (%s)", q->base.connection_id,
+           from, to, reason);
+}
+
+/* Runs check_path when the path looks broken; see PATH_CHECK_INTERVAL_MS. */
+static void watch_path(struct quic_transport *q, ngtcp2_tstamp now)
+{
+    if (!q->handshake_confirmed || q->closed ||
+        now - q->last_path_check < PATH_CHECK_INTERVAL_MS * NGTCP2_MILLISECONDS)
+        return;
+    if (q->path_suspect) {
+        check_path(q, "the network refused a send", now);
+        return;
+    }
+    ngtcp2_conn_info ci;
+    ngtcp2_conn_get_conn_info(q->conn, &ci);
+    if (ci.bytes_in_flight > 0 && now - q->last_recv_ts > ngtcp2_conn_get_pto(q->conn))
+        check_path(q, "no answer for a probe timeout", now);
 }
 
 /* ---- transport_ops ---- */
@@ -797,6 +946,7 @@ static int quic_on_timeout(struct transport *t)
             return q->close_err;
         }
     }
+    watch_path(q, now);
     return write_packets(q);
 }
 
@@ -852,11 +1002,11 @@ static void quic_close(struct transport *t)
         ngtcp2_conn_get_conn_info(q->conn, &ci);
         sq_log(SQ_LOG_DEBUG,
                "QUIC %s: srtt %.2f ms, min rtt %.2f ms, cwnd %llu, flow-control stalls %llu, "
-               "congestion stalls %llu, gso %s, gro %s",
+               "congestion stalls %llu, gso %s, gro %s, migrations %llu",
                q->base.connection_id, (double)ci.smoothed_rtt / 1e6, (double)ci.min_rtt / 1e6,
                (unsigned long long)ci.cwnd, (unsigned long long)q->stream_blocked,
                (unsigned long long)q->cwnd_limited, q->gso_ok ? "on" : "off",
-               q->gro_ok ? "on" : "off");
+               q->gro_ok ? "on" : "off", (unsigned long long)q->migrations);
     }
     /* RFC 9000 10.2: tell the server we are done (application close, NO_ERROR) rather than
      * leaving it to time out. One packet, best effort. */
@@ -967,6 +1117,7 @@ static int quic_setup(struct quic_transport *q, int timeout_ms)
         .delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb,
         .delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb,
         .get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb,
+        .path_validation = path_validation_cb,
         .version_negotiation = ngtcp2_crypto_version_negotiation_cb,
     };
     ngtcp2_cid dcid, scid;

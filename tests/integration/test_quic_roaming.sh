@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Roaming: the laptop's network changes in the middle of a transfer, and the QUIC connection
+# moves to the new address (RFC 9000 9) instead of failing.
+#
+# The client runs in a network namespace of its own with two uplinks, "wifi" (10.77.1.2, the
+# preferred default route) and "lte" (10.77.2.2, a second default route of lower priority), to
+# a server namespace in which smbd and smbquic-gateway run; the gateway listens on 10.77.0.1,
+# reachable over both. The server side filters by reverse path (rp_filter=1), as a carrier
+# does, so packets that keep the old source address on the new link are dropped. Every link
+# is limited to 80 Mbit/s (tbf) so that a 64 MiB transfer takes about 7 s and the change
+# comes in its middle, 2 s after the command started. Scenarios, each with a put and a get:
+#   address   wifi's address is deleted (the client's sends fail with ENETUNREACH)
+#   linkdown  wifi goes down with its address kept (no error: the client hears nothing back,
+#             and after a probe timeout asks the kernel for the route again)
+# Each command must finish with the file's SHA-256 intact, on one QUIC connection (the
+# gateway's audit log: that connection id opened once, and no other), and both ends must show
+# the move: the client's -v log "migrated from 10.77.1.2:P to 10.77.2.2:Q", the gateway's
+# "path to 10.77.2.2:Q validated". Then wifi comes back for the next command.
+#
+# The test runs itself again inside a fresh server namespace (ip netns exec), so that smbd,
+# the gateway and the addresses above exist only there; both namespaces are deleted at exit.
+if [ -z "${ROAM_SERVER_NS:-}" ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "SKIP: needs root (network namespaces)"
+        exit 77
+    fi
+    if ! command -v ip >/dev/null || ! command -v tc >/dev/null; then
+        echo "SKIP: ip and tc (iproute2) not installed"
+        exit 77
+    fi
+    roam_ns=smbquic-roam-$$
+    roam_cleanup() {
+        ip netns del "$roam_ns-cli" 2>/dev/null
+        ip netns del "$roam_ns-srv" 2>/dev/null
+    }
+    trap roam_cleanup EXIT
+    trap 'exit 1' INT TERM
+    ip netns add "$roam_ns-srv" || { echo "ERROR: cannot create a network namespace" >&2; exit 1; }
+    ROAM_SERVER_NS=$roam_ns-srv ROAM_CLIENT_NS=$roam_ns-cli \
+        ip netns exec "$roam_ns-srv" bash "$0" "$@"
+    exit $?
+fi
+
+# ---- inside the server namespace ----
+# shellcheck source=../rig/testlib.sh
+SMBQUIC_TEST_TRANSPORT=quic
+. "$(dirname "$0")/../rig/testlib.sh"
+rig_require
+command -v timeout >/dev/null || skip "timeout (coreutils) not installed"
+LIMIT=${ROAM_TRANSFER_LIMIT:-60}
+C=$ROAM_CLIENT_NS
+SERVER_ADDR=10.77.0.1
+WIFI_ADDR=10.77.1.2
+LTE_ADDR=10.77.2.2
+RATE=80mbit
+
+ip link set lo up || die "lo up"
+ip netns add "$C" || die "cannot create the client namespace"
+ip -n "$C" link set lo up
+ip addr add "$SERVER_ADDR/32" dev lo || die "server address"
+ip link add wifi-s type veth peer name wifi netns "$C" || die "veth wifi"
+ip link add lte-s type veth peer name lte netns "$C" || die "veth lte"
+ip addr add 10.77.1.1/24 dev wifi-s
+ip addr add 10.77.2.1/24 dev lte-s
+for l in wifi-s lte-s; do
+    ip link set "$l" up
+    tc qdisc add dev "$l" root tbf rate "$RATE" burst 256kb latency 50ms || die "tbf on $l"
+done
+sysctl -qw net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.wifi-s.rp_filter=1 \
+    net.ipv4.conf.lte-s.rp_filter=1 || die "rp_filter"
+ip -n "$C" addr add "$WIFI_ADDR/24" dev wifi
+ip -n "$C" addr add "$LTE_ADDR/24" dev lte
+for l in wifi lte; do
+    ip -n "$C" link set "$l" up
+    tc -n "$C" qdisc add dev "$l" root tbf rate "$RATE" burst 256kb latency 50ms ||
+        die "tbf on $l"
+done
+# wifi_up: the client's wifi as at the start: up, addressed, and the preferred route.
+wifi_up() {
+    ip -n "$C" link set wifi up
+    ip -n "$C" addr replace "$WIFI_ADDR/24" dev wifi
+    ip -n "$C" route replace default via 10.77.1.1 dev wifi metric 100
+    ip -n "$C" route replace default via 10.77.2.1 dev lte metric 200
+}
+wifi_up || die "client routes"
+echo "# client namespace $C: $(ip -n "$C" route get "$SERVER_ADDR" | head -n 1)"
+
+QGW_LISTEN=$SERVER_ADDR
+export QGW_LISTEN
+samba_start signing-mandatory || die "samba_start"
+# -v: the gateway logs each path it validates.
+qgw_restart "$SAMBA_PORT" -v || die "gateway with -v"
+UNC=//$SERVER_ADDR/share
+make_random "$TEST_TMP/src.bin" 64M
+want=$(sha256 "$TEST_TMP/src.bin")
+cp "$TEST_TMP/src.bin" "$SAMBA_SHARE_DIR/ref.bin"
+as_share_owner "$SAMBA_SHARE_DIR/ref.bin"
+ROAM_OPTS="port=$QGW_PORT,transport=quic,servername=$CERTS_SERVER_NAME,cafile=$CERT_CA,username=$SAMBA_USER"
+
+# roaming_smbq CHANGE ARGS...: smbquic ARGS -v in the client namespace, with CHANGE (a
+# command) run 2 s after it starts. Sets RC, OUT, ERR, SECS and CONN (the -v connection id).
+roaming_smbq() {
+    local change=$1
+    shift
+    local start=$EPOCHREALTIME
+    echo "+ smbquic $* -v (in $C; after 2 s: $change)" >&2
+    PASSWD=$SAMBA_PASSWORD timeout -k 5 "$LIMIT" ip netns exec "$C" "$SMBQUIC" "$@" -v \
+        >"$TEST_TMP/out" 2>"$TEST_TMP/err" </dev/null &
+    local pid=$!
+    sleep 2
+    eval "$change"
+    wait "$pid"
+    RC=$?
+    SECS=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+    OUT=$(cat "$TEST_TMP/out")
+    ERR=$(cat "$TEST_TMP/err")
+    CONN=$(sed -n 's/^smbquic: QUIC connection \([0-9a-f]*\) to .* established.*/\1/p' "$TEST_TMP/err" | head -n 1)
+}
+
+# check_roamed NAME OPENS_BEFORE: the checks every roaming command must pass.
+check_roamed() {
+    local name=$1 opens_before=$2
+    if [ "$RC" = 0 ]; then
+        _pass "$name: done (${SECS}s)"
+    else
+        _fail "$name: exit $RC after ${SECS}s" "$(tail -n 8 "$TEST_TMP/err")"
+    fi
+    local moved
+    moved=$(grep -E "^smbquic: QUIC connection $CONN migrated from $WIFI_ADDR:[0-9]+ to $LTE_ADDR:[0-9]+ " \
+        "$TEST_TMP/err")
+    echo "# $name: ${moved:-no migration logged}"
+    expect_true "$name: the client moved its connection from wifi to lte" test -n "$moved"
+    local port=${moved##*"$LTE_ADDR:"}
+    port=${port%% *}
+    expect_true "$name: the gateway validated the new path of that connection" \
+        grep -q "conn $CONN: path to $LTE_ADDR:$port validated" "$QGW_LOG"
+    local opens
+    opens=$(qgw_conns open | tail -n +"$((opens_before + 1))")
+    expect_eq "$opens" "$CONN" "$name: one QUIC connection from start to end (the gateway's audit log)"
+    wifi_up
+}
+
+for scenario in address linkdown; do
+    case $scenario in
+    address) change="ip -n $C addr del $WIFI_ADDR/24 dev wifi" ;;
+    linkdown) change="ip -n $C link set wifi down" ;;
+    esac
+
+    opens_before=$(qgw_conns open | wc -l)
+    roaming_smbq "$change" put "$TEST_TMP/src.bin" "$UNC/$scenario.bin" -o "$ROAM_OPTS"
+    check_roamed "$scenario: put 64 MiB" "$opens_before"
+    expect_eq "$(sha256 "$SAMBA_SHARE_DIR/$scenario.bin" 2>/dev/null)" "$want" \
+        "$scenario: put: the server has the file with its SHA-256"
+
+    opens_before=$(qgw_conns open | wc -l)
+    rm -f "$TEST_TMP/got.bin"
+    roaming_smbq "$change" get "$UNC/ref.bin" "$TEST_TMP/got.bin" -o "$ROAM_OPTS"
+    check_roamed "$scenario: get 64 MiB" "$opens_before"
+    expect_eq "$(sha256 "$TEST_TMP/got.bin" 2>/dev/null)" "$want" \
+        "$scenario: get: the file arrives with its SHA-256"
+done
+
+test_done
