@@ -1151,6 +1151,10 @@ static int quic_setup(struct quic_transport *q, int timeout_ms)
     params.initial_max_streams_bidi = 0; /* the server opens no streams towards us */
     params.initial_max_streams_uni = 0;
     params.max_idle_timeout = IDLE_TIMEOUT_S * NGTCP2_SECONDS;
+    /* Each migration takes one of the server's spare connection IDs (RFC 9000 9.5), and a
+     * new one comes a round trip after we retire the old: with the default of 2 a second
+     * move within that round trip (wifi -> lte -> wifi) would find none. */
+    params.active_connection_id_limit = 8;
 
     ngtcp2_path path = {
         .local = {.addr = (struct sockaddr *)&q->local, .addrlen = q->local_len},

@@ -12,10 +12,14 @@
 #   address   wifi's address is deleted (the client's sends fail with ENETUNREACH)
 #   linkdown  wifi goes down with its address kept (no error: the client hears nothing back,
 #             and after a probe timeout asks the kernel for the route again)
+#   return    wifi's address is deleted, and 2 s later wifi is back as the preferred route:
+#             the client's packets from its lte address now leave on wifi and are dropped,
+#             so it must move a second time, back to wifi
 # Each command must finish with the file's SHA-256 intact, on one QUIC connection (the
 # gateway's audit log: that connection id opened once, and no other), and both ends must show
-# the move: the client's -v log "migrated from 10.77.1.2:P to 10.77.2.2:Q", the gateway's
-# "path to 10.77.2.2:Q validated". Then wifi comes back for the next command.
+# each move: the client's -v log "migrated from 10.77.1.2:P to 10.77.2.2:Q", the gateway's
+# "path to 10.77.2.2:Q validated" (and back for "return"). Then wifi is restored for the next
+# command.
 #
 # The test runs itself again inside a fresh server namespace (ip netns exec), so that smbd,
 # the gateway and the addresses above exist only there; both namespaces are deleted at exit.
@@ -97,18 +101,23 @@ cp "$TEST_TMP/src.bin" "$SAMBA_SHARE_DIR/ref.bin"
 as_share_owner "$SAMBA_SHARE_DIR/ref.bin"
 ROAM_OPTS="port=$QGW_PORT,transport=quic,servername=$CERTS_SERVER_NAME,cafile=$CERT_CA,username=$SAMBA_USER"
 
-# roaming_smbq CHANGE ARGS...: smbquic ARGS -v in the client namespace, with CHANGE (a
-# command) run 2 s after it starts. Sets RC, OUT, ERR, SECS and CONN (the -v connection id).
+# roaming_smbq CHANGE1 CHANGE2 ARGS...: smbquic ARGS -v in the client namespace, with the
+# command CHANGE1 run 2 s after it starts and CHANGE2 (if not empty) 2 s later. Sets RC, OUT,
+# ERR, SECS and CONN (the -v connection id).
 roaming_smbq() {
-    local change=$1
-    shift
+    local change1=$1 change2=$2
+    shift 2
     local start=$EPOCHREALTIME
-    echo "+ smbquic $* -v (in $C; after 2 s: $change)" >&2
+    echo "+ smbquic $* -v (in $C; after 2 s: $change1${change2:+; 2 s later: $change2})" >&2
     PASSWD=$SAMBA_PASSWORD timeout -k 5 "$LIMIT" ip netns exec "$C" "$SMBQUIC" "$@" -v \
         >"$TEST_TMP/out" 2>"$TEST_TMP/err" </dev/null &
     local pid=$!
     sleep 2
-    eval "$change"
+    eval "$change1"
+    if [ -n "$change2" ]; then
+        sleep 2
+        eval "$change2"
+    fi
     wait "$pid"
     RC=$?
     SECS=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
@@ -117,45 +126,55 @@ roaming_smbq() {
     CONN=$(sed -n 's/^smbquic: QUIC connection \([0-9a-f]*\) to .* established.*/\1/p' "$TEST_TMP/err" | head -n 1)
 }
 
-# check_roamed NAME OPENS_BEFORE: the checks every roaming command must pass.
+# check_moved NAME FROM TO: the client's log has its connection's move from address FROM to
+# TO, and the gateway validated the new path.
+check_moved() {
+    local name=$1 from=$2 to=$3 moved
+    moved=$(grep -E "^smbquic: QUIC connection $CONN migrated from $from:[0-9]+ to $to:[0-9]+ " \
+        "$TEST_TMP/err" | head -n 1)
+    echo "# $name: ${moved:-no migration from $from to $to logged}"
+    expect_true "$name: the client moved its connection from $from to $to" test -n "$moved"
+    local port=${moved##*"$to:"}
+    port=${port%% *}
+    expect_true "$name: the gateway validated that connection's path from $to" \
+        grep -q "conn $CONN: path to $to:${port:-none} validated" "$QGW_LOG"
+}
+
+# check_roamed NAME OPENS_BEFORE BACK: the checks every roaming command must pass; BACK=1
+# when it must also have moved back to wifi.
 check_roamed() {
-    local name=$1 opens_before=$2
+    local name=$1 opens_before=$2 back=$3
     if [ "$RC" = 0 ]; then
         _pass "$name: done (${SECS}s)"
     else
         _fail "$name: exit $RC after ${SECS}s" "$(tail -n 8 "$TEST_TMP/err")"
     fi
-    local moved
-    moved=$(grep -E "^smbquic: QUIC connection $CONN migrated from $WIFI_ADDR:[0-9]+ to $LTE_ADDR:[0-9]+ " \
-        "$TEST_TMP/err")
-    echo "# $name: ${moved:-no migration logged}"
-    expect_true "$name: the client moved its connection from wifi to lte" test -n "$moved"
-    local port=${moved##*"$LTE_ADDR:"}
-    port=${port%% *}
-    expect_true "$name: the gateway validated the new path of that connection" \
-        grep -q "conn $CONN: path to $LTE_ADDR:$port validated" "$QGW_LOG"
+    check_moved "$name" "$WIFI_ADDR" "$LTE_ADDR"
+    [ "$back" = 1 ] && check_moved "$name" "$LTE_ADDR" "$WIFI_ADDR"
     local opens
     opens=$(qgw_conns open | tail -n +"$((opens_before + 1))")
     expect_eq "$opens" "$CONN" "$name: one QUIC connection from start to end (the gateway's audit log)"
     wifi_up
 }
 
-for scenario in address linkdown; do
+for scenario in address linkdown return; do
+    change2="" back=0
     case $scenario in
     address) change="ip -n $C addr del $WIFI_ADDR/24 dev wifi" ;;
     linkdown) change="ip -n $C link set wifi down" ;;
+    return) change="ip -n $C addr del $WIFI_ADDR/24 dev wifi" change2=wifi_up back=1 ;;
     esac
 
     opens_before=$(qgw_conns open | wc -l)
-    roaming_smbq "$change" put "$TEST_TMP/src.bin" "$UNC/$scenario.bin" -o "$ROAM_OPTS"
-    check_roamed "$scenario: put 64 MiB" "$opens_before"
+    roaming_smbq "$change" "$change2" put "$TEST_TMP/src.bin" "$UNC/$scenario.bin" -o "$ROAM_OPTS"
+    check_roamed "$scenario: put 64 MiB" "$opens_before" "$back"
     expect_eq "$(sha256 "$SAMBA_SHARE_DIR/$scenario.bin" 2>/dev/null)" "$want" \
         "$scenario: put: the server has the file with its SHA-256"
 
     opens_before=$(qgw_conns open | wc -l)
     rm -f "$TEST_TMP/got.bin"
-    roaming_smbq "$change" get "$UNC/ref.bin" "$TEST_TMP/got.bin" -o "$ROAM_OPTS"
-    check_roamed "$scenario: get 64 MiB" "$opens_before"
+    roaming_smbq "$change" "$change2" get "$UNC/ref.bin" "$TEST_TMP/got.bin" -o "$ROAM_OPTS"
+    check_roamed "$scenario: get 64 MiB" "$opens_before" "$back"
     expect_eq "$(sha256 "$TEST_TMP/got.bin" 2>/dev/null)" "$want" \
         "$scenario: get: the file arrives with its SHA-256"
 done
