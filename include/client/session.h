@@ -7,6 +7,7 @@
 #ifndef SMBQUIC_CLIENT_SESSION_H
 #define SMBQUIC_CLIENT_SESSION_H
 
+#include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -115,12 +116,15 @@ int sq_session_call(struct sq_session *s, struct smb2_request *reqs, size_t coun
 /* Runs the I/O loop until *done becomes true or the connection fails (pipelined I/O: the
  * caller submits through sq_session_conn and counts completions itself). */
 int sq_session_run_until(struct sq_session *s, const bool *done);
-/* For an owner with its own poll loop (the filesystem): what to poll for, how long at most
- * (microseconds, -1 none), and the I/O step to run after poll (revents of that pollfd, 0 on
- * timeout). sq_session_io returns 0 or the error that killed the connection. */
-void sq_session_pollfd(struct sq_session *s, struct pollfd *pfd);
+/* For an owner with its own poll loop (the filesystem): the descriptors to poll (an unused
+ * one has fd -1, which poll(2) skips; fill them afresh before every poll, a QUIC migration
+ * changes the socket), how long at most (microseconds, -1 none), and the I/O step to run
+ * after poll with their revents (zero after a timeout or EINTR). sq_session_io returns 0 or
+ * the error that killed the connection. */
+#define SQ_SESSION_POLLFDS 2
+void sq_session_pollfds(struct sq_session *s, struct pollfd pfd[SQ_SESSION_POLLFDS]);
 int64_t sq_session_timeout_us(struct sq_session *s);
-int sq_session_io(struct sq_session *s, short revents);
+int sq_session_io(struct sq_session *s, const struct pollfd pfd[SQ_SESSION_POLLFDS]);
 /* Sends whatever requests are queued (call after submitting from outside a callback). */
 int sq_session_flush(struct sq_session *s);
 /* The same, but gives up after wait_ms (-1: no limit) with SQ_ERR_TIMEOUT, leaving the

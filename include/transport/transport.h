@@ -1,6 +1,7 @@
 /* A reliable, ordered byte stream to the server: TCP now, QUIC (one bidirectional stream)
  * later. It knows nothing of SMB beyond being asked to carry its frames. Non-blocking: the
- * owner polls fd for poll_events() and calls on_timeout() once timeout_us() has passed. */
+ * owner polls fd for poll_events() and calls on_timeout() once timeout_us() has passed; it
+ * also polls aux_fd (when >= 0) for POLLIN and then calls on_aux_ready(). */
 #ifndef SMBQUIC_TRANSPORT_TRANSPORT_H
 #define SMBQUIC_TRANSPORT_TRANSPORT_H
 
@@ -28,12 +29,16 @@ struct transport_ops {
     /* The smoothed round-trip time the transport measured (RFC 9002 5.3; TCP_INFO's
      * tcpi_rtt), in microseconds; 0 when it has no estimate. Sizes pipelines to the path. */
     uint64_t (*rtt_us)(struct transport *t);
+    /* aux_fd is readable: take what it has (QUIC: network change events, which schedule a
+     * path check through timeout_us). NULL when the transport has no aux_fd. */
+    void (*on_aux_ready)(struct transport *t);
     void (*close)(struct transport *t);
 };
 
 struct transport {
     const struct transport_ops *ops;
-    int fd;
+    int fd;        /* may change during the connection (QUIC migration): poll it afresh each time */
+    int aux_fd;    /* a second descriptor to poll for POLLIN, -1 for none */
     char peer[64]; /* numeric address:port actually connected to */
     /* QUIC only (empty for TCP): for logs and `smbquic info`. */
     char connection_id[41];       /* hex of the client's original destination CID, which the

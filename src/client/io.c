@@ -63,11 +63,14 @@ static int pump_input(struct sq_session *s, bool *progress)
     return 0;
 }
 
-void sq_session_pollfd(struct sq_session *s, struct pollfd *pfd)
+void sq_session_pollfds(struct sq_session *s, struct pollfd pfd[SQ_SESSION_POLLFDS])
 {
-    pfd->fd = s->transport->fd;
-    pfd->events = s->transport->ops->poll_events(s->transport, smb2_conn_wants_output(s->conn));
-    pfd->revents = 0;
+    pfd[0].fd = s->transport->fd;
+    pfd[0].events = s->transport->ops->poll_events(s->transport, smb2_conn_wants_output(s->conn));
+    pfd[0].revents = 0;
+    pfd[1].fd = s->transport->aux_fd;
+    pfd[1].events = POLLIN;
+    pfd[1].revents = 0;
 }
 
 int64_t sq_session_timeout_us(struct sq_session *s)
@@ -88,8 +91,17 @@ int sq_session_flush(struct sq_session *s)
     return rc;
 }
 
-int sq_session_io(struct sq_session *s, short revents)
+/* The aux descriptor's events go to the transport first (they may schedule its timer). */
+static void take_aux(struct sq_session *s, const struct pollfd *aux)
 {
+    if (aux->fd >= 0 && aux->revents && s->transport->ops->on_aux_ready)
+        s->transport->ops->on_aux_ready(s->transport);
+}
+
+int sq_session_io(struct sq_session *s, const struct pollfd pfd[SQ_SESSION_POLLFDS])
+{
+    take_aux(s, &pfd[1]);
+    short revents = pfd[0].revents;
     int rc = sq_session_flush(s);
     bool progress = false;
     bool buffered = s->transport->ops->has_buffered_input &&
@@ -120,11 +132,8 @@ int sq_session_run_for(struct sq_session *s, const bool *done, int wait_ms)
         if (*done)
             break;
         int64_t now = monotonic_ms();
-        struct pollfd pfd = {
-            .fd = s->transport->fd,
-            .events = s->transport->ops->poll_events(s->transport,
-                                                     smb2_conn_wants_output(s->conn)),
-        };
+        struct pollfd pfd[SQ_SESSION_POLLFDS];
+        sq_session_pollfds(s, pfd);
         int64_t timeout_us = 1000000;
         if (wait_ms >= 0 && (wait_ms - (now - start)) * 1000 < timeout_us)
             timeout_us = wait_ms > now - start ? (wait_ms - (now - start)) * 1000 : 0;
@@ -137,13 +146,15 @@ int sq_session_run_for(struct sq_session *s, const bool *done, int wait_ms)
             timeout_us = 0;
         struct timespec ts = {.tv_sec = timeout_us / 1000000,
                               .tv_nsec = (timeout_us % 1000000) * 1000};
-        int n = ppoll(&pfd, 1, &ts, NULL);
+        int n = ppoll(pfd, SQ_SESSION_POLLFDS, &ts, NULL);
         if (n < 0 && errno != EINTR) {
             smb2_conn_fail(s->conn, SQ_ERR_IO);
             return SQ_ERR_IO;
         }
+        if (n > 0)
+            take_aux(s, &pfd[1]);
         bool progress = false;
-        if (buffered || (n > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP))))
+        if (buffered || (n > 0 && (pfd[0].revents & (POLLIN | POLLERR | POLLHUP))))
             rc = pump_input(s, &progress);
         /* The transport checks its own deadline; calling it early is harmless. */
         if (!rc && tt >= 0)
@@ -159,7 +170,7 @@ int sq_session_run_for(struct sq_session *s, const bool *done, int wait_ms)
         if (wait_ms >= 0) {
             if (!*done && now - start >= wait_ms)
                 return SQ_ERR_TIMEOUT;
-        } else if (progress || (pfd.revents & POLLOUT)) {
+        } else if (progress || (pfd[0].revents & POLLOUT)) {
             last_progress = now;
         } else if (now - last_progress > s->response_timeout_ms) {
             smb2_conn_fail(s->conn, SQ_ERR_TIMEOUT);

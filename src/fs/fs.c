@@ -3370,13 +3370,14 @@ static void drain(struct fs *fs)
                    smb2_conn_pending_count(fs->conn), DRAIN_SECONDS);
             return;
         }
-        struct pollfd pfd;
-        sq_session_pollfd(fs->session, &pfd);
+        struct pollfd pfd[SQ_SESSION_POLLFDS];
+        sq_session_pollfds(fs->session, pfd);
         int64_t t = sq_session_timeout_us(fs->session);
-        int n = poll(&pfd, 1, t >= 0 && t < 1000000 ? (int)((t + 999) / 1000) : 1000);
+        int n =
+            poll(pfd, SQ_SESSION_POLLFDS, t >= 0 && t < 1000000 ? (int)((t + 999) / 1000) : 1000);
         if (n < 0 && errno != EINTR)
             return;
-        if (sq_session_io(fs->session, n > 0 ? pfd.revents : 0) != 0)
+        if (sq_session_io(fs->session, pfd) != 0)
             fs->conn_error = smb2_conn_error(fs->conn);
     }
     if (fs->write_behind_bytes)
@@ -3464,21 +3465,23 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
     sigset_t unblocked;
     sigemptyset(&unblocked);
     while (!fuse_session_exited(fs->se) && !stop_signal) {
-        struct pollfd pfd[3];
-        sq_session_pollfd(s, &pfd[0]);
-        pfd[1].fd = fuse_fd;
-        pfd[1].events = POLLIN;
-        pfd[1].revents = 0;
-        pfd[2].fd = fs->status_fd; /* poll(2) ignores a negative fd */
-        pfd[2].events = POLLIN;
-        pfd[2].revents = 0;
+        /* The session's descriptors first, then /dev/fuse and the status socket. */
+        enum { FUSE_SLOT = SQ_SESSION_POLLFDS, STATUS_SLOT, POLL_SLOTS };
+        struct pollfd pfd[POLL_SLOTS];
+        sq_session_pollfds(s, pfd);
+        pfd[FUSE_SLOT].fd = fuse_fd;
+        pfd[FUSE_SLOT].events = POLLIN;
+        pfd[FUSE_SLOT].revents = 0;
+        pfd[STATUS_SLOT].fd = fs->status_fd; /* poll(2) ignores a negative fd */
+        pfd[STATUS_SLOT].events = POLLIN;
+        pfd[STATUS_SLOT].revents = 0;
         int64_t t = sq_session_timeout_us(s);
         struct timespec ts = {.tv_sec = 1, .tv_nsec = 0};
         if (t >= 0 && t < 1000000) {
             ts.tv_sec = 0;
             ts.tv_nsec = (long)t * 1000;
         }
-        int n = ppoll(pfd, 3, &ts, &unblocked);
+        int n = ppoll(pfd, POLL_SLOTS, &ts, &unblocked);
         if (n < 0 && errno != EINTR)
             break;
         if (n > 0) {
@@ -3489,7 +3492,7 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
         }
         /* FUSE requests first: their SMB requests then go out in this same pass. */
         /* After umount the kernel ends the device: POLLERR/POLLHUP, then ENODEV on read. */
-        if (n > 0 && (pfd[1].revents & (POLLIN | POLLERR | POLLHUP))) {
+        if (n > 0 && (pfd[FUSE_SLOT].revents & (POLLIN | POLLERR | POLLHUP))) {
             for (int i = 0; i < 64 && !fuse_session_exited(fs->se); i++) {
                 int res = fuse_session_receive_buf(fs->se, &buf);
                 if (res == -EAGAIN || res == -EINTR || res == 0)
@@ -3503,9 +3506,9 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
                 fuse_session_process_buf(fs->se, &buf);
             }
         }
-        if (n > 0 && (pfd[2].revents & POLLIN))
+        if (n > 0 && (pfd[STATUS_SLOT].revents & POLLIN))
             status_serve(fs);
-        if (sq_session_io(s, n > 0 ? pfd[0].revents : 0) != 0 && !fs->conn_error) {
+        if (sq_session_io(s, pfd) != 0 && !fs->conn_error) {
             fs->conn_error = smb2_conn_error(fs->conn);
             /* Every pending FUSE request got EIO from its callback; later ones fail at
              * submit. Reconnecting is the next step (shared/ARCHITECTURE.md). */

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -66,12 +68,16 @@
 #define MAX_GSO_SEGMENTS 44
 /* Send quanta (ngtcp2_conn_get_send_quantum) one sending pass may use; see write_packets. */
 #define PACING_QUANTA 4
-/* Roaming (RFC 9000 9: connection migration). When the path may have broken (a send failed
- * with "network unreachable" and the like, or nothing arrived for a probe timeout while
- * packets were in flight), ask the kernel which source address it would use for the server
- * now; if that is not the socket's, move the connection there. At most one such check every
- * PATH_CHECK_INTERVAL_MS: a new address comes a few milliseconds before its route, and a path
- * that is merely lossy or blacked out must not cost more than a few system calls. */
+/* Roaming (RFC 9000 9: connection migration). When the network may have changed under the
+ * connection, ask the kernel which source address it would use for the server now; if that
+ * is not the socket's, move the connection there (check_path). Three signs trigger it: an
+ * address, link or route event from rtnetlink (the aux descriptor), PATH_EVENT_DELAY_MS
+ * later because the kernel announces a new address a few milliseconds before its route; a
+ * send failing with "network unreachable" and the like; and, for changes the kernel does
+ * not announce, nothing heard for a probe timeout while packets are in flight. The last two
+ * run at most every PATH_CHECK_INTERVAL_MS, so that a merely lossy or blacked-out path costs
+ * no more than a few system calls. */
+#define PATH_EVENT_DELAY_MS    10
 #define PATH_CHECK_INTERVAL_MS 50
 
 /* Path MTU discovery (RFC 9000 14.3) tries these UDP payload sizes in turn, each only if
@@ -125,6 +131,8 @@ struct quic_transport {
     bool gro_ok;
     bool socket_holds_window; /* the kernel receive buffer got RECV_WINDOW_MAX (read_packets) */
     /* Roaming: see PATH_CHECK_INTERVAL_MS. */
+    ngtcp2_tstamp path_check_due;  /* check_path is due then (a network event); 0: none */
+    const char *path_check_why;    /* why it is due, for the log */
     bool path_suspect;             /* a send or ICMP error said the path is gone */
     ngtcp2_tstamp last_recv_ts;    /* when a datagram last arrived */
     ngtcp2_tstamp last_path_check; /* when check_path last ran */
@@ -257,11 +265,11 @@ static void format_addr(const struct sockaddr_storage *ss, char *out, size_t len
 }
 
 /* Same IP address (the ports may differ). */
-static bool same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+static bool same_address(const struct sockaddr *a, const struct sockaddr *b)
 {
-    if (a->ss_family != b->ss_family)
+    if (a->sa_family != b->sa_family)
         return false;
-    if (a->ss_family == AF_INET6) {
+    if (a->sa_family == AF_INET6) {
         const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
         return memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0 &&
                x->sin6_scope_id == y->sin6_scope_id;
@@ -348,12 +356,23 @@ static int path_validation_cb(ngtcp2_conn *conn, uint32_t flags, const ngtcp2_pa
     memcpy(&ss, path->local.addr,
            path->local.addrlen < sizeof(ss) ? path->local.addrlen : sizeof(ss));
     format_addr(&ss, local, sizeof(local));
-    if (res == NGTCP2_PATH_VALIDATION_RESULT_SUCCESS)
+    if (res == NGTCP2_PATH_VALIDATION_RESULT_SUCCESS) {
         sq_log(SQ_LOG_INFO, "QUIC connection %s: the path from %s is validated",
                q->base.connection_id, local);
-    else
-        sq_log(SQ_LOG_WARNING, "QUIC connection %s: the path from %s failed validation",
-               q->base.connection_id, local);
+        return 0;
+    }
+    sq_log(SQ_LOG_WARNING, "QUIC connection %s: the path from %s failed validation",
+           q->base.connection_id, local);
+    /* After a failed immediate migration ngtcp2 returns to the previous path, whose socket we
+     * closed: look at the route again at once (check_path compares with ngtcp2's path). The
+     * server may still have answered everything else on the new path (seen when the old one
+     * only lost our packets): its PATH_RESPONSE can wait behind data it may not yet send to
+     * an address it has not validated (RFC 9000 8.1 limits it to three times what it
+     * received there). */
+    if (!q->path_check_due) {
+        q->path_check_due = now_ts();
+        q->path_check_why = "the new path failed validation";
+    }
     return 0;
 }
 
@@ -813,9 +832,12 @@ static void check_path(struct quic_transport *q, const char *reason, ngtcp2_tsta
         return;
     struct sockaddr_storage local;
     socklen_t local_len = sizeof(local);
+    /* Compared with the path ngtcp2 uses, which is our socket's unless a migration failed
+     * its validation and ngtcp2 went back to the previous path (path_validation_cb). */
+    const ngtcp2_path *current = ngtcp2_conn_get_path(q->conn);
     if (connect(fd, (struct sockaddr *)&q->remote, q->remote_len) != 0 ||
         getsockname(fd, (struct sockaddr *)&local, &local_len) != 0 ||
-        same_address(&local, &q->local)) {
+        same_address((struct sockaddr *)&local, current->local.addr)) {
         close(fd); /* no route at all yet, or still the same one: keep the socket */
         return;
     }
@@ -849,11 +871,19 @@ static void check_path(struct quic_transport *q, const char *reason, ngtcp2_tsta
            from, to, reason);
 }
 
-/* Runs check_path when the path looks broken; see PATH_CHECK_INTERVAL_MS. */
+/* Runs check_path when the network changed or the path looks broken; see
+ * PATH_CHECK_INTERVAL_MS. Migration needs a confirmed handshake (RFC 9000 9): until then a
+ * due check waits. */
 static void watch_path(struct quic_transport *q, ngtcp2_tstamp now)
 {
-    if (!q->handshake_confirmed || q->closed ||
-        now - q->last_path_check < PATH_CHECK_INTERVAL_MS * NGTCP2_MILLISECONDS)
+    if (!q->handshake_confirmed || q->closed)
+        return;
+    if (q->path_check_due && q->path_check_due <= now) {
+        q->path_check_due = 0;
+        check_path(q, q->path_check_why, now);
+        return;
+    }
+    if (now - q->last_path_check < PATH_CHECK_INTERVAL_MS * NGTCP2_MILLISECONDS)
         return;
     if (q->path_suspect) {
         check_path(q, "the network refused a send", now);
@@ -863,6 +893,48 @@ static void watch_path(struct quic_transport *q, ngtcp2_tstamp now)
     ngtcp2_conn_get_conn_info(q->conn, &ci);
     if (ci.bytes_in_flight > 0 && now - q->last_recv_ts > ngtcp2_conn_get_pto(q->conn))
         check_path(q, "no answer for a probe timeout", now);
+}
+
+/* Listens for address, link and route changes (rtnetlink multicast groups; no privilege
+ * needed). The messages are not parsed: any of them only means "look at the route again",
+ * and check_path asks the kernel itself. Returns the socket or -1 (roaming then relies on
+ * send errors and silence). */
+static int open_network_events(void)
+{
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_nl sa = {
+        .nl_family = AF_NETLINK,
+        .nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE |
+                     RTMGRP_IPV6_ROUTE,
+    };
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void quic_on_aux_ready(struct transport *t)
+{
+    struct quic_transport *q = (struct quic_transport *)t;
+    uint8_t discard[8192];
+    bool changed = false;
+    /* Drain (bounded: poll(2) reports what is left). ENOBUFS means events were lost to a full
+     * buffer, which is a change as well. */
+    for (int i = 0; i < 64; i++) {
+        ssize_t n = recv(q->base.aux_fd, discard, sizeof(discard), MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno != ENOBUFS)
+            break;
+        changed = true;
+    }
+    if (changed && !q->path_check_due) {
+        q->path_check_due = now_ts() + PATH_EVENT_DELAY_MS * NGTCP2_MILLISECONDS;
+        q->path_check_why = "the network changed";
+    }
 }
 
 /* ---- transport_ops ---- */
@@ -922,6 +994,8 @@ static int64_t quic_timeout_us(struct transport *t)
 {
     struct quic_transport *q = (struct quic_transport *)t;
     ngtcp2_tstamp expiry = ngtcp2_conn_get_expiry(q->conn);
+    if (q->path_check_due && q->handshake_confirmed && q->path_check_due < expiry)
+        expiry = q->path_check_due;
     if (expiry == UINT64_MAX)
         return -1;
     ngtcp2_tstamp now = now_ts();
@@ -988,6 +1062,8 @@ static void quic_free(struct quic_transport *q)
         gnutls_certificate_free_credentials(q->cred);
     if (q->base.fd >= 0)
         close(q->base.fd);
+    if (q->base.aux_fd >= 0)
+        close(q->base.aux_fd);
     ring_free(&q->out);
     ring_free(&q->in);
     free(q->pending);
@@ -1024,6 +1100,7 @@ static const struct transport_ops quic_ops = {
     .timeout_us = quic_timeout_us,
     .on_timeout = quic_on_timeout,
     .rtt_us = quic_rtt_us,
+    .on_aux_ready = quic_on_aux_ready,
     .close = quic_close,
 };
 
@@ -1309,6 +1386,7 @@ int transport_quic_connect(const struct transport_quic_params *p, struct transpo
     }
     q->base.ops = &quic_ops;
     q->base.fd = -1;
+    q->base.aux_fd = -1;
     q->stream_id = -1;
     snprintf(q->servername, sizeof(q->servername), "%s", servername);
     if (p->pin) {
@@ -1388,6 +1466,9 @@ int transport_quic_connect(const struct transport_quic_params *p, struct transpo
         quic_free(q);
         return rc;
     }
+    q->base.aux_fd = open_network_events();
+    if (q->base.aux_fd < 0)
+        sq_log(SQ_LOG_DEBUG, "no network change events (rtnetlink: %s)", strerror(errno));
     sq_log(SQ_LOG_INFO, "QUIC connection %s to %s established (TLS 1.3, ALPN smb)",
            q->base.connection_id, q->base.peer);
     sq_log(SQ_LOG_INFO, "server certificate: subject %s, issuer %s, sha256 %s%s",

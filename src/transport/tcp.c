@@ -179,6 +179,7 @@ int transport_tcp_connect(const char *host, uint16_t port, int timeout_ms,
     }
     t->ops = &tcp_ops;
     t->fd = fd;
+    t->aux_fd = -1;
     snprintf(t->peer, sizeof(t->peer), "%s", peer);
     *out = t;
     return 0;

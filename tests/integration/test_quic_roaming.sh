@@ -10,8 +10,8 @@
 # is limited to 80 Mbit/s (tbf) so that a 64 MiB transfer takes about 7 s and the change
 # comes in its middle, 2 s after the command started. Scenarios, each with a put and a get:
 #   address   wifi's address is deleted (the client's sends fail with ENETUNREACH)
-#   linkdown  wifi goes down with its address kept (no error: the client hears nothing back,
-#             and after a probe timeout asks the kernel for the route again)
+#   linkdown  wifi goes down with its address kept (sends do not fail: the client learns of
+#             it from the link and route events, or else after a probe timeout of silence)
 #   return    wifi's address is deleted, and 2 s later wifi is back as the preferred route:
 #             the client's packets from its lte address now leave on wifi and are dropped,
 #             so it must move a second time, back to wifi
@@ -20,6 +20,12 @@
 # each move: the client's -v log "migrated from 10.77.1.2:P to 10.77.2.2:Q", the gateway's
 # "path to 10.77.2.2:Q validated" (and back for "return"). Then wifi is restored for the next
 # command.
+#
+# Last, a mount (mount.smbquic in the client namespace, the FUSE mount in the test's): with a
+# file open for reading and one for writing, each half done, wifi's address is deleted while
+# the mount is idle. It must move to lte by itself (the address event, or else its keep-alive
+# PING failing, within 15 s) before anything touches the files; then both files are finished
+# through the same descriptors and must match, on one connection.
 #
 # The test runs itself again inside a fresh server namespace (ip netns exec), so that smbd,
 # the gateway and the addresses above exist only there; both namespaces are deleted at exit.
@@ -136,8 +142,12 @@ check_moved() {
     expect_true "$name: the client moved its connection from $from to $to" test -n "$moved"
     local port=${moved##*"$to:"}
     port=${port%% *}
-    expect_true "$name: the gateway validated that connection's path from $to" \
-        grep -q "conn $CONN: path to $to:${port:-none} validated" "$QGW_LOG"
+    if grep -q "conn $CONN: path to $to:${port:-none} validated" "$QGW_LOG"; then
+        _pass "$name: the gateway validated that connection's path from $to"
+    else
+        _fail "$name: the gateway validated that connection's path from $to" \
+            "$(grep -E "conn $CONN|migrated|validat" "$QGW_LOG" "$TEST_TMP/err" | tail -n 12)"
+    fi
 }
 
 # check_roamed NAME OPENS_BEFORE BACK: the checks every roaming command must pass; BACK=1
@@ -157,7 +167,7 @@ check_roamed() {
     wifi_up
 }
 
-for scenario in address linkdown return; do
+for scenario in ${ROAM_SCENARIOS:-address linkdown return}; do
     change2="" back=0
     case $scenario in
     address) change="ip -n $C addr del $WIFI_ADDR/24 dev wifi" ;;
@@ -178,5 +188,61 @@ for scenario in address linkdown return; do
     expect_eq "$(sha256 "$TEST_TMP/got.bin" 2>/dev/null)" "$want" \
         "$scenario: get: the file arrives with its SHA-256"
 done
+
+# ---- a mount: open files stay open across the move ----
+if [ -z "${MOUNT_SMBQUIC:-}" ] || [ ! -x "$MOUNT_SMBQUIC" ] || [ ! -c /dev/fuse ]; then
+    echo "# mount scenario skipped: no mount.smbquic (MOUNT_SMBQUIC='${MOUNT_SMBQUIC:-}') or /dev/fuse"
+    test_done
+fi
+MNT=$TEST_TMP/mnt
+mkdir -p "$MNT"
+opens_before=$(qgw_conns open | wc -l)
+echo "+ mount.smbquic $UNC $MNT -F -v (in $C)" >&2
+nsenter --net="/run/netns/$C" "$MOUNT_SMBQUIC" "$UNC" "$MNT" -F -v \
+    -o "port=$QGW_PORT,transport=quic,servername=$CERTS_SERVER_NAME,cafile=$CERT_CA,credentials=$SAMBA_CREDS" \
+    </dev/null 2>"$TEST_TMP/mount.log" &
+mount_pid=$!
+rig_cleanup_add "umount '$MNT' 2>/dev/null; kill $mount_pid 2>/dev/null || true"
+for ((i = 0; i < 200; i++)); do
+    grep -q " $MNT fuse" /proc/self/mounts && break
+    kill -0 "$mount_pid" 2>/dev/null || break
+    sleep 0.05
+done
+grep -q " $MNT fuse" /proc/self/mounts || die "the mount did not come up: $(cat "$TEST_TMP/mount.log")"
+CONN=$(sed -n 's/.*QUIC connection \([0-9a-f]*\) to .* established.*/\1/p' "$TEST_TMP/mount.log" | head -n 1)
+head -c $((16 * 1048576)) "$TEST_TMP/src.bin" >"$TEST_TMP/half1.bin"
+tail -c +$((16 * 1048576 + 1)) "$TEST_TMP/src.bin" >"$TEST_TMP/half2.bin"
+exec 3<"$MNT/ref.bin" 4>"$MNT/mount-written.bin"
+dd bs=1M count=16 iflag=fullblock <&3 >"$TEST_TMP/read1.bin" 2>/dev/null
+cat "$TEST_TMP/half1.bin" >&4
+ip -n "$C" addr del "$WIFI_ADDR/24" dev wifi
+moved=""
+for ((i = 0; i < 150; i++)); do
+    moved=$(grep -E "QUIC connection $CONN migrated from $WIFI_ADDR:[0-9]+ to $LTE_ADDR:[0-9]+ " \
+        "$TEST_TMP/mount.log" | head -n 1)
+    [ -n "$moved" ] && break
+    sleep 0.1
+done
+echo "# mount: ${moved:-no migration logged} (after $((i / 10)).$((i % 10)) s)"
+expect_true "mount: idle, it moves its connection to lte by itself" test -n "$moved"
+cat <&3 >"$TEST_TMP/read2.bin"
+rc3=$?
+cat "$TEST_TMP/half2.bin" >&4
+# fsync through the same descriptor reports a write-behind error, which bash's close would not.
+python3 -c 'import os; os.fsync(4)'
+rc4=$?
+exec 4>&- 3<&-
+expect_true "mount: the file open for reading reads on to its end" test "$rc3" = 0
+expect_eq "$(cat "$TEST_TMP/read1.bin" "$TEST_TMP/read2.bin" | sha256sum | cut -d' ' -f1)" "$want" \
+    "mount: what it read, before and after the move, has the file's SHA-256"
+expect_true "mount: the file open for writing syncs without an error" test "$rc4" = 0
+expect_eq "$(sha256 "$SAMBA_SHARE_DIR/mount-written.bin" 2>/dev/null)" "$want" \
+    "mount: what it wrote, before and after the move, is on the server intact"
+opens=$(qgw_conns open | tail -n +"$((opens_before + 1))")
+expect_eq "$opens" "$CONN" "mount: one QUIC connection (the gateway's audit log)"
+umount "$MNT" || die "umount"
+wait "$mount_pid"
+expect_eq "$?" 0 "mount: the helper exits 0 after the unmount"
+wifi_up
 
 test_done
