@@ -24,9 +24,9 @@
 #define WRITE_CHUNK_MAX (1024u * 1024u)
 /* READs or WRITEs in flight: enough to cover the path's bandwidth-delay product at
  * SQ_IO_TARGET_RATE (include/client/session.h), sized from the transport's round-trip
- * estimate when the transfer starts. At least IO_WINDOW_MIN
- * (30 MiB in 1 MiB chunks: a 16 deep pipeline capped a 100 ms path near 160 MiB/s, and a LAN
- * server's own latency needs some depth); at most IO_WINDOW_MAX, which stays under QUIC's
+ * estimate when the transfer starts. At least IO_WINDOW_MIN (30 MiB in 1 MiB chunks: a 16
+ * deep pipeline capped a 100 ms path near 160 MiB/s, and a LAN server's own latency needs
+ * some depth); at most IO_WINDOW_MAX, which stays under QUIC's
  * largest receive windows (64 MiB: src/transport/quic.c, smbquic-gateway's GW_RX_WINDOW_MAX)
  * with room for headers and bounds what get holds for a pipe. The connection's credit target
  * (1,024 credits of 64 KiB) covers IO_WINDOW_MAX chunks of 1 MiB. */

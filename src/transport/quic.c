@@ -532,10 +532,13 @@ static void enable_gso_gro(struct quic_transport *q)
 
 /* Errors a send (or an ICMP report on a receive) gives when the network under the socket
  * changed: its address was deleted (ENETUNREACH, shared/PROTOCOL.md "Roaming"), its link or
- * route is gone. The connection lives on; the path is checked (check_path). */
-static bool path_gone_errno(int e)
+ * route is gone. Once the handshake is confirmed the connection lives on and the path is
+ * checked (check_path); an ICMP host or network unreachable, which anyone on the path could
+ * forge, then does not end it either. Before that, they fail the connect at once. */
+static bool path_gone_errno(const struct quic_transport *q, int e)
 {
-    return e == ENETUNREACH || e == EHOSTUNREACH || e == EADDRNOTAVAIL || e == ENETDOWN;
+    return q->handshake_confirmed &&
+           (e == ENETUNREACH || e == EHOSTUNREACH || e == EADDRNOTAVAIL || e == ENETDOWN);
 }
 
 /* Sends a batch of equal-sized packets (the last may be shorter). Returns 0, 1 when the
@@ -598,7 +601,7 @@ static int send_batch(struct quic_transport *q, const uint8_t *data, size_t len,
             /* ICMP port unreachable on our connected socket. */
             return SQ_ERR_CLOSED;
         }
-        if (path_gone_errno(errno)) {
+        if (path_gone_errno(q, errno)) {
             /* Lost, as far as QUIC can tell; the path is checked before the next send. */
             q->path_suspect = true;
             return 0;
@@ -779,7 +782,7 @@ static int read_packets(struct quic_transport *q)
                 return 0;
             if (errno == ECONNREFUSED)
                 return SQ_ERR_CLOSED; /* ICMP port unreachable */
-            if (path_gone_errno(errno)) {
+            if (path_gone_errno(q, errno)) {
                 q->path_suspect = true; /* ICMP host or network unreachable */
                 continue;
             }
