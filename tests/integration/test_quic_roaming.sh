@@ -27,6 +27,12 @@
 # PING failing, within 15 s) before anything touches the files; then both files are finished
 # through the same descriptors and must match, on one connection.
 #
+# Then the same over IPv6 (fd77:1::2 on wifi, fd77:2::2 on lte, the gateway restarted on
+# [fd77::1]): a 64 MiB get while wifi's IPv6 address is deleted.
+#
+# ROAM_SCENARIOS picks the IPv4 transfer scenarios (default "address linkdown return"; " " for
+# none); the mount and IPv6 parts always run.
+#
 # The test runs itself again inside a fresh server namespace (ip netns exec), so that smbd,
 # the gateway and the addresses above exist only there; both namespaces are deleted at exit.
 if [ -z "${ROAM_SERVER_NS:-}" ]; then
@@ -105,7 +111,11 @@ make_random "$TEST_TMP/src.bin" 64M
 want=$(sha256 "$TEST_TMP/src.bin")
 cp "$TEST_TMP/src.bin" "$SAMBA_SHARE_DIR/ref.bin"
 as_share_owner "$SAMBA_SHARE_DIR/ref.bin"
-ROAM_OPTS="port=$QGW_PORT,transport=quic,servername=$CERTS_SERVER_NAME,cafile=$CERT_CA,username=$SAMBA_USER"
+# ropts: the -o options for the gateway running now.
+ropts() {
+    printf 'port=%s,transport=quic,servername=%s,cafile=%s,username=%s' "$QGW_PORT" \
+        "$CERTS_SERVER_NAME" "$CERT_CA" "$SAMBA_USER"
+}
 
 # roaming_smbq CHANGE1 CHANGE2 ARGS...: smbquic ARGS -v in the client namespace, with the
 # command CHANGE1 run 2 s after it starts and CHANGE2 (if not empty) 2 s later. Sets RC, OUT,
@@ -135,14 +145,16 @@ roaming_smbq() {
 # check_moved NAME FROM TO: the client's log has its connection's move from address FROM to
 # TO, and the gateway validated the new path.
 check_moved() {
-    local name=$1 from=$2 to=$3 moved
-    moved=$(grep -E "^smbquic: QUIC connection $CONN migrated from $from:[0-9]+ to $to:[0-9]+ " \
+    local name=$1 from=$2 to=$3 moved from_re to_re
+    from_re=$(sed -e 's/[][]/\\&/g' -e 's/\./\\./g' <<<"$from")
+    to_re=$(sed -e 's/[][]/\\&/g' -e 's/\./\\./g' <<<"$to")
+    moved=$(grep -E "^smbquic: QUIC connection $CONN migrated from $from_re:[0-9]+ to $to_re:[0-9]+ " \
         "$TEST_TMP/err" | head -n 1)
     echo "# $name: ${moved:-no migration from $from to $to logged}"
     expect_true "$name: the client moved its connection from $from to $to" test -n "$moved"
     local port=${moved##*"$to:"}
     port=${port%% *}
-    if grep -q "conn $CONN: path to $to:${port:-none} validated" "$QGW_LOG"; then
+    if grep -qF "conn $CONN: path to $to:${port:-none} validated" "$QGW_LOG"; then
         _pass "$name: the gateway validated that connection's path from $to"
     else
         _fail "$name: the gateway validated that connection's path from $to" \
@@ -150,17 +162,18 @@ check_moved() {
     fi
 }
 
-# check_roamed NAME OPENS_BEFORE BACK: the checks every roaming command must pass; BACK=1
-# when it must also have moved back to wifi.
+# check_roamed NAME OPENS_BEFORE BACK [WIFI LTE]: the checks every roaming command must pass;
+# BACK=1 when it must also have moved back to wifi. WIFI and LTE: the client's addresses as
+# logged (IPv4 by default, [IPv6] in brackets).
 check_roamed() {
-    local name=$1 opens_before=$2 back=$3
+    local name=$1 opens_before=$2 back=$3 wifi=${4:-$WIFI_ADDR} lte=${5:-$LTE_ADDR}
     if [ "$RC" = 0 ]; then
         _pass "$name: done (${SECS}s)"
     else
         _fail "$name: exit $RC after ${SECS}s" "$(tail -n 8 "$TEST_TMP/err")"
     fi
-    check_moved "$name" "$WIFI_ADDR" "$LTE_ADDR"
-    [ "$back" = 1 ] && check_moved "$name" "$LTE_ADDR" "$WIFI_ADDR"
+    check_moved "$name" "$wifi" "$lte"
+    [ "$back" = 1 ] && check_moved "$name" "$lte" "$wifi"
     local opens
     opens=$(qgw_conns open | tail -n +"$((opens_before + 1))")
     expect_eq "$opens" "$CONN" "$name: one QUIC connection from start to end (the gateway's audit log)"
@@ -176,14 +189,14 @@ for scenario in ${ROAM_SCENARIOS:-address linkdown return}; do
     esac
 
     opens_before=$(qgw_conns open | wc -l)
-    roaming_smbq "$change" "$change2" put "$TEST_TMP/src.bin" "$UNC/$scenario.bin" -o "$ROAM_OPTS"
+    roaming_smbq "$change" "$change2" put "$TEST_TMP/src.bin" "$UNC/$scenario.bin" -o "$(ropts)"
     check_roamed "$scenario: put 64 MiB" "$opens_before" "$back"
     expect_eq "$(sha256 "$SAMBA_SHARE_DIR/$scenario.bin" 2>/dev/null)" "$want" \
         "$scenario: put: the server has the file with its SHA-256"
 
     opens_before=$(qgw_conns open | wc -l)
     rm -f "$TEST_TMP/got.bin"
-    roaming_smbq "$change" "$change2" get "$UNC/ref.bin" "$TEST_TMP/got.bin" -o "$ROAM_OPTS"
+    roaming_smbq "$change" "$change2" get "$UNC/ref.bin" "$TEST_TMP/got.bin" -o "$(ropts)"
     check_roamed "$scenario: get 64 MiB" "$opens_before" "$back"
     expect_eq "$(sha256 "$TEST_TMP/got.bin" 2>/dev/null)" "$want" \
         "$scenario: get: the file arrives with its SHA-256"
@@ -244,5 +257,23 @@ umount "$MNT" || die "umount"
 wait "$mount_pid"
 expect_eq "$?" 0 "mount: the helper exits 0 after the unmount"
 wifi_up
+
+# ---- IPv6: a get while wifi's address is deleted, to a gateway on fd77::1 ----
+ip addr add fd77::1/128 dev lo || die "IPv6 server address"
+ip addr add fd77:1::1/64 dev wifi-s nodad
+ip addr add fd77:2::1/64 dev lte-s nodad
+ip -n "$C" addr add fd77:1::2/64 dev wifi nodad
+ip -n "$C" addr add fd77:2::2/64 dev lte nodad
+ip -n "$C" -6 route add default via fd77:1::1 dev wifi metric 100 || die "IPv6 route"
+ip -n "$C" -6 route add default via fd77:2::1 dev lte metric 200
+QGW_LISTEN="[fd77::1]"
+qgw_restart "$SAMBA_PORT" -v || die "gateway on [fd77::1]"
+opens_before=0
+rm -f "$TEST_TMP/got.bin"
+roaming_smbq "ip -n $C addr del fd77:1::2/64 dev wifi" "" get "//[fd77::1]/share/ref.bin" \
+    "$TEST_TMP/got.bin" -o "$(ropts)"
+check_roamed "IPv6: get 64 MiB" "$opens_before" 0 "[fd77:1::2]" "[fd77:2::2]"
+expect_eq "$(sha256 "$TEST_TMP/got.bin" 2>/dev/null)" "$want" \
+    "IPv6: get: the file arrives with its SHA-256"
 
 test_done

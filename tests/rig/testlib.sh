@@ -21,8 +21,9 @@
 #                          quic: port=QGW_PORT,transport=quic,servername=smb.test,cafile=CA
 #   opts [EXTRA]           copts plus username=SAMBA_USER
 #   TRANSPORT_NAME         what `smbquic info` prints as transport: (tcp or quic)
-#   qgw_start BACKEND_PORT [GATEWAY ARGS...]   a gateway on QGW_LISTEN (an IPv4 address;
-#                          127.0.0.1 unless set), a kernel-chosen UDP port, with
+#   qgw_start BACKEND_PORT [GATEWAY ARGS...]   a gateway on QGW_LISTEN (an address as
+#                          --listen takes it, [IPv6] in brackets; 127.0.0.1 unless set), a
+#                          kernel-chosen UDP port, with
 #                          CERT_SERVER/KEY_SERVER (override them for the call to
 #                          serve another certificate); exports QGW_PORT, QGW_PID, QGW_AUDIT (its
 #                          audit log), QGW_LOG (its stderr); one at a time
@@ -143,13 +144,14 @@ qgw_start() {
     QGW_AUDIT=$dir/audit.log
     QGW_LOG=$dir/gateway.log
     export QGW_AUDIT QGW_LOG
-    local listen=${QGW_LISTEN:-127.0.0.1}
+    local listen=${QGW_LISTEN:-127.0.0.1} listen_re
+    listen_re=$(sed -e 's/[][]/\\&/g' -e 's/\./\\./g' <<<"$listen")
     "$SMBQUIC_GATEWAY" --listen "$listen:0" --cert "$CERT_SERVER" --key "$KEY_SERVER" \
         --backend "127.0.0.1:$backend" --audit "$QGW_AUDIT" "$@" </dev/null >"$QGW_LOG" 2>&1 &
     QGW_PID=$!
     export QGW_PID
     for ((i = 0; i < 200; i++)); do
-        port=$(sed -n "s/.*listening on ${listen//./\\.}:\\([0-9]*\\) (UDP).*/\\1/p" "$QGW_LOG" 2>/dev/null)
+        port=$(sed -n "s/.*listening on $listen_re:\\([0-9]*\\) (UDP).*/\\1/p" "$QGW_LOG" 2>/dev/null)
         [ -n "$port" ] && break
         kill -0 "$QGW_PID" 2>/dev/null || break
         sleep 0.05
