@@ -46,6 +46,9 @@ struct transport {
     char cert_subject[256];       /* the server certificate's subject DN */
     char cert_issuer[256];
     char cert_sha256[65];         /* hex SHA-256 of its DER encoding */
+    char local_address[64];       /* our address:port now (it changes when the connection
+                                   * moves to a new address) */
+    uint64_t migrations;          /* moves to a new local address so far */
 };
 
 /* Resolves host and connects over TCP within timeout_ms. On failure returns SQ_ERR_RESOLVE,

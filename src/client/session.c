@@ -592,6 +592,8 @@ static int connect_transport(struct sq_session *s, const struct sq_options *o,
     s->info.cert_subject = s->transport->cert_subject;
     s->info.cert_issuer = s->transport->cert_issuer;
     s->info.cert_sha256 = s->transport->cert_sha256;
+    s->info.local_address = s->transport->local_address;
+    s->info.migrations = &s->transport->migrations;
     sq_log(SQ_LOG_INFO, "connected to %s over %s", s->info.peer, s->info.transport);
     return 0;
 }

@@ -136,7 +136,6 @@ struct quic_transport {
     bool path_suspect;             /* a send or ICMP error said the path is gone */
     ngtcp2_tstamp last_recv_ts;    /* when a datagram last arrived */
     ngtcp2_tstamp last_path_check; /* when check_path last ran */
-    uint64_t migrations;
     /* Counters for the debug log at close. */
     uint64_t stream_blocked;  /* writes refused by the server's flow control */
     uint64_t cwnd_limited;    /* write loops that ended with data left but nothing to send */
@@ -849,7 +848,7 @@ static void check_path(struct quic_transport *q, const char *reason, ngtcp2_tsta
         .remote = {.addr = (struct sockaddr *)&q->remote, .addrlen = q->remote_len},
     };
     int rv = ngtcp2_conn_initiate_immediate_migration(q->conn, &path, ts);
-    char from[80], to[80];
+    char from[64], to[64]; /* "[IPv6]:port" is at most 54 bytes */
     format_addr(&q->local, from, sizeof(from));
     format_addr(&local, to, sizeof(to));
     if (rv != 0) {
@@ -869,7 +868,8 @@ static void check_path(struct quic_transport *q, const char *reason, ngtcp2_tsta
     q->pending = NULL;
     q->pending_len = 0;
     enable_gso_gro(q);
-    q->migrations++;
+    q->base.migrations++;
+    snprintf(q->base.local_address, sizeof(q->base.local_address), "%s", to);
     sq_log(SQ_LOG_INFO, "QUIC connection %s migrated from %s to %s (%s)", q->base.connection_id,
            from, to, reason);
 }
@@ -1085,7 +1085,7 @@ static void quic_close(struct transport *t)
                q->base.connection_id, (double)ci.smoothed_rtt / 1e6, (double)ci.min_rtt / 1e6,
                (unsigned long long)ci.cwnd, (unsigned long long)q->stream_blocked,
                (unsigned long long)q->cwnd_limited, q->gso_ok ? "on" : "off",
-               q->gro_ok ? "on" : "off", (unsigned long long)q->migrations);
+               q->gro_ok ? "on" : "off", (unsigned long long)q->base.migrations);
     }
     /* RFC 9000 10.2: tell the server we are done (application close, NO_ERROR) rather than
      * leaving it to time out. One packet, best effort. */
@@ -1429,6 +1429,7 @@ int transport_quic_connect(const struct transport_quic_params *p, struct transpo
     }
     q->local_len = sizeof(q->local);
     getsockname(q->base.fd, (struct sockaddr *)&q->local, &q->local_len);
+    format_addr(&q->local, q->base.local_address, sizeof(q->base.local_address));
     enable_gso_gro(q);
 
     rc = ring_init(&q->out, SEND_BUFFER);

@@ -25,7 +25,8 @@
 # file open for reading and one for writing, each half done, wifi's address is deleted while
 # the mount is idle. It must move to lte by itself (the address event, or else its keep-alive
 # PING failing, within 15 s) before anything touches the files; then both files are finished
-# through the same descriptors and must match, on one connection.
+# through the same descriptors and must match, on one connection; `smbquic status` must show
+# the move (migrations, local_address).
 #
 # Then the same over IPv6 (fd77:1::2 on wifi, fd77:2::2 on lte, the gateway restarted on
 # [fd77::1]): a 64 MiB get while wifi's IPv6 address is deleted.
@@ -238,6 +239,13 @@ for ((i = 0; i < 150; i++)); do
 done
 echo "# mount: ${moved:-no migration logged} (after $((i / 10)).$((i % 10)) s)"
 expect_true "mount: idle, it moves its connection to lte by itself" test -n "$moved"
+# The status socket is abstract, so per network namespace: ask from the mount's.
+status=$(nsenter --net="/run/netns/$C" "$SMBQUIC" status "$MNT" 2>&1)
+new_port=${moved##*"$LTE_ADDR:"}
+new_port=${new_port%% *}
+expect_true "mount: smbquic status counts the move (migrations: 1)" grep -qx 'migrations: 1' <<<"$status"
+expect_true "mount: smbquic status shows the new local address" \
+    grep -qx "local_address: $LTE_ADDR:$new_port" <<<"$status"
 cat <&3 >"$TEST_TMP/read2.bin"
 rc3=$?
 cat "$TEST_TMP/half2.bin" >&4

@@ -53,6 +53,8 @@ expect_eq "$(field requests_negotiate)" 1 "one NEGOTIATE so far"
 if quic_mode; then
     expect_line_match '^connection_id: [0-9a-f]{8,}$' "connection id over QUIC"
     expect_line_match '^server_cert_sha256: [0-9a-f]{64}$' "certificate fingerprint"
+    expect_line_match '^local_address: 127\.0\.0\.1:[0-9]+$' "our local address"
+    expect_line "migrations: 0" "no move to another address on loopback"
     expect_true "the gateway's audit log has that connection id" \
         grep -q "$(field connection_id)" "$QGW_AUDIT"
 fi
