@@ -249,15 +249,16 @@ static int ring_vec(const struct ring *r, size_t off, ngtcp2_vec v[2])
 
 /* ---- addresses ---- */
 
-static void format_addr(const struct sockaddr_storage *ss, char *out, size_t len)
+/* "a.b.c.d:port" or "[v6]:port", as the logs, `smbquic info` and `status` show addresses. */
+static void format_addr(const struct sockaddr *sa, char *out, size_t len)
 {
     char a[INET6_ADDRSTRLEN] = "?";
-    if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
         inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
         snprintf(out, len, "[%s]:%u", a, ntohs(s6->sin6_port));
     } else {
-        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
         inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
         snprintf(out, len, "%s:%u", a, ntohs(s4->sin_port));
     }
@@ -350,11 +351,8 @@ static int path_validation_cb(ngtcp2_conn *conn, uint32_t flags, const ngtcp2_pa
                               void *user_data)
 {
     struct quic_transport *q = user_data;
-    char local[80];
-    struct sockaddr_storage ss = {0};
-    memcpy(&ss, path->local.addr,
-           path->local.addrlen < sizeof(ss) ? path->local.addrlen : sizeof(ss));
-    format_addr(&ss, local, sizeof(local));
+    char local[64];
+    format_addr(path->local.addr, local, sizeof(local));
     if (res == NGTCP2_PATH_VALIDATION_RESULT_SUCCESS) {
         sq_log(SQ_LOG_INFO, "QUIC connection %s: the path from %s is validated",
                q->base.connection_id, local);
@@ -849,8 +847,8 @@ static void check_path(struct quic_transport *q, const char *reason, ngtcp2_tsta
     };
     int rv = ngtcp2_conn_initiate_immediate_migration(q->conn, &path, ts);
     char from[64], to[64]; /* "[IPv6]:port" is at most 54 bytes */
-    format_addr(&q->local, from, sizeof(from));
-    format_addr(&local, to, sizeof(to));
+    format_addr((struct sockaddr *)&q->local, from, sizeof(from));
+    format_addr((struct sockaddr *)&local, to, sizeof(to));
     if (rv != 0) {
         /* E.g. the server gave us no spare connection ID (RFC 9000 9.5), or it forbids
          * migration: the connection stays where it is and may time out. */
@@ -892,9 +890,13 @@ static void watch_path(struct quic_transport *q, ngtcp2_tstamp now)
         check_path(q, "the network refused a send", now);
         return;
     }
+    /* Runs on every I/O pass: the cheap test first (during a transfer datagrams keep
+     * arriving), the connection's counters only when the server has been silent. */
+    if (now - q->last_recv_ts <= ngtcp2_conn_get_pto(q->conn))
+        return;
     ngtcp2_conn_info ci;
     ngtcp2_conn_get_conn_info(q->conn, &ci);
-    if (ci.bytes_in_flight > 0 && now - q->last_recv_ts > ngtcp2_conn_get_pto(q->conn))
+    if (ci.bytes_in_flight > 0)
         check_path(q, "no answer for a probe timeout", now);
 }
 
@@ -1410,13 +1412,7 @@ int transport_quic_connect(const struct transport_quic_params *p, struct transpo
         q->base.fd = fd;
         memcpy(&q->remote, ai->ai_addr, ai->ai_addrlen);
         q->remote_len = ai->ai_addrlen;
-        char addr[INET6_ADDRSTRLEN] = "?";
-        const void *a = ai->ai_family == AF_INET6
-                            ? (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
-                            : (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr;
-        inet_ntop(ai->ai_family, a, addr, sizeof(addr));
-        snprintf(q->base.peer, sizeof(q->base.peer),
-                 ai->ai_family == AF_INET6 ? "[%s]:%u" : "%s:%u", addr, p->port);
+        format_addr(ai->ai_addr, q->base.peer, sizeof(q->base.peer));
         break;
     }
     freeaddrinfo(res);
@@ -1429,7 +1425,7 @@ int transport_quic_connect(const struct transport_quic_params *p, struct transpo
     }
     q->local_len = sizeof(q->local);
     getsockname(q->base.fd, (struct sockaddr *)&q->local, &q->local_len);
-    format_addr(&q->local, q->base.local_address, sizeof(q->base.local_address));
+    format_addr((struct sockaddr *)&q->local, q->base.local_address, sizeof(q->base.local_address));
     enable_gso_gro(q);
 
     rc = ring_init(&q->out, SEND_BUFFER);
