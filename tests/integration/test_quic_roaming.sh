@@ -147,8 +147,8 @@ roaming_smbq() {
 # TO, and the gateway validated the new path.
 check_moved() {
     local name=$1 from=$2 to=$3 moved from_re to_re
-    from_re=$(sed -e 's/[][]/\\&/g' -e 's/\./\\./g' <<<"$from")
-    to_re=$(sed -e 's/[][]/\\&/g' -e 's/\./\\./g' <<<"$to")
+    from_re=$(regex_escape "$from")
+    to_re=$(regex_escape "$to")
     moved=$(grep -E "^smbquic: QUIC connection $CONN migrated from $from_re:[0-9]+ to $to_re:[0-9]+ " \
         "$TEST_TMP/err" | head -n 1)
     echo "# $name: ${moved:-no migration from $from to $to logged}"

@@ -145,7 +145,7 @@ qgw_start() {
     QGW_LOG=$dir/gateway.log
     export QGW_AUDIT QGW_LOG
     local listen=${QGW_LISTEN:-127.0.0.1} listen_re
-    listen_re=$(sed -e 's/[][]/\\&/g' -e 's/\./\\./g' <<<"$listen")
+    listen_re=$(regex_escape "$listen")
     "$SMBQUIC_GATEWAY" --listen "$listen:0" --cert "$CERT_SERVER" --key "$KEY_SERVER" \
         --backend "127.0.0.1:$backend" --audit "$QGW_AUDIT" "$@" </dev/null >"$QGW_LOG" 2>&1 &
     QGW_PID=$!
@@ -342,6 +342,12 @@ field() {
 
 sha256() {
     sha256sum "$1" | cut -d' ' -f1
+}
+
+# regex_escape TEXT: TEXT as a basic or extended regular expression that matches it literally
+# (an address: dots, and the brackets of [IPv6]).
+regex_escape() {
+    sed -e 's/[][]/\\&/g' -e 's/\./\\./g' <<<"$1"
 }
 
 # wait_for_file FILE: waits up to 10 s (a loaded sanitizer run starts helpers slowly) for
