@@ -10,6 +10,9 @@ samba_start default || die "samba_start"
 # In the test's private mount namespace: smbd (started before) sees the tmpfs too, as it
 # resolves the share path at each connect.
 mount -t tmpfs -o size=8m,mode=0755 tmpfs "$SAMBA_SHARE_DIR" || skip "cannot mount a tmpfs"
+# Before samba_stop removes the Samba directory (a mount point cannot be removed); lazily,
+# as smbd may still be in it.
+rig_cleanup_add "umount -l '$SAMBA_SHARE_DIR'"
 as_share_owner "$SAMBA_SHARE_DIR"
 new_mount_dir
 M=$MNT
