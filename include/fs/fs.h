@@ -29,6 +29,12 @@ struct fs_config {
     double attr_timeout;      /* actimeo= seconds, default 1 */
     bool mfsymlinks;          /* mfsymlinks: symlinks as Minshall+French XSym files */
     bool debug;               /* libfuse debug output (-v -v) */
+    bool hard;                /* hard: wait for a lost connection as long as it takes */
+    /* Opens a new session to the same share after the connection was lost (fs_serve calls
+     * it, blocking, with backoff between attempts); 0 with *out set, or a negative sq_error
+     * with why filled. NULL: a lost connection stays lost. */
+    int (*reconnect)(void *arg, struct sq_session **out, char *why, size_t why_len);
+    void *reconnect_arg;
 };
 
 /* Mounts cfg->mountpoint and serves it until it is unmounted or SIGTERM/SIGINT/SIGHUP

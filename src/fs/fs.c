@@ -92,12 +92,18 @@ struct fs {
     uint64_t root_server_id; /* the root's own file id, mapped to FUSE_ROOT_ID */
     int conn_error;
     int status_fd; /* listening socket for `smbquic status`, -1 when there is none */
-    struct fs_handle *open_files; /* every open regular file, for unlink and fstat */
+    struct fs_handle *open_files; /* every open file and directory: unlink, fstat, reconnect */
     uint64_t unlinked_seq;
     size_t nodes_with_aliases; /* so unlinks scan the nodes only when some have */
     size_t write_behind_bytes; /* data in write-behind WRITEs, bounded by WRITE_BEHIND_MAX */
     unsigned readahead_kb;     /* the window for this mount's path (readahead_kb_for) */
     bool closing; /* the session is being closed: callbacks must not send or resume */
+    /* Reconnecting (see "reconnect"): when the connection was lost, when the next attempt
+     * is due, attempts so far, and how many times a new connection took over. */
+    int64_t lost_at_ms, next_attempt_ms;
+    unsigned attempts;
+    uint64_t reconnects;
+    uint64_t sent_before[SMB2_COMMAND_COUNT]; /* requests sent on the connections before */
 };
 
 /* An open file or directory. */
@@ -108,7 +114,7 @@ struct fs_handle {
     /* The first error a write-behind WRITE through this handle met, reported once at its next
      * write, flush (close) or fsync: to the descriptor that wrote, not to a reader's close. */
     int write_error;
-    struct fs_handle *prev, *next; /* fs->open_files (regular files only) */
+    struct fs_handle *prev, *next; /* fs->open_files */
     bool is_dir;
     char *path; /* directories: for the nodes readdirplus creates */
     /* Directory listing, read in full at the first readdir and served by offset. */
@@ -136,8 +142,6 @@ static void handle_link(struct fs *fs, struct fs_handle *h)
 
 static void handle_unlink(struct fs *fs, struct fs_handle *h)
 {
-    if (h->is_dir)
-        return;
     if (h->prev)
         h->prev->next = h->next;
     else if (fs->open_files == h)
@@ -152,7 +156,7 @@ static struct fs_handle *open_handle_of(struct fs *fs, fuse_ino_t ino, bool writ
 {
     struct fs_handle *any = NULL;
     for (struct fs_handle *h = fs->open_files; h; h = h->next) {
-        if (h->ino != ino)
+        if (h->ino != ino || h->is_dir)
             continue;
         if (!writable || h->access_mode != O_RDONLY)
             return h;
@@ -1302,9 +1306,8 @@ static void open_done(struct call *c)
     if (h->is_dir) {
         c->path = NULL; /* now owned by the handle */
         prefetch_entries(c, h);
-    } else {
-        handle_link(c->fs, h);
     }
+    handle_link(c->fs, h);
     c->fi.fh = (uint64_t)(uintptr_t)h;
     if (c->fs->cfg.cache == FS_CACHE_NONE && !h->is_dir)
         c->fi.direct_io = 1;
@@ -1748,7 +1751,7 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 static struct fs_node *open_node_at(struct fs *fs, const char *path)
 {
     for (struct fs_handle *h = fs->open_files; h; h = h->next) {
-        struct fs_node *n = node_find(fs, h->ino);
+        struct fs_node *n = h->is_dir ? NULL : node_find(fs, h->ino);
         if (n && !n->unlinked && strcmp(n->path, path) == 0)
             return n;
     }
@@ -3231,9 +3234,13 @@ static char *status_text(struct fs *fs, size_t *len)
     const struct sq_session_info *i = sq_session_info(fs->session);
     fprintf(out, "mountpoint: %s\n", fs->cfg.mountpoint);
     fprintf(out, "server: %s\n", fs->cfg.fsname ? fs->cfg.fsname : "");
-    fprintf(out, "state: %s\n", fs->conn_error ? "disconnected" : "connected");
+    fprintf(out, "state: %s\n",
+            !fs->conn_error     ? "connected"
+            : fs->cfg.reconnect ? "reconnecting"
+                                : "disconnected");
     if (fs->conn_error)
         fprintf(out, "error: %s\n", sq_strerror(fs->conn_error));
+    fprintf(out, "reconnects: %llu\n", (unsigned long long)fs->reconnects);
     fprintf(out, "transport: %s\n", i->transport);
     fprintf(out, "peer: %s\n", i->peer);
     if (strcmp(i->transport, "quic") == 0) {
@@ -3251,14 +3258,14 @@ static char *status_text(struct fs *fs, size_t *len)
     fprintf(out, "requests_in_flight: %zu\n", smb2_conn_pending_count(fs->conn));
     uint64_t total = 0;
     for (uint16_t cmd = 0; cmd < SMB2_COMMAND_COUNT; cmd++)
-        total += smb2_conn_sent_count(fs->conn, cmd);
+        total += fs->sent_before[cmd] + smb2_conn_sent_count(fs->conn, cmd);
     fprintf(out, "requests: %llu\n", (unsigned long long)total);
     for (uint16_t cmd = 0; cmd < SMB2_COMMAND_COUNT; cmd++) {
         char name[32];
         snprintf(name, sizeof(name), "%s", smb2_command_name(cmd));
         lowercase(name);
         fprintf(out, "requests_%s: %llu\n", name,
-                (unsigned long long)smb2_conn_sent_count(fs->conn, cmd));
+                (unsigned long long)(fs->sent_before[cmd] + smb2_conn_sent_count(fs->conn, cmd)));
     }
     if (fclose(out) != 0) {
         free(text);
@@ -3341,6 +3348,9 @@ static void free_open_files(struct fs *fs)
     while (fs->open_files) {
         struct fs_handle *h = fs->open_files;
         handle_unlink(fs, h);
+        for (size_t i = 0; i < h->entry_count; i++)
+            free(h->entries[i].name);
+        free(h->entries);
         free(h->path);
         free(h);
     }
@@ -3384,6 +3394,171 @@ static void drain(struct fs *fs)
     }
     if (fs->write_behind_bytes)
         sq_log(SQ_LOG_ERROR, "%zu bytes of written data could not be sent", fs->write_behind_bytes);
+}
+
+/* ---- reconnect ----
+ *
+ * A lost connection (the server or the gateway restarted, the path was down for longer than
+ * the QUIC idle timeout, a TCP reset) fails every request in flight: their FUSE requests get
+ * EIO, and write-behind data among them is reported at the descriptor's next write, fsync or
+ * close, never dropped silently. Then fs_serve stops reading /dev/fuse, so new requests wait
+ * in the kernel (a signal ends such a wait with EINTR: nothing hangs unkillably), and opens a
+ * new session with the mount's options: at once, then backing off from RECONNECT_BACKOFF_MIN_MS
+ * to RECONNECT_BACKOFF_MAX_MS. A hard mount waits as long as that takes; a soft one reads
+ * /dev/fuse again SOFT_WAIT_MS after the loss and fails what comes with EIO until a connection
+ * is back. Once connected, every open file and directory is opened again by its current name
+ * with the access it had (the old session's file ids died with it, MS-SMB2 3.3.7.1), and the
+ * waiting requests are served. A handle that cannot be opened again (its file was deleted or
+ * renamed meanwhile, or was itself unlinked while open) keeps an id the server does not know:
+ * operations through it fail with EBADF. Not yet: durable handles (MS-SMB2 3.2.4.4), which
+ * would also keep byte-range locks and delete-on-close across the loss. */
+#define RECONNECT_BACKOFF_MIN_MS 1000
+#define RECONNECT_BACKOFF_MAX_MS 30000
+#define SOFT_WAIT_MS             30000
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The connection died (fs->conn_error is set): schedule the first attempt. */
+static void connection_lost(struct fs *fs)
+{
+    fs->lost_at_ms = monotonic_ms();
+    fs->next_attempt_ms = fs->lost_at_ms;
+    fs->attempts = 0;
+    sq_log(SQ_LOG_ERROR, "connection to the server lost: %s%s", sq_strerror(fs->conn_error),
+           fs->cfg.reconnect ? "; reconnecting" : "");
+}
+
+/* While disconnected: whether FUSE requests are read (and fail with EIO) or wait in the
+ * kernel for the connection to come back. */
+static bool holding_requests(const struct fs *fs)
+{
+    if (!fs->conn_error || !fs->cfg.reconnect)
+        return false;
+    return fs->cfg.hard || monotonic_ms() - fs->lost_at_ms < SOFT_WAIT_MS;
+}
+
+struct reopen {
+    struct fs *fs;
+    struct fs_handle *h;
+    size_t *left;
+    bool *all_done;
+};
+
+static void reopen_cb(void *arg, int err, const struct smb2_reply *reply)
+{
+    struct reopen *r = arg;
+    struct smb2_create_response cr;
+    if (!err && reply->hdr.status == STATUS_SUCCESS &&
+        smb2_create_response_decode(reply->msg, reply->len, &cr) == 0) {
+        r->h->file_id = cr.file_id;
+    } else {
+        struct fs_node *n = node_find(r->fs, r->h->ino);
+        char buf[NTSTATUS_FORMAT_SIZE];
+        sq_log(SQ_LOG_WARNING,
+               "after reconnecting, cannot open %s again: %s; its open "
+               "descriptors fail with EBADF",
+               n && n->path[0] ? n->path : "the share's root",
+               err ? sq_strerror(err) : ntstatus_str(reply->hdr.status, buf));
+    }
+    if (--*r->left == 0)
+        *r->all_done = true;
+}
+
+/* Opens every handle again on the new session, all in flight at once. 0, or the error that
+ * broke the new connection too. */
+static int reopen_handles(struct fs *fs)
+{
+    size_t count = 0;
+    for (struct fs_handle *h = fs->open_files; h; h = h->next)
+        count++;
+    if (!count)
+        return 0;
+    struct reopen *ctx = calloc(count, sizeof(*ctx));
+    if (!ctx)
+        return SQ_ERR_NOMEM;
+    size_t left = 0;
+    bool all_done = false;
+    int rc = 0;
+    size_t i = 0;
+    for (struct fs_handle *h = fs->open_files; h; h = h->next, i++) {
+        /* Until it is open again, the handle's old id must not reach the new session. */
+        memset(&h->file_id, 0, sizeof(h->file_id));
+        struct fs_node *n = node_find(fs, h->ino);
+        const char *path = n ? n->path : h->path;
+        if (!path)
+            continue;
+        struct smb2_request r;
+        memset(&r, 0, sizeof(r));
+        if (sq_req_create(&r, path,
+                          h->is_dir ? FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE
+                                    : access_for_flags(h->access_mode),
+                          FILE_OPEN, h->is_dir ? FILE_DIRECTORY_FILE : FILE_NON_DIRECTORY_FILE,
+                          0) != 0) {
+            writer_free(&r.msg);
+            continue;
+        }
+        ctx[i] = (struct reopen){.fs = fs, .h = h, .left = &left, .all_done = &all_done};
+        r.tree_id = sq_session_tree_id(fs->session);
+        r.cb = reopen_cb;
+        r.arg = &ctx[i];
+        left++;
+        rc = smb2_conn_submit(fs->conn, &r, 1);
+        if (rc) {
+            left--;
+            break;
+        }
+    }
+    if (left)
+        rc = sq_session_run_until(fs->session, &all_done);
+    free(ctx);
+    return rc;
+}
+
+/* One attempt to connect again (blocking: the new session's own timeouts bound it). */
+static void try_reconnect(struct fs *fs)
+{
+    fs->attempts++;
+    char why[512] = "";
+    struct sq_session *s = NULL;
+    int rc = fs->cfg.reconnect(fs->cfg.reconnect_arg, &s, why, sizeof(why));
+    int64_t now = monotonic_ms();
+    if (rc) {
+        int64_t backoff = RECONNECT_BACKOFF_MIN_MS;
+        for (unsigned i = 1; i < fs->attempts && backoff < RECONNECT_BACKOFF_MAX_MS; i++)
+            backoff *= 2;
+        if (backoff > RECONNECT_BACKOFF_MAX_MS)
+            backoff = RECONNECT_BACKOFF_MAX_MS;
+        fs->next_attempt_ms = now + backoff;
+        sq_log(SQ_LOG_WARNING, "reconnect attempt %u failed: %s; next in %lld s", fs->attempts, why,
+               (long long)(backoff / 1000));
+        return;
+    }
+    /* The old session is dead: closing it sends nothing, it frees. Its request counts carry
+     * over to `smbquic status`. */
+    for (uint16_t cmd = 0; cmd < SMB2_COMMAND_COUNT; cmd++)
+        fs->sent_before[cmd] += smb2_conn_sent_count(fs->conn, cmd);
+    sq_session_close(fs->session);
+    fs->session = s;
+    fs->conn = sq_session_conn(s);
+    fs->conn_error = 0;
+    rc = reopen_handles(fs);
+    if (rc) {
+        fs->conn_error = smb2_conn_error(fs->conn) ? smb2_conn_error(fs->conn) : rc;
+        connection_lost(fs);
+        return;
+    }
+    fs->reconnects++;
+    const struct sq_session_info *i = sq_session_info(s);
+    sq_log(SQ_LOG_INFO, "reconnected to %s over %s%s%s after %.1f s (attempt %u)",
+           fs->cfg.fsname ? fs->cfg.fsname : "the server", i->transport,
+           strcmp(i->transport, "quic") == 0 ? ", connection " : "",
+           strcmp(i->transport, "quic") == 0 ? i->connection_id : "",
+           (double)(now - fs->lost_at_ms) / 1000.0, fs->attempts);
 }
 
 int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(void *arg),
@@ -3470,14 +3645,24 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
         /* The session's descriptors first, then /dev/fuse and the status socket. */
         enum { FUSE_SLOT = SQ_SESSION_POLLFDS, STATUS_SLOT, POLL_SLOTS };
         struct pollfd pfd[POLL_SLOTS];
-        sq_session_pollfds(s, pfd);
+        bool down = fs->conn_error != 0;
+        int64_t t;
+        if (down) { /* a dead connection's descriptors may report errors forever */
+            for (int i = 0; i < SQ_SESSION_POLLFDS; i++)
+                pfd[i] = (struct pollfd){.fd = -1};
+            int64_t wait_ms = fs->next_attempt_ms - monotonic_ms();
+            t = !fs->cfg.reconnect ? -1 : wait_ms > 0 ? wait_ms * 1000 : 0;
+        } else {
+            sq_session_pollfds(fs->session, pfd);
+            t = sq_session_timeout_us(fs->session);
+        }
         pfd[FUSE_SLOT].fd = fuse_fd;
-        pfd[FUSE_SLOT].events = POLLIN;
+        /* While requests wait for a reconnect, only an unmount (POLLERR) wakes us for FUSE. */
+        pfd[FUSE_SLOT].events = holding_requests(fs) ? 0 : POLLIN;
         pfd[FUSE_SLOT].revents = 0;
         pfd[STATUS_SLOT].fd = fs->status_fd; /* poll(2) ignores a negative fd */
         pfd[STATUS_SLOT].events = POLLIN;
         pfd[STATUS_SLOT].revents = 0;
-        int64_t t = sq_session_timeout_us(s);
         struct timespec ts = {.tv_sec = 1, .tv_nsec = 0};
         if (t >= 0 && t < 1000000) {
             ts.tv_sec = 0;
@@ -3510,12 +3695,13 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
         }
         if (n > 0 && (pfd[STATUS_SLOT].revents & POLLIN))
             status_serve(fs);
-        if (sq_session_io(s, pfd) != 0 && !fs->conn_error) {
-            fs->conn_error = smb2_conn_error(fs->conn);
-            /* Every pending FUSE request got EIO from its callback; later ones fail at
-             * submit. Reconnecting is the next step (shared/ARCHITECTURE.md). */
-            sq_log(SQ_LOG_ERROR, "connection to the server lost: %s",
-                   sq_strerror(fs->conn_error));
+        if (!down && sq_session_io(fs->session, pfd) != 0) {
+            /* Every pending FUSE request got EIO from its callback (see "reconnect"). */
+            fs->conn_error = smb2_conn_error(fs->conn) ? smb2_conn_error(fs->conn) : SQ_ERR_IO;
+            connection_lost(fs);
+        } else if (down && fs->cfg.reconnect && !stop_signal &&
+                   monotonic_ms() >= fs->next_attempt_ms) {
+            try_reconnect(fs);
         }
     }
     if (stop_signal)
@@ -3527,8 +3713,8 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
     /* Log off while the FUSE session still exists: requests drain() gave up on are failed
      * by the close, and their callbacks answer FUSE requests (harmlessly, once unmounted). */
     fs->closing = true;
-    sq_session_close(s);
-    s = NULL;
+    sq_session_close(fs->session);
+    s = fs->session = NULL;
     fuse_session_unmount(fs->se);
     fuse_session_destroy(fs->se);
     fs->se = NULL;

@@ -259,6 +259,19 @@ static void on_ready(void *arg)
 }
 
 /* Serves the mount until it is unmounted; the exit status of the serving process. */
+/* The mount's options, kept (password included) for reconnecting; wiped when it ends. */
+static struct sq_options *session_options;
+
+/* fs_config.reconnect: a new session with the options the mount was made with. */
+static int reconnect_session(void *arg, struct sq_session **out, char *why, size_t why_len)
+{
+    struct sq_failure f = {0};
+    int rc = sq_session_open(arg, out, &f);
+    if (rc)
+        snprintf(why, why_len, "%s", f.detail);
+    return rc;
+}
+
 static int serve(struct sq_session *s, const struct fs_config *cfg, struct ready_ctx *r)
 {
     log_connected(s, cfg->fsname);
@@ -520,7 +533,10 @@ static int run_daemon(struct sq_session *s, const struct fs_config *cfg, struct 
         sq_log_init(PROGRAM, true);
         sq_log_set_level(verbose > 1 ? SQ_LOG_DEBUG : SQ_LOG_INFO);
         r->fd = fds[1];
-        exit(serve(s, cfg, r));
+        int code = serve(s, cfg, r);
+        if (session_options)
+            sq_options_free(session_options);
+        exit(code);
     }
     /* The parent: the session now belongs to the child; never touch it here (closing it
      * would log off the child's session on the shared socket). */
@@ -531,7 +547,9 @@ static int run_daemon(struct sq_session *s, const struct fs_config *cfg, struct 
     close(errs[0]);
     /* The session is the child's, mounted or not: the parent's copy must never be used (a
      * LOGOFF sent from here would reuse the child's keys and nonces) nor freed by exit
-     * handlers. The parent just goes. */
+     * handlers. The parent just goes, after wiping its copy of the password. */
+    if (session_options)
+        sq_options_free(session_options);
     _exit(rc);
 }
 
@@ -689,11 +707,17 @@ int main(int argc, char **argv)
         .noexec = o.mount.noexec,
         .read_only = o.mount.read_only,
     };
-    /* The session is authenticated: the password is not needed any more. */
-    sq_options_free(&o);
+    /* Reconnecting needs the options, the password among them (as the kernel's cifs keeps
+     * it): they stay in this process until the mount ends and are wiped then. */
+    cfg.hard = o.mount.hard;
+    cfg.reconnect = reconnect_session;
+    cfg.reconnect_arg = &o;
+    session_options = &o;
     if (foreground) {
         sq_log_set_level(a.verbose > 1 ? SQ_LOG_DEBUG : SQ_LOG_INFO);
-        return run_foreground(s, &cfg, &r);
+        rc = run_foreground(s, &cfg, &r);
+        sq_options_free(&o);
+        return rc;
     }
     return run_daemon(s, &cfg, &r, a.verbose);
 #endif

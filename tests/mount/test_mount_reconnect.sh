@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# A mount survives losing its connection: the server side of the connection is killed (the
+# smbd process serving it; over QUIC the gateway then closes the QUIC connection too) while
+# new connections are refused (TCP) or dropped (QUIC) for 3 s, so the reconnect has to wait
+# and retry. A stat issued during the outage must wait for the new connection and then
+# succeed (not fail with EIO); a file open for reading reads on to its end and one open for
+# writing is finished, through the same descriptors; a descriptor whose file was deleted
+# during the outage fails with EBADF; the mount logs the loss and "reconnected", and
+# `smbquic status` says "reconnecting", then counts one reconnect. The test runs in a network
+# namespace of its own, so its iptables rules touch nothing else.
+# shellcheck source=mountlib.sh
+. "$(dirname "$0")/mountlib.sh"
+if [ -z "${SMBQUIC_IN_NETNS:-}" ] && [ "$(id -u)" -eq 0 ] && unshare -n true 2>/dev/null; then
+    exec unshare -n env SMBQUIC_IN_NETNS=1 bash "$0" "$@"
+fi
+[ -n "${SMBQUIC_IN_NETNS:-}" ] || skip "needs a network namespace of its own (unshare -n)"
+command -v iptables >/dev/null || skip "iptables not installed"
+mount_require fs
+ip link set lo up || die "cannot bring up lo in the test's network namespace"
+
+samba_start default || die "samba_start"
+new_mount_dir
+M=$MNT
+UNC=//127.0.0.1/share
+
+head -c $((32 * 1048576)) /dev/urandom >"$TEST_TMP/src.bin"
+cp "$TEST_TMP/src.bin" "$SAMBA_SHARE_DIR/ref.bin"
+printf 'small\n' >"$SAMBA_SHARE_DIR/small.txt"
+printf 'doomed\n' >"$SAMBA_SHARE_DIR/gone.txt"
+as_share_owner "$SAMBA_SHARE_DIR"
+want=$(sha256 "$TEST_TMP/src.bin")
+head -c $((16 * 1048576)) "$TEST_TMP/src.bin" >"$TEST_TMP/half1.bin"
+tail -c +$((16 * 1048576 + 1)) "$TEST_TMP/src.bin" >"$TEST_TMP/half2.bin"
+
+# In the foreground, so that its log can be read (-v: INFO).
+echo "+ mount.smbquic $UNC $M -F -v -o $(opts)" >&2
+PASSWD=$SAMBA_PASSWORD "$MOUNT_SMBQUIC" "$UNC" "$M" -F -v -o "$(opts)" </dev/null \
+    2>"$TEST_TMP/mount.log" &
+mount_pid=$!
+rig_cleanup_add "kill $mount_pid 2>/dev/null || true"
+for ((i = 0; i < 200; i++)); do
+    [ "$(mount_count "$M")" = 1 ] && break
+    kill -0 "$mount_pid" 2>/dev/null || break
+    sleep 0.05
+done
+[ "$(mount_count "$M")" = 1 ] || die "the mount did not come up: $(cat "$TEST_TMP/mount.log")"
+
+# One process holds the open files across the loss: a shell holding them would pass them to
+# every command it runs, and each such command's exit flushes them (FUSE_FLUSH), which waits
+# for the connection like any other request. It does the first halves, says "half", waits for
+# "go", finishes, and writes what each step gave.
+python3 - "$M" "$TEST_TMP" <<'PY' &
+import errno, os, sys, time
+m, t = sys.argv[1], sys.argv[2]
+def step(name, fn):
+    try:
+        fn()
+        r = "ok"
+    except OSError as e:
+        r = errno.errorcode[e.errno]
+    with open(os.path.join(t, "holder." + name), "w") as f:
+        f.write(r + "\n")
+src = os.open(os.path.join(m, "ref.bin"), os.O_RDONLY)
+dst = os.open(os.path.join(m, "written.bin"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+gone = os.open(os.path.join(m, "gone.txt"), os.O_RDONLY)
+def copy_half(fd_in, path_out, n):
+    with open(path_out, "wb") as out:
+        while n > 0:
+            b = os.read(fd_in, min(n, 1 << 20))
+            if not b:
+                break
+            out.write(b)
+            n -= len(b)
+def write_file(path):
+    with open(path, "rb") as f:
+        os.write(dst, f.read())
+    os.fsync(dst)
+step("half1", lambda: (copy_half(src, os.path.join(t, "read1.bin"), 16 << 20),
+                       write_file(os.path.join(t, "half1.bin"))))
+open(os.path.join(t, "half"), "w").write("half\n")
+while not os.path.exists(os.path.join(t, "go")):
+    time.sleep(0.05)
+step("read2", lambda: copy_half(src, os.path.join(t, "read2.bin"), 1 << 40))
+step("write2", lambda: write_file(os.path.join(t, "half2.bin")))
+step("gone", lambda: os.read(gone, 100))
+for fd in (src, dst, gone):
+    os.close(fd)
+open(os.path.join(t, "holder.done"), "w").write("done\n")
+PY
+holder_pid=$!
+rig_cleanup_add "kill $holder_pid 2>/dev/null || true"
+wait_for_file "$TEST_TMP/half" || die "the first halves did not finish"
+expect_eq "$(cat "$TEST_TMP/holder.half1")" ok "first halves read, written and synced"
+
+# The smbd process holding the server side of our connection (over QUIC: the gateway's).
+server_conn_pid() {
+    ss -Htnp state established "( sport = :$SAMBA_PORT )" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' |
+        head -n 1
+}
+victim=$(server_conn_pid)
+[ -n "$victim" ] || die "no smbd process serves the mount's connection"
+if quic_mode; then
+    outage=(INPUT -p udp --dport "$QGW_PORT" -j DROP)
+else
+    outage=(INPUT -p tcp --dport "$SAMBA_PORT" --syn -j REJECT --reject-with tcp-reset)
+fi
+iptables -I "${outage[@]}" || die "iptables"
+kill -KILL "$victim"
+echo "# killed smbd $victim (the mount's connection); new connections refused for 3 s" >&2
+rm -f "$SAMBA_SHARE_DIR/gone.txt"
+for ((i = 0; i < 100; i++)); do
+    grep -q "connection to the server lost" "$TEST_TMP/mount.log" && break
+    sleep 0.1
+done
+expect_true "the mount logs the loss" grep -q "connection to the server lost: .*; reconnecting" \
+    "$TEST_TMP/mount.log"
+# Over TCP each attempt is refused at once and the mount answers in between; over QUIC an
+# attempt waits for its handshake (up to 10 s) and the status waits with it.
+if ! quic_mode; then
+    run "$SMBQUIC" status "$M"
+    expect_eq "$(field state)" reconnecting "status while the server is away"
+fi
+
+stat -c %s "$M/small.txt" >"$TEST_TMP/stat.out" 2>"$TEST_TMP/stat.err" &
+stat_pid=$!
+sleep 3
+expect_true "a stat during the outage waits for the connection (no EIO)" kill -0 "$stat_pid"
+iptables -D "${outage[@]}" || die "iptables -D"
+wait "$stat_pid"
+stat_rc=$?
+expect_eq "$stat_rc:$(cat "$TEST_TMP/stat.out")" "0:6" \
+    "that stat succeeds once the server is back ($(cat "$TEST_TMP/stat.err"))"
+reconnected=""
+for ((i = 0; i < 150; i++)); do
+    reconnected=$(grep -E "reconnected to $UNC over $TRANSPORT_NAME" "$TEST_TMP/mount.log")
+    [ -n "$reconnected" ] && break
+    sleep 0.1
+done
+echo "# ${reconnected:-no reconnect logged}" >&2
+expect_true "the mount logs that it reconnected" test -n "$reconnected"
+
+run cat "$M/small.txt"
+expect_eq "$RC:$OUT" "0:small" "a new open after the reconnect"
+echo go >"$TEST_TMP/go"
+wait_for_file "$TEST_TMP/holder.done" || die "the second halves did not finish"
+wait "$holder_pid"
+expect_eq "$(cat "$TEST_TMP/holder.read2")" ok "the file open for reading reads on to its end"
+expect_eq "$(cat "$TEST_TMP/read1.bin" "$TEST_TMP/read2.bin" | sha256sum | cut -d' ' -f1)" "$want" \
+    "what it read, before and after the reconnect, has the file's SHA-256"
+expect_eq "$(cat "$TEST_TMP/holder.write2")" ok "the file open for writing writes and syncs without an error"
+expect_eq "$(sha256 "$SAMBA_SHARE_DIR/written.bin" 2>/dev/null)" "$want" \
+    "what it wrote, before and after the reconnect, is on the server intact"
+expect_eq "$(cat "$TEST_TMP/holder.gone")" EBADF \
+    "a descriptor whose file was deleted during the outage fails with EBADF"
+expect_true "the mount says it could not open that file again" \
+    grep -q "cannot open gone.txt again" "$TEST_TMP/mount.log"
+
+run "$SMBQUIC" status "$M"
+expect_eq "$(field state)" connected "status after the reconnect"
+expect_eq "$(field reconnects)" 1 "status counts one reconnect"
+if quic_mode; then
+    expect_eq "$(grep -c 'event=open' "$QGW_AUDIT")" 2 "over QUIC: a second connection (the gateway's audit log)"
+fi
+
+umount "$M" || die "umount"
+wait "$mount_pid"
+expect_eq "$?" 0 "the helper exits 0 after the unmount"
+test_done
