@@ -3445,31 +3445,64 @@ static bool holding_requests(const struct fs *fs)
 struct reopen {
     struct fs *fs;
     struct fs_handle *h;
+    bool opened; /* the CREATE succeeded: file_id is open on the server */
+    struct smb2_file_id file_id;
     size_t *left;
     bool *all_done;
 };
 
-static void reopen_cb(void *arg, int err, const struct smb2_reply *reply)
+static void reopen_failed(struct reopen *r, const char *why)
+{
+    struct fs_node *n = node_find(r->fs, r->h->ino);
+    sq_log(SQ_LOG_WARNING,
+           "after reconnecting, cannot open %s again: %s; its open descriptors "
+           "fail with EBADF",
+           n && n->path[0] ? n->path : "the share's root", why);
+}
+
+/* The CREATE of a reopen compound. */
+static void reopen_create_cb(void *arg, int err, const struct smb2_reply *reply)
 {
     struct reopen *r = arg;
     struct smb2_create_response cr;
-    if (!err && reply->hdr.status == STATUS_SUCCESS &&
-        smb2_create_response_decode(reply->msg, reply->len, &cr) == 0) {
-        r->h->file_id = cr.file_id;
-    } else {
-        struct fs_node *n = node_find(r->fs, r->h->ino);
-        char buf[NTSTATUS_FORMAT_SIZE];
-        sq_log(SQ_LOG_WARNING,
-               "after reconnecting, cannot open %s again: %s; its open "
-               "descriptors fail with EBADF",
-               n && n->path[0] ? n->path : "the share's root",
-               err ? sq_strerror(err) : ntstatus_str(reply->hdr.status, buf));
+    char buf[NTSTATUS_FORMAT_SIZE];
+    if (err)
+        return; /* the connection failed: reopen_handles reports it */
+    if (reply->hdr.status != STATUS_SUCCESS)
+        reopen_failed(r, ntstatus_str(reply->hdr.status, buf));
+    else if (smb2_create_response_decode(reply->msg, reply->len, &cr) != 0)
+        reopen_failed(r, "malformed CREATE response");
+    else {
+        r->opened = true;
+        r->file_id = cr.file_id;
+    }
+}
+
+/* Its QUERY_INFO (FileInternalInformation): the file opened by name must be the one the
+ * handle had (same server file id, our inode number), not another file created under the
+ * name meanwhile. */
+static void reopen_identity_cb(void *arg, int err, const struct smb2_reply *reply)
+{
+    struct reopen *r = arg;
+    struct smb2_output_buffer out;
+    uint64_t index;
+    if (!err && r->opened) {
+        if (reply->hdr.status == STATUS_SUCCESS &&
+            smb2_query_info_response_decode(reply->msg, reply->len, &out) == 0 &&
+            smb2_file_internal_info_decode(out.buffer, out.buffer_len, &index) == 0 &&
+            ino_of(r->fs, index) == r->h->ino) {
+            r->h->file_id = r->file_id;
+        } else {
+            reopen_failed(r, "another file has its name now");
+            close_unclaimed(r->fs, &r->file_id);
+        }
     }
     if (--*r->left == 0)
         *r->all_done = true;
 }
 
-/* Opens every handle again on the new session, all in flight at once. 0, or the error that
+/* Opens every handle again on the new session, all in flight at once: CREATE by its node's
+ * name and QUERY_INFO of the file id, as one related compound each. 0, or the error that
  * broke the new connection too. */
 static int reopen_handles(struct fs *fs)
 {
@@ -3488,33 +3521,47 @@ static int reopen_handles(struct fs *fs)
     for (struct fs_handle *h = fs->open_files; h; h = h->next, i++) {
         /* Until it is open again, the handle's old id must not reach the new session. */
         memset(&h->file_id, 0, sizeof(h->file_id));
+        ctx[i] = (struct reopen){.fs = fs, .h = h, .left = &left, .all_done = &all_done};
         struct fs_node *n = node_find(fs, h->ino);
-        const char *path = n ? n->path : h->path;
-        if (!path)
-            continue;
-        struct smb2_request r;
-        memset(&r, 0, sizeof(r));
-        if (sq_req_create(&r, path,
-                          h->is_dir ? FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE
-                                    : access_for_flags(h->access_mode),
-                          FILE_OPEN, h->is_dir ? FILE_DIRECTORY_FILE : FILE_NON_DIRECTORY_FILE,
-                          0) != 0) {
-            writer_free(&r.msg);
+        if (!n) {
+            reopen_failed(&ctx[i], "no name known for it");
             continue;
         }
-        ctx[i] = (struct reopen){.fs = fs, .h = h, .left = &left, .all_done = &all_done};
-        r.tree_id = sq_session_tree_id(fs->session);
-        r.cb = reopen_cb;
-        r.arg = &ctx[i];
+        struct smb2_request r[2];
+        memset(r, 0, sizeof(r));
+        int brc =
+            sq_req_create(&r[0], n->path,
+                          h->is_dir ? FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE
+                                    : access_for_flags(h->access_mode),
+                          FILE_OPEN, h->is_dir ? FILE_DIRECTORY_FILE : FILE_NON_DIRECTORY_FILE, 0);
+        if (!brc)
+            brc = sq_req_query_info(&r[1], &sq_related_file_id, true, SMB2_0_INFO_FILE,
+                                    FILE_INTERNAL_INFORMATION, 64);
+        if (brc) {
+            free_reqs(r, 2);
+            reopen_failed(&ctx[i], sq_strerror(brc));
+            continue;
+        }
+        for (int k = 0; k < 2; k++) {
+            r[k].tree_id = sq_session_tree_id(fs->session);
+            r[k].arg = &ctx[i];
+        }
+        r[0].cb = reopen_create_cb;
+        r[1].cb = reopen_identity_cb;
         left++;
-        rc = smb2_conn_submit(fs->conn, &r, 1);
+        rc = smb2_conn_submit(fs->conn, r, 2);
         if (rc) {
             left--;
             break;
         }
     }
-    if (left)
-        rc = sq_session_run_until(fs->session, &all_done);
+    if (left) {
+        int run_rc = sq_session_run_until(fs->session, &all_done);
+        rc = rc ? rc : run_rc;
+    }
+    /* No callback may run after ctx is freed: a failed connection has run them all. */
+    if (rc)
+        smb2_conn_fail(fs->conn, rc);
     free(ctx);
     return rc;
 }

@@ -4,10 +4,11 @@
 # new connections are refused (TCP) or dropped (QUIC) for 3 s, so the reconnect has to wait
 # and retry. A stat issued during the outage must wait for the new connection and then
 # succeed (not fail with EIO); a file open for reading reads on to its end and one open for
-# writing is finished, through the same descriptors; a descriptor whose file was deleted
-# during the outage fails with EBADF; the mount logs the loss and "reconnected", and
-# `smbquic status` says "reconnecting", then counts one reconnect. The test runs in a network
-# namespace of its own, so its iptables rules touch nothing else.
+# writing is finished, through the same descriptors; a descriptor whose file was deleted, or
+# replaced by another file of the same name, during the outage fails with EBADF; the mount
+# logs the loss and "reconnected", and `smbquic status` says "reconnecting", then counts one
+# reconnect. The test runs in a network namespace of its own, so its iptables rules touch
+# nothing else.
 # shellcheck source=mountlib.sh
 . "$(dirname "$0")/mountlib.sh"
 if [ -z "${SMBQUIC_IN_NETNS:-}" ] && [ "$(id -u)" -eq 0 ] && unshare -n true 2>/dev/null; then
@@ -27,6 +28,7 @@ head -c $((32 * 1048576)) /dev/urandom >"$TEST_TMP/src.bin"
 cp "$TEST_TMP/src.bin" "$SAMBA_SHARE_DIR/ref.bin"
 printf 'small\n' >"$SAMBA_SHARE_DIR/small.txt"
 printf 'doomed\n' >"$SAMBA_SHARE_DIR/gone.txt"
+printf 'old\n' >"$SAMBA_SHARE_DIR/swapped.txt"
 as_share_owner "$SAMBA_SHARE_DIR"
 want=$(sha256 "$TEST_TMP/src.bin")
 head -c $((16 * 1048576)) "$TEST_TMP/src.bin" >"$TEST_TMP/half1.bin"
@@ -63,6 +65,7 @@ def step(name, fn):
 src = os.open(os.path.join(m, "ref.bin"), os.O_RDONLY)
 dst = os.open(os.path.join(m, "written.bin"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
 gone = os.open(os.path.join(m, "gone.txt"), os.O_RDONLY)
+swapped = os.open(os.path.join(m, "swapped.txt"), os.O_RDONLY)
 def copy_half(fd_in, path_out, n):
     with open(path_out, "wb") as out:
         while n > 0:
@@ -83,7 +86,8 @@ while not os.path.exists(os.path.join(t, "go")):
 step("read2", lambda: copy_half(src, os.path.join(t, "read2.bin"), 1 << 40))
 step("write2", lambda: write_file(os.path.join(t, "half2.bin")))
 step("gone", lambda: os.read(gone, 100))
-for fd in (src, dst, gone):
+step("swapped", lambda: os.read(swapped, 100))
+for fd in (src, dst, gone, swapped):
     os.close(fd)
 open(os.path.join(t, "holder.done"), "w").write("done\n")
 PY
@@ -108,6 +112,9 @@ iptables -I "${outage[@]}" || die "iptables"
 kill -KILL "$victim"
 echo "# killed smbd $victim (the mount's connection); new connections refused for 3 s" >&2
 rm -f "$SAMBA_SHARE_DIR/gone.txt"
+# Another file under the same name (made first, so it cannot get the old inode number).
+printf 'new\n' >"$SAMBA_SHARE_DIR/swapped.tmp"
+mv "$SAMBA_SHARE_DIR/swapped.tmp" "$SAMBA_SHARE_DIR/swapped.txt"
 for ((i = 0; i < 100; i++)); do
     grep -q "connection to the server lost" "$TEST_TMP/mount.log" && break
     sleep 0.1
@@ -154,6 +161,10 @@ expect_eq "$(cat "$TEST_TMP/holder.gone")" EBADF \
     "a descriptor whose file was deleted during the outage fails with EBADF"
 expect_true "the mount says it could not open that file again" \
     grep -q "cannot open gone.txt again" "$TEST_TMP/mount.log"
+expect_eq "$(cat "$TEST_TMP/holder.swapped")" EBADF \
+    "a descriptor whose file was replaced by another of the same name fails with EBADF"
+expect_true "the mount says another file has that name now" \
+    grep -q "cannot open swapped.txt again: another file has its name now" "$TEST_TMP/mount.log"
 
 run "$SMBQUIC" status "$M"
 expect_eq "$(field state)" connected "status after the reconnect"
