@@ -3408,9 +3408,10 @@ static void drain(struct fs *fs)
  * /dev/fuse again SOFT_WAIT_MS after the loss and fails what comes with EIO until a connection
  * is back. Once connected, every open file and directory is opened again by its current name
  * with the access it had (the old session's file ids died with it, MS-SMB2 3.3.7.1), and the
- * waiting requests are served. A handle that cannot be opened again (its file was deleted or
- * renamed meanwhile, or was itself unlinked while open) keeps an id the server does not know:
- * operations through it fail with EBADF. Not yet: durable handles (MS-SMB2 3.2.4.4), which
+ * waiting requests are served; the same compound asks for the file's id, so that a file
+ * created under the name meanwhile is not taken for it. A handle that cannot be opened again
+ * (its file was deleted, renamed or replaced meanwhile, or was itself unlinked while open)
+ * keeps an id the server does not know: operations through it fail with EBADF. Not yet: durable handles (MS-SMB2 3.2.4.4), which
  * would also keep byte-range locks and delete-on-close across the loss. */
 #define RECONNECT_BACKOFF_MIN_MS 1000
 #define RECONNECT_BACKOFF_MAX_MS 30000
