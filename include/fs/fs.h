@@ -30,9 +30,10 @@ struct fs_config {
     bool mfsymlinks;          /* mfsymlinks: symlinks as Minshall+French XSym files */
     bool debug;               /* libfuse debug output (-v -v) */
     bool hard;                /* hard: wait for a lost connection as long as it takes */
-    /* Opens a new session to the same share after the connection was lost (fs_serve calls
-     * it, blocking, with backoff between attempts); 0 with *out set, or a negative sq_error
-     * with why filled. NULL: a lost connection stays lost. */
+    /* Opens a new session to the same share after the connection was lost; 0 with *out
+     * set, or a negative sq_error with why filled. fs_serve calls it on a thread of its own
+     * (one attempt at a time, with backoff between them), and reconnect_arg is that
+     * thread's alone while it runs. NULL: a lost connection stays lost. */
     int (*reconnect)(void *arg, struct sq_session **out, char *why, size_t why_len);
     void *reconnect_arg;
 };

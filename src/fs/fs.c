@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +104,9 @@ struct fs {
     int64_t lost_at_ms, next_attempt_ms;
     unsigned attempts;
     uint64_t reconnects;
+    struct attempt *attempt; /* the attempt running on its own thread, or NULL */
+    pthread_t attempt_thread;
+    int attempt_pipe[2];                      /* the attempt writes a byte to [1] when it ends */
     uint64_t sent_before[SMB2_COMMAND_COUNT]; /* requests sent on the connections before */
 };
 
@@ -3403,18 +3407,19 @@ static void drain(struct fs *fs)
  * EIO, and write-behind data among them is reported at the descriptor's next write, fsync or
  * close, never dropped silently. Then fs_serve stops reading /dev/fuse, so new requests wait
  * in the kernel (a signal ends such a wait with EINTR: nothing hangs unkillably), and opens a
- * new session with the mount's options: at once, then backing off from RECONNECT_BACKOFF_MIN_MS
- * to RECONNECT_BACKOFF_MAX_MS. A hard mount waits as long as that takes; a soft one reads
- * /dev/fuse again SOFT_WAIT_MS after the loss and fails what comes with EIO until a connection
- * is back. Once connected, every open file and directory is opened again by its current name
- * with the access it had (the old session's file ids died with it, MS-SMB2 3.3.7.1), and the
- * waiting requests are served; the same compound asks for the file's id, so that a file
- * created under the name meanwhile is not taken for it. A handle that cannot be opened again
- * (its file was deleted, renamed or replaced meanwhile, or was itself unlinked while open)
- * keeps an id the server does not know: operations through it fail with EBADF. Not yet: durable handles (MS-SMB2 3.2.4.4), which
- * would also keep byte-range locks and delete-on-close across the loss. */
+ * new session with the mount's options on a thread of its own (see struct attempt): at once,
+ * then backing off from RECONNECT_BACKOFF_MIN_MS to RECONNECT_BACKOFF_MAX_MS. A hard mount waits as
+ * long as that takes; a soft one reads /dev/fuse again SOFT_WAIT_MS after the loss and fails what
+ * comes with EIO until a connection is back. Once connected, every open file and directory is
+ * opened again by its current name with the access it had (the old session's file ids died with it,
+ * MS-SMB2 3.3.7.1), and the waiting requests are served; the same compound asks for the file's id,
+ * so that a file created under the name meanwhile is not taken for it. A handle that cannot be
+ * opened again (its file was deleted, renamed or replaced meanwhile, or was itself unlinked while
+ * open) keeps an id the server does not know: operations through it fail with EBADF. Not yet:
+ * durable handles (MS-SMB2 3.2.4.4), which would also keep byte-range locks and delete-on-close
+ * across the loss. */
 #define RECONNECT_BACKOFF_MIN_MS 1000
-#define RECONNECT_BACKOFF_MAX_MS 30000
+#define RECONNECT_BACKOFF_MAX_MS 10000
 #define SOFT_WAIT_MS             30000
 
 static int64_t monotonic_ms(void)
@@ -3567,23 +3572,88 @@ static int reopen_handles(struct fs *fs)
     return rc;
 }
 
-/* One attempt to connect again (blocking: the new session's own timeouts bound it). */
-static void try_reconnect(struct fs *fs)
+/* One attempt to connect again runs on a thread of its own, so that the filesystem keeps
+ * answering (`smbquic status`, an unmount, a soft mount's EIO) while the attempt waits for the
+ * server, bounded only by the new session's own timeouts. The new session belongs to that
+ * thread until the attempt ends and then, through pthread_join, to the filesystem's thread:
+ * each session has one owner at a time, and the thread touches nothing else but the
+ * reconnect callback's argument, which the filesystem's thread never uses. */
+struct attempt {
+    int (*reconnect)(void *arg, struct sq_session **out, char *why, size_t why_len);
+    void *arg;
+    int done_fd;
+    int rc;
+    struct sq_session *session;
+    char why[512];
+};
+
+static void *attempt_main(void *p)
+{
+    struct attempt *a = p;
+    a->rc = a->reconnect(a->arg, &a->session, a->why, sizeof(a->why));
+    uint8_t done = 1;
+    while (write(a->done_fd, &done, 1) < 0 && errno == EINTR)
+        ;
+    return NULL;
+}
+
+static void schedule_next_attempt(struct fs *fs, const char *why)
+{
+    int64_t backoff = RECONNECT_BACKOFF_MIN_MS;
+    for (unsigned i = 1; i < fs->attempts && backoff < RECONNECT_BACKOFF_MAX_MS; i++)
+        backoff *= 2;
+    if (backoff > RECONNECT_BACKOFF_MAX_MS)
+        backoff = RECONNECT_BACKOFF_MAX_MS;
+    fs->next_attempt_ms = monotonic_ms() + backoff;
+    sq_log(SQ_LOG_WARNING, "reconnect attempt %u failed: %s; next in %lld s", fs->attempts, why,
+           (long long)(backoff / 1000));
+}
+
+static void start_attempt(struct fs *fs)
 {
     fs->attempts++;
-    char why[512] = "";
-    struct sq_session *s = NULL;
-    int rc = fs->cfg.reconnect(fs->cfg.reconnect_arg, &s, why, sizeof(why));
-    int64_t now = monotonic_ms();
-    if (rc) {
-        int64_t backoff = RECONNECT_BACKOFF_MIN_MS;
-        for (unsigned i = 1; i < fs->attempts && backoff < RECONNECT_BACKOFF_MAX_MS; i++)
-            backoff *= 2;
-        if (backoff > RECONNECT_BACKOFF_MAX_MS)
-            backoff = RECONNECT_BACKOFF_MAX_MS;
-        fs->next_attempt_ms = now + backoff;
-        sq_log(SQ_LOG_WARNING, "reconnect attempt %u failed: %s; next in %lld s", fs->attempts, why,
-               (long long)(backoff / 1000));
+    struct attempt *a = calloc(1, sizeof(*a));
+    if (!a) {
+        schedule_next_attempt(fs, "out of memory");
+        return;
+    }
+    *a = (struct attempt){.reconnect = fs->cfg.reconnect,
+                          .arg = fs->cfg.reconnect_arg,
+                          .done_fd = fs->attempt_pipe[1]};
+    /* Signals are for the filesystem's thread (its ppoll): the attempt's thread blocks them
+     * all from its first instruction. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = pthread_create(&fs->attempt_thread, NULL, attempt_main, a);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        free(a);
+        schedule_next_attempt(fs, strerror(rc));
+        return;
+    }
+    fs->attempt = a;
+}
+
+/* Collects the attempt's result (its thread has said it is done) and, when it connected,
+ * makes its session the filesystem's. */
+static void finish_attempt(struct fs *fs, bool adopt)
+{
+    uint8_t byte;
+    while (read(fs->attempt_pipe[0], &byte, 1) < 0 && errno == EINTR)
+        ;
+    pthread_join(fs->attempt_thread, NULL);
+    struct attempt *a = fs->attempt;
+    fs->attempt = NULL;
+    if (a->rc) {
+        schedule_next_attempt(fs, a->why);
+        free(a);
+        return;
+    }
+    struct sq_session *s = a->session;
+    free(a);
+    if (!adopt) { /* the mount is ending: nothing would use it */
+        sq_session_close(s);
         return;
     }
     /* The old session is dead: closing it sends nothing, it frees. Its request counts carry
@@ -3594,7 +3664,7 @@ static void try_reconnect(struct fs *fs)
     fs->session = s;
     fs->conn = sq_session_conn(s);
     fs->conn_error = 0;
-    rc = reopen_handles(fs);
+    int rc = reopen_handles(fs);
     if (rc) {
         fs->conn_error = smb2_conn_error(fs->conn) ? smb2_conn_error(fs->conn) : rc;
         connection_lost(fs);
@@ -3602,11 +3672,21 @@ static void try_reconnect(struct fs *fs)
     }
     fs->reconnects++;
     const struct sq_session_info *i = sq_session_info(s);
+    bool quic = strcmp(i->transport, "quic") == 0;
     sq_log(SQ_LOG_INFO, "reconnected to %s over %s%s%s after %.1f s (attempt %u)",
            fs->cfg.fsname ? fs->cfg.fsname : "the server", i->transport,
-           strcmp(i->transport, "quic") == 0 ? ", connection " : "",
-           strcmp(i->transport, "quic") == 0 ? i->connection_id : "",
-           (double)(now - fs->lost_at_ms) / 1000.0, fs->attempts);
+           quic ? ", connection " : "", quic ? i->connection_id : "",
+           (double)(monotonic_ms() - fs->lost_at_ms) / 1000.0, fs->attempts);
+}
+
+/* At the end of the mount: an attempt still running is waited for (its own timeouts bound
+ * it), as its thread uses the reconnect argument, which the caller frees after us. */
+static void end_attempt(struct fs *fs)
+{
+    if (!fs->attempt)
+        return;
+    sq_log(SQ_LOG_INFO, "waiting for the reconnect attempt under way to end");
+    finish_attempt(fs, false);
 }
 
 int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(void *arg),
@@ -3622,6 +3702,12 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
     fs->conn = sq_session_conn(s);
     fs->cfg = *cfg;
     fs->status_fd = -1;
+    fs->attempt_pipe[0] = fs->attempt_pipe[1] = -1;
+    if (fs->cfg.reconnect && pipe2(fs->attempt_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+        sq_log(SQ_LOG_WARNING, "pipe: %s; a lost connection will not be reconnected",
+               strerror(errno));
+        fs->cfg.reconnect = NULL;
+    }
     /* Negotiation, authentication and the tree connect gave the transport round trips to
      * measure. */
     uint64_t rtt_us = sq_session_rtt_us(s);
@@ -3691,7 +3777,7 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
     sigemptyset(&unblocked);
     while (!fuse_session_exited(fs->se) && !stop_signal) {
         /* The session's descriptors first, then /dev/fuse and the status socket. */
-        enum { FUSE_SLOT = SQ_SESSION_POLLFDS, STATUS_SLOT, POLL_SLOTS };
+        enum { FUSE_SLOT = SQ_SESSION_POLLFDS, STATUS_SLOT, ATTEMPT_SLOT, POLL_SLOTS };
         struct pollfd pfd[POLL_SLOTS];
         bool down = fs->conn_error != 0;
         int64_t t;
@@ -3699,7 +3785,7 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
             for (int i = 0; i < SQ_SESSION_POLLFDS; i++)
                 pfd[i] = (struct pollfd){.fd = -1};
             int64_t wait_ms = fs->next_attempt_ms - monotonic_ms();
-            t = !fs->cfg.reconnect ? -1 : wait_ms > 0 ? wait_ms * 1000 : 0;
+            t = !fs->cfg.reconnect || fs->attempt ? -1 : wait_ms > 0 ? wait_ms * 1000 : 0;
         } else {
             sq_session_pollfds(fs->session, pfd);
             t = sq_session_timeout_us(fs->session);
@@ -3711,6 +3797,9 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
         pfd[STATUS_SLOT].fd = fs->status_fd; /* poll(2) ignores a negative fd */
         pfd[STATUS_SLOT].events = POLLIN;
         pfd[STATUS_SLOT].revents = 0;
+        pfd[ATTEMPT_SLOT].fd = fs->attempt ? fs->attempt_pipe[0] : -1;
+        pfd[ATTEMPT_SLOT].events = POLLIN;
+        pfd[ATTEMPT_SLOT].revents = 0;
         struct timespec ts = {.tv_sec = 1, .tv_nsec = 0};
         if (t >= 0 && t < 1000000) {
             ts.tv_sec = 0;
@@ -3747,11 +3836,14 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
             /* Every pending FUSE request got EIO from its callback (see "reconnect"). */
             fs->conn_error = smb2_conn_error(fs->conn) ? smb2_conn_error(fs->conn) : SQ_ERR_IO;
             connection_lost(fs);
-        } else if (down && fs->cfg.reconnect && !stop_signal &&
+        } else if (fs->attempt && (pfd[ATTEMPT_SLOT].revents & POLLIN)) {
+            finish_attempt(fs, true);
+        } else if (down && fs->cfg.reconnect && !fs->attempt && !stop_signal &&
                    monotonic_ms() >= fs->next_attempt_ms) {
-            try_reconnect(fs);
+            start_attempt(fs);
         }
     }
+    end_attempt(fs);
     if (stop_signal)
         sq_log(SQ_LOG_INFO, "signal %d: unmounting %s", (int)stop_signal, cfg->mountpoint);
     drain(fs);
@@ -3771,6 +3863,9 @@ out:
     free_open_files(fs);
     free_nodes(fs);
     sq_session_close(s);
+    for (int i = 0; i < 2; i++)
+        if (fs->attempt_pipe[i] >= 0)
+            close(fs->attempt_pipe[i]);
     free(fs);
     return rc;
 }
