@@ -88,6 +88,9 @@ int sq_session_close_file_and_leave(struct sq_session *s, const struct smb2_file
 struct smb2_conn *sq_session_conn(struct sq_session *s);
 /* The transport's smoothed round-trip time in microseconds, 0 when unknown. */
 uint64_t sq_session_rtt_us(struct sq_session *s);
+/* Milliseconds since the server last sent anything on this session (SMB bytes, not QUIC's
+ * own ACKs or PINGs): what a liveness check (SMB2 ECHO) looks at. */
+int64_t sq_session_silent_ms(const struct sq_session *s);
 /* The rate one client thread moves data at (bench/quic.sh: ~650 MiB/s on loopback). get and
  * put keep this rate times the round trip in flight, and a mount reads that far ahead. */
 #define SQ_IO_TARGET_RATE (600ull * 1024 * 1024) /* bytes per second */

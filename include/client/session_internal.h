@@ -12,6 +12,7 @@ struct sq_session {
     bool tree_connected;
     bool logged_on;
     int response_timeout_ms; /* no byte from the server for this long fails the connection */
+    int64_t last_input_ms;   /* CLOCK_MONOTONIC when the server last sent SMB bytes (io.c) */
     struct sq_session_info info;
     /* What our NEGOTIATE request said, for FSCTL_VALIDATE_NEGOTIATE_INFO (SMB 3.0/3.0.2). */
     uint8_t client_guid[16];

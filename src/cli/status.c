@@ -26,8 +26,48 @@ static bool is_smbquic_mount(const struct sq_mount_entry *e, void *arg)
     return f->found;
 }
 
+struct find_target {
+    char path[PATH_MAX];
+    struct find_mount found;
+};
+
+static bool is_smbquic_target(const struct sq_mount_entry *e, void *arg)
+{
+    struct find_target *t = arg;
+    if (strcmp(e->type, "fuse.smbquic") == 0 && strcmp(e->target, t->path) == 0)
+        t->found = (struct find_mount){.major = e->major, .minor = e->minor, .found = true};
+    return false; /* on to the end: the newest mount on the path is the one seen there */
+}
+
+/* The mount whose mount point is path as written (absolute, without trailing slashes), found
+ * in mountinfo without touching the mount: stat(2) of a mount waiting for its connection to
+ * come back would wait with it, and that is when its status matters most. */
+static bool find_by_mount_point(const char *path, struct find_mount *out)
+{
+    struct find_target t = {.found.found = false};
+    if (path[0] == '/') {
+        snprintf(t.path, sizeof(t.path), "%s", path);
+    } else {
+        char cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof(cwd)) ||
+            (size_t)snprintf(t.path, sizeof(t.path), "%s/%s", cwd, path) >= sizeof(t.path))
+            return false;
+    }
+    size_t n = strlen(t.path);
+    while (n > 1 && t.path[n - 1] == '/')
+        t.path[--n] = '\0';
+    sq_mountinfo_each(is_smbquic_target, &t);
+    *out = t.found;
+    return t.found.found;
+}
+
+static int ask_status(const char *mountpoint, const struct find_mount *f);
+
 int cmd_status(const char *mountpoint)
 {
+    struct find_mount f;
+    if (find_by_mount_point(mountpoint, &f))
+        return ask_status(mountpoint, &f);
     struct stat st;
     if (stat(mountpoint, &st) != 0) {
         if (errno == ENOTCONN)
@@ -37,14 +77,20 @@ int cmd_status(const char *mountpoint)
             fprintf(stderr, "smbquic: status: %s: %s\n", mountpoint, strerror(errno));
         return 1;
     }
-    struct find_mount f = {.major = major(st.st_dev), .minor = minor(st.st_dev)};
+    f = (struct find_mount){.major = major(st.st_dev), .minor = minor(st.st_dev)};
     sq_mountinfo_each(is_smbquic_mount, &f);
     if (!f.found) {
         fprintf(stderr, "smbquic: status: %s is not on an smbquic mount\n", mountpoint);
         return 2;
     }
+    return ask_status(mountpoint, &f);
+}
+
+/* Asks the process serving mount f and prints its answer. */
+static int ask_status(const char *mountpoint, const struct find_mount *f)
+{
     struct sockaddr_un addr;
-    socklen_t len = sq_status_address(f.major, f.minor, &addr);
+    socklen_t len = sq_status_address(f->major, f->minor, &addr);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&addr, len) != 0) {
         fprintf(stderr, "smbquic: status: the process serving %s does not answer: %s\n",

@@ -49,6 +49,7 @@ static int pump_input(struct sq_session *s, bool *progress)
         if (!got)
             return 0;
         *progress = true;
+        s->last_input_ms = monotonic_ms();
         rc = smb2_conn_input_commit(s->conn, got);
         if (rc)
             return rc;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth/gss.h"
 #include "client/requests.h"
@@ -61,6 +62,13 @@ struct smb2_conn *sq_session_conn(struct sq_session *s)
 uint64_t sq_session_rtt_us(struct sq_session *s)
 {
     return s->transport && s->transport->ops->rtt_us ? s->transport->ops->rtt_us(s->transport) : 0;
+}
+
+int64_t sq_session_silent_ms(const struct sq_session *s)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - s->last_input_ms;
 }
 
 uint32_t sq_session_tree_id(const struct sq_session *s)
@@ -617,6 +625,9 @@ int sq_session_open_observed(const struct sq_options *o, struct sq_session **out
         return sq_fail(f, SQ_STAGE_CONNECT, "connect", SQ_ERR_NOMEM, 0, NULL);
     s->response_timeout_ms = RESPONSE_TIMEOUT_MS;
     s->info.auth = "none";
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    s->last_input_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
     rc = smb2_conn_new(NULL, &s->conn);
     if (rc) {
         free(s);

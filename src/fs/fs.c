@@ -107,6 +107,8 @@ struct fs {
     struct attempt *attempt; /* the attempt running on its own thread, or NULL */
     pthread_t attempt_thread;
     int attempt_pipe[2];                      /* the attempt writes a byte to [1] when it ends */
+    bool echo_outstanding; /* check_liveness: an ECHO is unanswered, sent at echo_sent_ms */
+    int64_t echo_sent_ms;
     uint64_t sent_before[SMB2_COMMAND_COUNT]; /* requests sent on the connections before */
 };
 
@@ -3448,6 +3450,51 @@ static bool holding_requests(const struct fs *fs)
     return fs->cfg.hard || monotonic_ms() - fs->lost_at_ms < SOFT_WAIT_MS;
 }
 
+/* Liveness (echo_interval=, as mount.cifs has it). A connection can die without a word: a
+ * TCP peer gone without a reset keeps the socket open for a quarter of an hour, and requests
+ * and an idle mount would wait all that time. So after echo_interval seconds in which the
+ * server sent nothing, the mount sends an SMB2 ECHO (MS-SMB2 2.2.28; the server answers it at
+ * once, MS-SMB2 3.3.5.14); if the server then stays silent for another echo_interval, the
+ * connection counts as lost and is reconnected. */
+static void echo_done(void *arg, int err, const struct smb2_reply *reply)
+{
+    (void)err;
+    (void)reply;
+    ((struct fs *)arg)->echo_outstanding = false;
+}
+
+/* 0, or SQ_ERR_TIMEOUT when the server has been silent too long (the caller fails the
+ * connection). */
+static int check_liveness(struct fs *fs)
+{
+    if (!fs->cfg.echo_interval_s)
+        return 0;
+    int64_t interval_ms = (int64_t)fs->cfg.echo_interval_s * 1000;
+    int64_t silent_ms = sq_session_silent_ms(fs->session);
+    if (silent_ms < interval_ms)
+        return 0;
+    if (fs->echo_outstanding) {
+        if (monotonic_ms() - fs->echo_sent_ms < interval_ms)
+            return 0;
+        sq_log(SQ_LOG_WARNING, "the server has sent nothing for %lld s, an echo included",
+               (long long)(silent_ms / 1000));
+        return SQ_ERR_TIMEOUT;
+    }
+    struct smb2_request r;
+    memset(&r, 0, sizeof(r));
+    if (smb2_request_init(&r, SMB2_ECHO, 0) != 0 || smb2_echo_request_encode(&r.msg) != 0) {
+        writer_free(&r.msg);
+        return 0;
+    }
+    r.cb = echo_done;
+    r.arg = fs;
+    if (smb2_conn_submit(fs->conn, &r, 1) == 0) {
+        fs->echo_outstanding = true;
+        fs->echo_sent_ms = monotonic_ms();
+    }
+    return 0;
+}
+
 struct reopen {
     struct fs *fs;
     struct fs_handle *h;
@@ -3832,9 +3879,12 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
         }
         if (n > 0 && (pfd[STATUS_SLOT].revents & POLLIN))
             status_serve(fs);
-        if (!down && sq_session_io(fs->session, pfd) != 0) {
+        int io_rc = down ? 0 : sq_session_io(fs->session, pfd);
+        if (!down && !io_rc && (io_rc = check_liveness(fs)) != 0)
+            smb2_conn_fail(fs->conn, io_rc);
+        if (io_rc) {
             /* Every pending FUSE request got EIO from its callback (see "reconnect"). */
-            fs->conn_error = smb2_conn_error(fs->conn) ? smb2_conn_error(fs->conn) : SQ_ERR_IO;
+            fs->conn_error = smb2_conn_error(fs->conn) ? smb2_conn_error(fs->conn) : io_rc;
             connection_lost(fs);
         } else if (fs->attempt && (pfd[ATTEMPT_SLOT].revents & POLLIN)) {
             finish_attempt(fs, true);

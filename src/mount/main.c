@@ -710,6 +710,7 @@ int main(int argc, char **argv)
     /* Reconnecting needs the options, the password among them (as the kernel's cifs keeps
      * it): they stay in this process until the mount ends and are wiped then. */
     cfg.hard = o.mount.hard;
+    cfg.echo_interval_s = o.mount.echo_interval;
     cfg.reconnect = reconnect_session;
     cfg.reconnect_arg = &o;
     session_options = &o;

@@ -7,8 +7,9 @@
 # writing is finished, through the same descriptors; a descriptor whose file was deleted, or
 # replaced by another file of the same name, during the outage fails with EBADF; the mount
 # logs the loss and "reconnected", and `smbquic status` says "reconnecting", then counts one
-# reconnect. The test runs in a network namespace of its own, so its iptables rules touch
-# nothing else.
+# reconnect. Then a longer outage with a soft mount (EIO after 30 s) and a hard one (waits),
+# and a silent one (every packet dropped) that echo_interval= must notice. The test runs in a
+# network namespace of its own, so its iptables rules touch nothing else.
 # shellcheck source=mountlib.sh
 . "$(dirname "$0")/mountlib.sh"
 if [ -z "${SMBQUIC_IN_NETNS:-}" ] && [ "$(id -u)" -eq 0 ] && unshare -n true 2>/dev/null; then
@@ -230,4 +231,40 @@ wait "$mount_pid"
 expect_eq "$?" 0 "the helper exits 0 after the unmount"
 wait "$hard_pid"
 expect_eq "$?" 0 "the hard mount's helper exits 0 after the unmount"
+
+# ---- a silent outage: echo_interval= ----
+# Every packet between the mount and the server is dropped, so nothing says the connection
+# died: with echo_interval=1 the mount sends an ECHO after 1 s of silence and gives the
+# connection up 1 s later, then reconnects once the path is back.
+new_mount_dir
+E=$MNT
+mount_fg "$E" "$TEST_TMP/echo.log" echo_interval=1
+echo_pid=$MOUNT_PID
+if quic_mode; then
+    silence=(-p udp --dport "$QGW_PORT" -j DROP)
+    silence_back=(-p udp --sport "$QGW_PORT" -j DROP)
+else
+    silence=(-p tcp --dport "$SAMBA_PORT" -j DROP)
+    silence_back=(-p tcp --sport "$SAMBA_PORT" -j DROP)
+fi
+iptables -I INPUT "${silence[@]}" && iptables -I INPUT "${silence_back[@]}" || die "iptables"
+start=$SECONDS
+for ((i = 0; i < 100; i++)); do
+    grep -q "connection to the server lost" "$TEST_TMP/echo.log" && break
+    sleep 0.1
+done
+expect_true "echo: the silent server is noticed ($(grep -m1 'sent nothing' "$TEST_TMP/echo.log"))" \
+    grep -q "the server has sent nothing for [0-9]* s, an echo included" "$TEST_TMP/echo.log"
+expect_true "echo: the connection is given up within 5 s ($((SECONDS - start))s)" \
+    test "$((SECONDS - start))" -le 5
+iptables -D INPUT "${silence[@]}" && iptables -D INPUT "${silence_back[@]}" || die "iptables -D"
+for ((i = 0; i < 300; i++)); do
+    grep -q "reconnected to" "$TEST_TMP/echo.log" && break
+    sleep 0.1
+done
+run stat -c %s "$E/small.txt"
+expect_eq "$RC:$OUT" "0:6" "echo: the mount works again once the path is back"
+umount "$E" || die "umount $E"
+wait "$echo_pid"
+expect_eq "$?" 0 "echo: the helper exits 0 after the unmount"
 test_done
