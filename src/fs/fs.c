@@ -3423,6 +3423,8 @@ static void drain(struct fs *fs)
 #define RECONNECT_BACKOFF_MIN_MS 1000
 #define RECONNECT_BACKOFF_MAX_MS 10000
 #define SOFT_WAIT_MS             30000
+#define RECONNECT_LOG_FIRST      5
+#define RECONNECT_LOG_EVERY      30
 
 static int64_t monotonic_ms(void)
 {
@@ -3652,8 +3654,16 @@ static void schedule_next_attempt(struct fs *fs, const char *why)
     if (backoff > RECONNECT_BACKOFF_MAX_MS)
         backoff = RECONNECT_BACKOFF_MAX_MS;
     fs->next_attempt_ms = monotonic_ms() + backoff;
-    sq_log(SQ_LOG_WARNING, "reconnect attempt %u failed: %s; next in %lld s", fs->attempts, why,
-           (long long)(backoff / 1000));
+    /* A long outage must not fill the journal: the first few attempts, then one in
+     * RECONNECT_LOG_EVERY (about every five minutes). */
+    if (fs->attempts <= RECONNECT_LOG_FIRST || fs->attempts % RECONNECT_LOG_EVERY == 0)
+        sq_log(SQ_LOG_WARNING, "reconnect attempt %u failed: %s; next in %lld s", fs->attempts, why,
+               (long long)(backoff / 1000));
+    if (fs->attempts == RECONNECT_LOG_FIRST)
+        sq_log(SQ_LOG_WARNING,
+               "still reconnecting; from now on one failed attempt in %d is "
+               "logged",
+               RECONNECT_LOG_EVERY);
 }
 
 static void start_attempt(struct fs *fs)
