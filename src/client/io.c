@@ -8,13 +8,7 @@
 #include <time.h>
 
 #include "util/error.h"
-
-static int64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "util/clock.h"
 
 /* Writes as much queued output as the transport takes now. */
 static int flush_output(struct sq_session *s)
@@ -49,7 +43,7 @@ static int pump_input(struct sq_session *s, bool *progress)
         if (!got)
             return 0;
         *progress = true;
-        s->last_input_ms = monotonic_ms();
+        s->last_input_ms = sq_monotonic_ms();
         rc = smb2_conn_input_commit(s->conn, got);
         if (rc)
             return rc;
@@ -120,7 +114,7 @@ int sq_session_io(struct sq_session *s, const struct pollfd pfd[SQ_SESSION_POLLF
 
 int sq_session_run_for(struct sq_session *s, const bool *done, int wait_ms)
 {
-    int64_t start = monotonic_ms();
+    int64_t start = sq_monotonic_ms();
     int64_t last_progress = start;
     while (!*done) {
         int rc = smb2_conn_error(s->conn);
@@ -132,7 +126,7 @@ int sq_session_run_for(struct sq_session *s, const bool *done, int wait_ms)
         }
         if (*done)
             break;
-        int64_t now = monotonic_ms();
+        int64_t now = sq_monotonic_ms();
         struct pollfd pfd[SQ_SESSION_POLLFDS];
         sq_session_pollfds(s, pfd);
         int64_t timeout_us = 1000000;
@@ -164,7 +158,7 @@ int sq_session_run_for(struct sq_session *s, const bool *done, int wait_ms)
             smb2_conn_fail(s->conn, rc);
             return rc;
         }
-        now = monotonic_ms();
+        now = sq_monotonic_ms();
         /* Unbounded waits fail after response_timeout_ms of silence from the server; a
          * bounded wait is the caller's own timeout and never kills the connection. It ends
          * after one pass at least, so wait_ms 0 is one I/O pass without waiting. */

@@ -5,13 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "auth/gss.h"
 #include "client/requests.h"
 #include "crypto/smbcrypto.h"
 #include "smb2/msg.h"
 #include "smb2/ntstatus.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -66,9 +66,7 @@ uint64_t sq_session_rtt_us(struct sq_session *s)
 
 int64_t sq_session_silent_ms(const struct sq_session *s)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - s->last_input_ms;
+    return sq_monotonic_ms() - s->last_input_ms;
 }
 
 uint32_t sq_session_tree_id(const struct sq_session *s)
@@ -625,9 +623,7 @@ int sq_session_open_observed(const struct sq_options *o, struct sq_session **out
         return sq_fail(f, SQ_STAGE_CONNECT, "connect", SQ_ERR_NOMEM, 0, NULL);
     s->response_timeout_ms = RESPONSE_TIMEOUT_MS;
     s->info.auth = "none";
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    s->last_input_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    s->last_input_ms = sq_monotonic_ms();
     rc = smb2_conn_new(NULL, &s->conn);
     if (rc) {
         free(s);

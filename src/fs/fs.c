@@ -34,6 +34,7 @@
 #include "util/log.h"
 #include "util/mountinfo.h"
 #include "util/utf16.h"
+#include "util/clock.h"
 
 #define NODE_BUCKETS 4096
 #define DIR_QUERY_LEN (256u * 1024u)
@@ -3426,17 +3427,10 @@ static void drain(struct fs *fs)
 #define RECONNECT_LOG_FIRST      5
 #define RECONNECT_LOG_EVERY      30
 
-static int64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The connection died (fs->conn_error is set): schedule the first attempt. */
 static void connection_lost(struct fs *fs)
 {
-    fs->lost_at_ms = monotonic_ms();
+    fs->lost_at_ms = sq_monotonic_ms();
     fs->next_attempt_ms = fs->lost_at_ms;
     fs->attempts = 0;
     sq_log(SQ_LOG_ERROR, "connection to the server lost: %s%s", sq_strerror(fs->conn_error),
@@ -3449,7 +3443,7 @@ static bool holding_requests(const struct fs *fs)
 {
     if (!fs->conn_error || !fs->cfg.reconnect)
         return false;
-    return fs->cfg.hard || monotonic_ms() - fs->lost_at_ms < SOFT_WAIT_MS;
+    return fs->cfg.hard || sq_monotonic_ms() - fs->lost_at_ms < SOFT_WAIT_MS;
 }
 
 /* Liveness (echo_interval=, as mount.cifs has it). A connection can die without a word: a
@@ -3476,7 +3470,7 @@ static int check_liveness(struct fs *fs)
     if (silent_ms < interval_ms)
         return 0;
     if (fs->echo_outstanding) {
-        if (monotonic_ms() - fs->echo_sent_ms < interval_ms)
+        if (sq_monotonic_ms() - fs->echo_sent_ms < interval_ms)
             return 0;
         sq_log(SQ_LOG_WARNING, "the server has sent nothing for %lld s, an echo included",
                (long long)(silent_ms / 1000));
@@ -3492,7 +3486,7 @@ static int check_liveness(struct fs *fs)
     r.arg = fs;
     if (smb2_conn_submit(fs->conn, &r, 1) == 0) {
         fs->echo_outstanding = true;
-        fs->echo_sent_ms = monotonic_ms();
+        fs->echo_sent_ms = sq_monotonic_ms();
     }
     return 0;
 }
@@ -3653,7 +3647,7 @@ static void schedule_next_attempt(struct fs *fs, const char *why)
         backoff *= 2;
     if (backoff > RECONNECT_BACKOFF_MAX_MS)
         backoff = RECONNECT_BACKOFF_MAX_MS;
-    fs->next_attempt_ms = monotonic_ms() + backoff;
+    fs->next_attempt_ms = sq_monotonic_ms() + backoff;
     /* A long outage must not fill the journal: the first few attempts, then one in
      * RECONNECT_LOG_EVERY (about every five minutes). */
     if (fs->attempts <= RECONNECT_LOG_FIRST || fs->attempts % RECONNECT_LOG_EVERY == 0)
@@ -3733,7 +3727,7 @@ static void finish_attempt(struct fs *fs, bool adopt)
     sq_log(SQ_LOG_INFO, "reconnected to %s over %s%s%s after %.1f s (attempt %u)",
            fs->cfg.fsname ? fs->cfg.fsname : "the server", i->transport,
            quic ? ", connection " : "", quic ? i->connection_id : "",
-           (double)(monotonic_ms() - fs->lost_at_ms) / 1000.0, fs->attempts);
+           (double)(sq_monotonic_ms() - fs->lost_at_ms) / 1000.0, fs->attempts);
 }
 
 /* At the end of the mount: an attempt still running is waited for (its own timeouts bound
@@ -3841,7 +3835,7 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
         if (down) { /* a dead connection's descriptors may report errors forever */
             for (int i = 0; i < SQ_SESSION_POLLFDS; i++)
                 pfd[i] = (struct pollfd){.fd = -1};
-            int64_t wait_ms = fs->next_attempt_ms - monotonic_ms();
+            int64_t wait_ms = fs->next_attempt_ms - sq_monotonic_ms();
             t = !fs->cfg.reconnect || fs->attempt ? -1 : wait_ms > 0 ? wait_ms * 1000 : 0;
         } else {
             sq_session_pollfds(fs->session, pfd);
@@ -3899,7 +3893,7 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
         } else if (fs->attempt && (pfd[ATTEMPT_SLOT].revents & POLLIN)) {
             finish_attempt(fs, true);
         } else if (down && fs->cfg.reconnect && !fs->attempt && !stop_signal &&
-                   monotonic_ms() >= fs->next_attempt_ms) {
+                   sq_monotonic_ms() >= fs->next_attempt_ms) {
             start_attempt(fs);
         }
     }

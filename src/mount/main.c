@@ -27,6 +27,7 @@
 #include "util/error.h"
 #include "util/log.h"
 #include "util/mountinfo.h"
+#include "util/clock.h"
 #ifdef SMBQUIC_HAVE_FS
 #include "fs/fs.h"
 #endif
@@ -258,7 +259,6 @@ static void on_ready(void *arg)
     }
 }
 
-/* Serves the mount until it is unmounted; the exit status of the serving process. */
 /* The mount's options, kept (password included) for reconnecting; wiped when it ends. */
 static struct sq_options *session_options;
 
@@ -272,6 +272,7 @@ static int reconnect_session(void *arg, struct sq_session **out, char *why, size
     return rc;
 }
 
+/* Serves the mount until it is unmounted; the exit status of the serving process. */
 static int serve(struct sq_session *s, const struct fs_config *cfg, struct ready_ctx *r)
 {
     log_connected(s, cfg->fsname);
@@ -316,13 +317,6 @@ static void on_interrupt(int sig)
     interrupted = sig;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct mount_wanted {
     const char *mountpoint, *fsname;
 };
@@ -346,10 +340,10 @@ static bool mounted_here(const char *mountpoint, const char *fsname)
 static void stop_child(pid_t child, const char *mountpoint, const char *fsname)
 {
     kill(child, SIGTERM); /* fs_serve unmounts and returns */
-    int64_t deadline = now_ms() + STOP_TIMEOUT_MS;
+    int64_t deadline = sq_monotonic_ms() + STOP_TIMEOUT_MS;
     int status;
     pid_t w;
-    while ((w = waitpid(child, &status, WNOHANG)) == 0 && now_ms() < deadline)
+    while ((w = waitpid(child, &status, WNOHANG)) == 0 && sq_monotonic_ms() < deadline)
         usleep(20 * 1000);
     if (w == 0) {
         kill(child, SIGKILL);
@@ -425,7 +419,7 @@ static int wait_for_child(pid_t child, int status_fd, int err_fd, const char *mo
     sigaction(SIGHUP, &sa, NULL);
     fcntl(err_fd, F_SETFL, fcntl(err_fd, F_GETFL) | O_NONBLOCK);
     struct child_stderr err = {.len = 0};
-    int64_t deadline = now_ms() + READY_TIMEOUT_MS;
+    int64_t deadline = sq_monotonic_ms() + READY_TIMEOUT_MS;
     char msg[512];
     size_t n = 0;
     for (;;) {
@@ -434,7 +428,7 @@ static int wait_for_child(pid_t child, int status_fd, int err_fd, const char *mo
             return fail(MOUNT_EXIT_INTERRUPT, "mount failed: interrupted (signal %d)",
                         (int)interrupted);
         }
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - sq_monotonic_ms();
         if (left <= 0) {
             stop_child(child, mountpoint, fsname);
             read_stderr(err_fd, &err);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "util/error.h"
+#include "util/clock.h"
 
 static int tcp_send(struct transport *t, const uint8_t *data, size_t len, size_t *sent)
 {
@@ -87,13 +88,6 @@ static const struct transport_ops tcp_ops = {
     .close = tcp_close,
 };
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Non-blocking connect with a deadline; returns the connected fd or -1 with errno. */
 static int connect_one(const struct addrinfo *ai, int64_t deadline)
 {
@@ -108,7 +102,7 @@ static int connect_one(const struct addrinfo *ai, int64_t deadline)
         return -1;
     }
     for (;;) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - sq_monotonic_ms();
         if (left <= 0) {
             close(fd);
             errno = ETIMEDOUT;
@@ -144,7 +138,7 @@ int transport_tcp_connect(const char *host, uint16_t port, int timeout_ms,
         snprintf(why, why_len, "cannot resolve %s: %s", host, gai_strerror(gai));
         return SQ_ERR_RESOLVE;
     }
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = sq_monotonic_ms() + timeout_ms;
     int fd = -1, last_errno = 0;
     char peer[64] = "";
     for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
