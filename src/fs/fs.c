@@ -3415,7 +3415,7 @@ static void drain(struct fs *fs)
  * long as that takes; a soft one reads /dev/fuse again SOFT_WAIT_MS after the loss and fails what
  * comes with EIO until a connection is back. Once connected, every open file and directory is
  * opened again by its current name with the access it had (the old session's file ids died with it,
- * MS-SMB2 3.3.7.1), and the waiting requests are served; the same compound asks for the file's id,
+ * MS-SMB2 3.2.7.1), and the waiting requests are served; the same compound asks for the file's id,
  * so that a file created under the name meanwhile is not taken for it. A handle that cannot be
  * opened again (its file was deleted, renamed or replaced meanwhile, or was itself unlinked while
  * open) keeps an id the server does not know: operations through it fail with EBADF. Not yet:
@@ -3450,7 +3450,7 @@ static bool holding_requests(const struct fs *fs)
  * TCP peer gone without a reset keeps the socket open for a quarter of an hour, and requests
  * and an idle mount would wait all that time. So after echo_interval seconds in which the
  * server sent nothing, the mount sends an SMB2 ECHO (MS-SMB2 2.2.28; the server answers it at
- * once, MS-SMB2 3.3.5.14); if the server then stays silent for another echo_interval, the
+ * once, MS-SMB2 3.3.5.17); if the server then stays silent for another echo_interval, the
  * connection counts as lost and is reconnected. */
 static void echo_done(void *arg, int err, const struct smb2_reply *reply)
 {

@@ -19,6 +19,7 @@
 #   mount_cleanup DIR      unmount DIR and stop its helper, by PID (registered as a cleanup
 #                          by new_mount_dir)
 #   new_mount_dir          make an empty mount point under TEST_TMP, in MNT
+#   wait_mounted DIR PID   wait (10 s at most) until DIR is mounted or PID has exited
 #   cmdline_has FILE       true when the contents of FILE appear in some /proc/*/cmdline
 #
 # Environment (set by meson): MOUNT_SMBQUIC (the built helper), MOUNT_SMBQUIC_FS (1 when it
@@ -176,6 +177,16 @@ mount_cleanup() {
             kill -KILL "$pid" 2>/dev/null || true
         fi
     fi
+}
+
+wait_mounted() {
+    local dir=$1 pid=$2 i
+    for ((i = 0; i < 200; i++)); do
+        [ "$(mount_count "$dir")" = 1 ] && return 0
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    [ "$(mount_count "$dir")" = 1 ]
 }
 
 _mount_dirs=0

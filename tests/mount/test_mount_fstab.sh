@@ -133,11 +133,7 @@ env -u SAMBA_PASSWORD PASSWD="$SAMBA_PASSWORD" "$MOUNT_SMBQUIC" "$UNC" "$M" -F -
     >"$TEST_TMP/fg.out" 2>"$TEST_TMP/fg.err" &
 fg=$!
 rig_cleanup_add "kill $fg 2>/dev/null || true"
-for ((i = 0; i < 200; i++)); do
-    [ "$(mount_count "$M")" = 1 ] && break
-    kill -0 "$fg" 2>/dev/null || break
-    sleep 0.05
-done
+wait_mounted "$M" "$fg"
 check_mounted "-F (foreground)"
 expect_eq "$(daemon_pid "$M")" "$fg" "-F: the process started serves the mount (no fork)"
 run umount "$M"

@@ -38,18 +38,23 @@ tail -c +$((16 * 1048576 + 1)) "$TEST_TMP/src.bin" >"$TEST_TMP/half2.bin"
 # mount_fg DIR LOG [OPTIONS]: the helper in the foreground, so that its log can be read (-v:
 # INFO); sets MOUNT_PID.
 mount_fg() {
-    local dir=$1 log=$2 extra=${3:-} i
+    local dir=$1 log=$2 extra=${3:-}
     echo "+ mount.smbquic $UNC $dir -F -v -o $(opts "$extra")" >&2
     PASSWD=$SAMBA_PASSWORD "$MOUNT_SMBQUIC" "$UNC" "$dir" -F -v -o "$(opts "$extra")" </dev/null \
         2>"$log" &
     MOUNT_PID=$!
     rig_cleanup_add "kill $MOUNT_PID 2>/dev/null || true"
-    for ((i = 0; i < 200; i++)); do
-        [ "$(mount_count "$dir")" = 1 ] && break
-        kill -0 "$MOUNT_PID" 2>/dev/null || break
-        sleep 0.05
+    wait_mounted "$dir" "$MOUNT_PID" || die "the mount did not come up: $(cat "$log")"
+}
+# wait_log FILE REGEX [COUNT [SECONDS]]: until FILE has COUNT (1) lines matching REGEX, for
+# SECONDS (15) at most; true when it has.
+wait_log() {
+    local file=$1 re=$2 count=${3:-1} i
+    for ((i = 0; i < ${4:-15} * 10; i++)); do
+        [ "$(grep -cE -- "$re" "$file")" -ge "$count" ] && return 0
+        sleep 0.1
     done
-    [ "$(mount_count "$dir")" = 1 ] || die "the mount did not come up: $(cat "$log")"
+    return 1
 }
 mount_fg "$M" "$TEST_TMP/mount.log"
 mount_pid=$MOUNT_PID
@@ -129,10 +134,7 @@ rm -f "$SAMBA_SHARE_DIR/gone.txt"
 # Another file under the same name (made first, so it cannot get the old inode number).
 printf 'new\n' >"$SAMBA_SHARE_DIR/swapped.tmp"
 mv "$SAMBA_SHARE_DIR/swapped.tmp" "$SAMBA_SHARE_DIR/swapped.txt"
-for ((i = 0; i < 100; i++)); do
-    grep -q "connection to the server lost" "$TEST_TMP/mount.log" && break
-    sleep 0.1
-done
+wait_log "$TEST_TMP/mount.log" "connection to the server lost" 1 10
 expect_true "the mount logs the loss" grep -q "connection to the server lost: .*; reconnecting" \
     "$TEST_TMP/mount.log"
 # Answered at once, also while an attempt waits (over QUIC, for a handshake that cannot
@@ -149,12 +151,8 @@ wait "$stat_pid"
 stat_rc=$?
 expect_eq "$stat_rc:$(cat "$TEST_TMP/stat.out")" "0:6" \
     "that stat succeeds once the server is back ($(cat "$TEST_TMP/stat.err"))"
-reconnected=""
-for ((i = 0; i < 150; i++)); do
-    reconnected=$(grep -E "reconnected to $UNC over $TRANSPORT_NAME" "$TEST_TMP/mount.log")
-    [ -n "$reconnected" ] && break
-    sleep 0.1
-done
+wait_log "$TEST_TMP/mount.log" "reconnected to $UNC over $TRANSPORT_NAME"
+reconnected=$(grep -E "reconnected to $UNC over $TRANSPORT_NAME" "$TEST_TMP/mount.log")
 echo "# ${reconnected:-no reconnect logged}" >&2
 expect_true "the mount logs that it reconnected" test -n "$reconnected"
 
@@ -198,10 +196,6 @@ stat -c %s "$M/small.txt" >"$TEST_TMP/soft.out" 2>"$TEST_TMP/soft.err" &
 soft_stat=$!
 stat -c %s "$H/small.txt" >"$TEST_TMP/hard.out" 2>"$TEST_TMP/hard.err" &
 hard_stat=$!
-for ((i = 0; i < 500; i++)); do
-    kill -0 "$soft_stat" 2>/dev/null || break
-    sleep 0.1
-done
 wait "$soft_stat"
 soft_rc=$?
 soft_secs=$((SECONDS - start))
@@ -217,10 +211,8 @@ wait "$hard_stat"
 hard_rc=$?
 expect_eq "$hard_rc:$(cat "$TEST_TMP/hard.out")" "0:6" \
     "hard: that stat succeeds once the server is back, after $((SECONDS - start))s ($(cat "$TEST_TMP/hard.err"))"
-for ((i = 0; i < 200; i++)); do
-    grep -q "reconnected to" "$TEST_TMP/hard.log" && [ "$(grep -c "reconnected to" "$TEST_TMP/mount.log")" = 2 ] && break
-    sleep 0.1
-done
+wait_log "$TEST_TMP/hard.log" "reconnected to" 1 20
+wait_log "$TEST_TMP/mount.log" "reconnected to" 2 20
 run stat -c %s "$M/small.txt"
 expect_eq "$RC:$OUT" "0:6" "soft: the mount works again once reconnected"
 
@@ -249,19 +241,13 @@ else
 fi
 iptables -I INPUT "${silence[@]}" && iptables -I INPUT "${silence_back[@]}" || die "iptables"
 start=$SECONDS
-for ((i = 0; i < 100; i++)); do
-    grep -q "connection to the server lost" "$TEST_TMP/echo.log" && break
-    sleep 0.1
-done
+wait_log "$TEST_TMP/echo.log" "connection to the server lost" 1 10
 expect_true "echo: the silent server is noticed ($(grep -m1 'sent nothing' "$TEST_TMP/echo.log"))" \
     grep -q "the server has sent nothing for [0-9]* s, an echo included" "$TEST_TMP/echo.log"
 expect_true "echo: the connection is given up within 5 s ($((SECONDS - start))s)" \
     test "$((SECONDS - start))" -le 5
 iptables -D INPUT "${silence[@]}" && iptables -D INPUT "${silence_back[@]}" || die "iptables -D"
-for ((i = 0; i < 300; i++)); do
-    grep -q "reconnected to" "$TEST_TMP/echo.log" && break
-    sleep 0.1
-done
+wait_log "$TEST_TMP/echo.log" "reconnected to" 1 30
 run stat -c %s "$E/small.txt"
 expect_eq "$RC:$OUT" "0:6" "echo: the mount works again once the path is back"
 umount "$E" || die "umount $E"
