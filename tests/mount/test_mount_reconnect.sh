@@ -28,6 +28,11 @@ UNC=//127.0.0.1/share
 head -c $((32 * 1048576)) /dev/urandom >"$TEST_TMP/src.bin"
 cp "$TEST_TMP/src.bin" "$SAMBA_SHARE_DIR/ref.bin"
 printf 'small\n' >"$SAMBA_SHARE_DIR/small.txt"
+# Each wait below stats a name not looked up before: the kernel may answer a name it knows
+# from its attribute cache (actimeo) without asking the mount.
+for name in outage soft hard; do
+    printf 'small\n' >"$SAMBA_SHARE_DIR/$name.txt"
+done
 printf 'doomed\n' >"$SAMBA_SHARE_DIR/gone.txt"
 printf 'old\n' >"$SAMBA_SHARE_DIR/swapped.txt"
 as_share_owner "$SAMBA_SHARE_DIR"
@@ -142,7 +147,7 @@ expect_true "the mount logs the loss" grep -q "connection to the server lost: .*
 run "$SMBQUIC" status "$M"
 expect_eq "$(field state)" reconnecting "status while the server is away"
 
-stat -c %s "$M/small.txt" >"$TEST_TMP/stat.out" 2>"$TEST_TMP/stat.err" &
+stat -c %s "$M/outage.txt" >"$TEST_TMP/stat.out" 2>"$TEST_TMP/stat.err" &
 stat_pid=$!
 sleep 3
 expect_true "a stat during the outage waits for the connection (no EIO)" kill -0 "$stat_pid"
@@ -192,9 +197,9 @@ mount_fg "$H" "$TEST_TMP/hard.log" hard
 hard_pid=$MOUNT_PID
 outage_begin
 start=$SECONDS
-stat -c %s "$M/small.txt" >"$TEST_TMP/soft.out" 2>"$TEST_TMP/soft.err" &
+stat -c %s "$M/soft.txt" >"$TEST_TMP/soft.out" 2>"$TEST_TMP/soft.err" &
 soft_stat=$!
-stat -c %s "$H/small.txt" >"$TEST_TMP/hard.out" 2>"$TEST_TMP/hard.err" &
+stat -c %s "$H/hard.txt" >"$TEST_TMP/hard.out" 2>"$TEST_TMP/hard.err" &
 hard_stat=$!
 wait "$soft_stat"
 soft_rc=$?
