@@ -161,6 +161,10 @@ measure() {
     shift 3
     for ((i = 1; i <= runs; i++)); do
         before=$(gateway_closes)
+        # The previous run's 512 MiB are still being written back to disk: a kernel thread
+        # competing for the two cores made the next run up to half slower (a QUIC get after a
+        # get took 1.17 s in one run, against 0.75 s for the same get through the relay).
+        sync
         us=$(timed "$@")
         # The copy is checked untimed: comparing 2 x 512 MiB costs about half a second, which
         # inside the clock made every get row look slower (and the QUIC/TCP ratio closer).
