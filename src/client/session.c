@@ -725,7 +725,8 @@ static int leave_server(struct sq_session *s, const struct smb2_file_id *close_i
 
 static void log_disconnect(const struct sq_session *s)
 {
-    if (s->logged_on)
+    /* A dead connection logs nothing here: its loss was logged, and no LOGOFF goes out. */
+    if (s->logged_on && !(s->conn && smb2_conn_error(s->conn)))
         sq_log(SQ_LOG_INFO, "disconnecting session 0x%016llx",
                (unsigned long long)smb2_conn_session_id(s->conn));
 }

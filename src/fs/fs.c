@@ -3697,7 +3697,8 @@ static void finish_attempt(struct fs *fs, bool adopt)
     struct attempt *a = fs->attempt;
     fs->attempt = NULL;
     if (a->rc) {
-        schedule_next_attempt(fs, a->why);
+        if (adopt)
+            schedule_next_attempt(fs, a->why);
         free(a);
         return;
     }
