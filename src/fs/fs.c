@@ -3828,7 +3828,8 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
     sigset_t unblocked;
     sigemptyset(&unblocked);
     while (!fuse_session_exited(fs->se) && !stop_signal) {
-        /* The session's descriptors first, then /dev/fuse and the status socket. */
+        /* The session's descriptors first, then /dev/fuse, the status socket and the pipe of a
+         * reconnect attempt under way. */
         enum { FUSE_SLOT = SQ_SESSION_POLLFDS, STATUS_SLOT, ATTEMPT_SLOT, POLL_SLOTS };
         struct pollfd pfd[POLL_SLOTS];
         bool down = fs->conn_error != 0;
