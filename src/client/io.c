@@ -42,8 +42,9 @@ static int pump_input(struct sq_session *s, bool *progress)
             return rc;
         if (!got)
             return 0;
+        if (!*progress) /* once per pass is precise enough for a liveness check */
+            s->last_input_ms = sq_monotonic_ms();
         *progress = true;
-        s->last_input_ms = sq_monotonic_ms();
         rc = smb2_conn_input_commit(s->conn, got);
         if (rc)
             return rc;

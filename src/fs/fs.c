@@ -108,8 +108,7 @@ struct fs {
     struct attempt *attempt; /* the attempt running on its own thread, or NULL */
     pthread_t attempt_thread;
     int attempt_pipe[2];                      /* the attempt writes a byte to [1] when it ends */
-    bool echo_outstanding; /* check_liveness: an ECHO is unanswered, sent at echo_sent_ms */
-    int64_t echo_sent_ms;
+    int64_t echo_sent_ms; /* check_liveness: when the unanswered ECHO went out; 0: none */
     uint64_t sent_before[SMB2_COMMAND_COUNT]; /* requests sent on the connections before */
 };
 
@@ -3456,7 +3455,7 @@ static void echo_done(void *arg, int err, const struct smb2_reply *reply)
 {
     (void)err;
     (void)reply;
-    ((struct fs *)arg)->echo_outstanding = false;
+    ((struct fs *)arg)->echo_sent_ms = 0;
 }
 
 /* 0, or SQ_ERR_TIMEOUT when the server has been silent too long (the caller fails the
@@ -3469,7 +3468,7 @@ static int check_liveness(struct fs *fs)
     int64_t silent_ms = sq_session_silent_ms(fs->session);
     if (silent_ms < interval_ms)
         return 0;
-    if (fs->echo_outstanding) {
+    if (fs->echo_sent_ms) {
         if (sq_monotonic_ms() - fs->echo_sent_ms < interval_ms)
             return 0;
         sq_log(SQ_LOG_WARNING, "the server has sent nothing for %lld s, an echo included",
@@ -3485,7 +3484,6 @@ static int check_liveness(struct fs *fs)
     r.cb = echo_done;
     r.arg = fs;
     if (smb2_conn_submit(fs->conn, &r, 1) == 0) {
-        fs->echo_outstanding = true;
         fs->echo_sent_ms = sq_monotonic_ms();
     }
     return 0;

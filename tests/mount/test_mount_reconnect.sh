@@ -134,6 +134,15 @@ outage_begin() {
 outage_end() {
     iptables -D "${outage[@]}" || die "iptables -D"
 }
+# outage_end_stat_ok PID NAME DESC: ends the outage; the stat PID (output in NAME.out and
+# NAME.err) must then succeed and print 6.
+outage_end_stat_ok() {
+    local pid=$1 name=$2 rc
+    outage_end
+    wait "$pid"
+    rc=$?
+    expect_eq "$rc:$(cat "$TEST_TMP/$name.out")" "0:6" "$3 ($(cat "$TEST_TMP/$name.err"))"
+}
 outage_begin
 rm -f "$SAMBA_SHARE_DIR/gone.txt"
 # Another file under the same name (made first, so it cannot get the old inode number).
@@ -151,11 +160,7 @@ stat -c %s "$M/outage.txt" >"$TEST_TMP/stat.out" 2>"$TEST_TMP/stat.err" &
 stat_pid=$!
 sleep 3
 expect_true "a stat during the outage waits for the connection (no EIO)" kill -0 "$stat_pid"
-outage_end
-wait "$stat_pid"
-stat_rc=$?
-expect_eq "$stat_rc:$(cat "$TEST_TMP/stat.out")" "0:6" \
-    "that stat succeeds once the server is back ($(cat "$TEST_TMP/stat.err"))"
+outage_end_stat_ok "$stat_pid" stat "that stat succeeds once the server is back"
 wait_log "$TEST_TMP/mount.log" "reconnected to $UNC over $TRANSPORT_NAME"
 reconnected=$(grep -E "reconnected to $UNC over $TRANSPORT_NAME" "$TEST_TMP/mount.log")
 echo "# ${reconnected:-no reconnect logged}" >&2
@@ -211,11 +216,7 @@ expect_true "soft: with EIO ($(cat "$TEST_TMP/soft.err"))" \
 expect_true "soft: after about 30 s, not before (${soft_secs}s)" \
     test "$soft_secs" -ge 28 -a "$soft_secs" -le 40
 expect_true "hard: the stat on the hard mount still waits" kill -0 "$hard_stat"
-outage_end
-wait "$hard_stat"
-hard_rc=$?
-expect_eq "$hard_rc:$(cat "$TEST_TMP/hard.out")" "0:6" \
-    "hard: that stat succeeds once the server is back, after $((SECONDS - start))s ($(cat "$TEST_TMP/hard.err"))"
+outage_end_stat_ok "$hard_stat" hard "hard: that stat succeeds once the server is back"
 wait_log "$TEST_TMP/hard.log" "reconnected to" 1 20
 wait_log "$TEST_TMP/mount.log" "reconnected to" 2 20
 run stat -c %s "$M/small.txt"
