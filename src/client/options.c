@@ -60,6 +60,7 @@ void sq_options_init(struct sq_options *o)
     o->mount.cache = SQ_CACHE_STRICT;
     o->mount.actimeo = 1.0;
     o->mount.echo_interval = 60;
+    o->mount.closetimeo = 1;
     const char *user = getenv("USER");
     if (user && *user)
         o->username = strdup(user);
@@ -227,10 +228,10 @@ static bool is_mount_only_option(const char *name)
 /* mount.smbquic's own options (struct sq_mount_options) and the VFS flags mount(8) passes to
  * every helper. */
 static const char *const mount_option_names[] = {
-    "uid",         "gid",     "file_mode",  "dir_mode", "ro",       "rw",
-    "allow_other", "cache",   "actimeo",    "hard",     "soft",     "echo_interval",
-    "exec",        "noexec",  "foreground", "forceuid", "forcegid", "remount",
-    "sync",        "dirsync", "mand",       "mfsymlinks", NULL};
+    "uid",         "gid",     "file_mode",  "dir_mode",   "ro",         "rw",
+    "allow_other", "cache",   "actimeo",    "hard",       "soft",       "echo_interval",
+    "exec",        "noexec",  "foreground", "forceuid",   "forcegid",   "remount",
+    "sync",        "dirsync", "mand",       "mfsymlinks", "closetimeo", NULL};
 
 /* Accepted and ignored when mounting: a FUSE mount is always nosuid,nodev (suid and dev are
  * not granted); access times, i_version and lazytime are the server's business over SMB. */
@@ -313,8 +314,9 @@ static bool parse_seconds(const char *value, double max, double *out)
 static int parse_mount_option(struct sq_mount_options *m, const char *name, const char *value,
                               char *why, size_t why_len)
 {
-    static const char *const with_value[] = {"uid",   "gid",     "file_mode",     "dir_mode",
-                                             "cache", "actimeo", "echo_interval", NULL};
+    static const char *const with_value[] = {"uid",           "gid",        "file_mode",
+                                             "dir_mode",      "cache",      "actimeo",
+                                             "echo_interval", "closetimeo", NULL};
     if (!m->enabled) {
         snprintf(why, why_len, "option '%s' is a mount option (see mount.smbquic(8))", name);
         return SQ_ERR_INVAL;
@@ -365,6 +367,14 @@ static int parse_mount_option(struct sq_mount_options *m, const char *name, cons
             return SQ_ERR_INVAL;
         }
         m->echo_interval = (unsigned)n;
+    } else if (strcmp(name, "closetimeo") == 0) {
+        /* As the kernel's cifs client names it; up to an hour, since a kept handle can make
+         * a rename of its directory by another client fail until it is closed. */
+        if (!parse_uint(value, 3600, &n)) {
+            snprintf(why, why_len, "bad closetimeo '%s' (seconds, 0 to 3600)", value);
+            return SQ_ERR_INVAL;
+        }
+        m->closetimeo = (unsigned)n;
     } else if (strcmp(name, "ro") == 0 || strcmp(name, "rw") == 0) {
         m->read_only = name[1] == 'o';
     } else if (strcmp(name, "allow_other") == 0) {

@@ -22,15 +22,15 @@ int sq_path_to_smb(const char *path, uint8_t **out, size_t *out_len)
     return rc;
 }
 
-int sq_req_create_name(struct smb2_request *r, const uint8_t *name, size_t name_len,
-                       uint32_t access, uint32_t disposition, uint32_t options,
-                       uint32_t attributes)
+static int create_name(struct smb2_request *r, const uint8_t *name, size_t name_len,
+                       uint32_t access, uint32_t disposition, uint32_t options, uint32_t attributes,
+                       const struct smb2_lease *lease)
 {
     int rc = smb2_request_init(r, SMB2_CREATE, 0);
     if (rc)
         return rc;
     struct smb2_create_request c = {
-        .requested_oplock_level = SMB2_OPLOCK_LEVEL_NONE,
+        .requested_oplock_level = lease ? SMB2_OPLOCK_LEVEL_LEASE : SMB2_OPLOCK_LEVEL_NONE,
         .impersonation_level = SMB2_IMPERSONATION_IMPERSONATION,
         .desired_access = access,
         .file_attributes = attributes,
@@ -39,12 +39,20 @@ int sq_req_create_name(struct smb2_request *r, const uint8_t *name, size_t name_
         .create_options = options,
         .name = name,
         .name_len = name_len,
+        .lease = lease,
     };
     return smb2_create_request_encode(&r->msg, &c);
 }
 
-int sq_req_create(struct smb2_request *r, const char *path, uint32_t access,
-                  uint32_t disposition, uint32_t options, uint32_t attributes)
+int sq_req_create_name(struct smb2_request *r, const uint8_t *name, size_t name_len,
+                       uint32_t access, uint32_t disposition, uint32_t options, uint32_t attributes)
+{
+    return create_name(r, name, name_len, access, disposition, options, attributes, NULL);
+}
+
+int sq_req_create_leased(struct smb2_request *r, const char *path, uint32_t access,
+                         uint32_t disposition, uint32_t options, uint32_t attributes,
+                         const struct smb2_lease *lease)
 {
     uint8_t *name;
     size_t name_len;
@@ -52,9 +60,15 @@ int sq_req_create(struct smb2_request *r, const char *path, uint32_t access,
     int rc = sq_path_to_smb(path, &name, &name_len);
     if (rc)
         return rc;
-    rc = sq_req_create_name(r, name, name_len, access, disposition, options, attributes);
+    rc = create_name(r, name, name_len, access, disposition, options, attributes, lease);
     free(name);
     return rc;
+}
+
+int sq_req_create(struct smb2_request *r, const char *path, uint32_t access, uint32_t disposition,
+                  uint32_t options, uint32_t attributes)
+{
+    return sq_req_create_leased(r, path, access, disposition, options, attributes, NULL);
 }
 
 int sq_req_close(struct smb2_request *r, const struct smb2_file_id *id, bool related)

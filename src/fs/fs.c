@@ -28,6 +28,7 @@
 
 #include "client/mfsymlink.h"
 #include "client/requests.h"
+#include "crypto/smbcrypto.h"
 #include "smb2/msg.h"
 #include "smb2/ntstatus.h"
 #include "util/error.h"
@@ -78,12 +79,30 @@ struct fs_node {
     struct call *writes;
     uint64_t writes_end;
     struct parked *parked, **parked_tail;
+    /* Leasing (see "leases"): the state of the lease this file's open handles share
+     * (SMB2_LEASE_READ_CACHING or none), and how many times the server broke it. */
+    uint32_t lease_state;
+    uint32_t lease_breaks;
+    /* A handle the application closed, kept open while the lease allows (see "leases"). */
+    struct fs_handle *kept;
 };
 
 #define NODE_ALIASES_MAX 8
 
 /* Names given to files unlinked while open (remove_common); listings hide them. */
 #define UNLINKED_PREFIX ".smbquic-unlinked-"
+
+/* Drops the kernel's cached pages and attributes of files whose lease was broken, on a thread
+ * of its own (see "leases"). */
+struct invalidator {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    fuse_ino_t *queue;
+    size_t count, cap;
+    bool running, stop;
+    bool busy; /* inside the kernel call */
+    pthread_t thread;
+};
 
 struct fs {
     struct sq_session *session;
@@ -110,6 +129,15 @@ struct fs {
     int attempt_pipe[2];                      /* the attempt writes a byte to [1] when it ends */
     int64_t echo_sent_ms; /* check_liveness: when the unanswered ECHO went out; 0: none */
     uint64_t sent_before[SMB2_COMMAND_COUNT]; /* requests sent on the connections before */
+    /* Leases (see "leases"): whether opens ask for them, the random half of every lease
+     * key, the breaks the server sent, and the thread that drops what they invalidate. */
+    bool leases;
+    uint8_t lease_salt[SMB2_LEASE_KEY_SIZE / 2];
+    uint64_t lease_breaks;
+    struct invalidator inval;
+    /* Handles kept after close (see "leases"), oldest first, so the first is due first. */
+    struct fs_handle *kept_head, *kept_tail;
+    size_t kept_count;
 };
 
 /* An open file or directory. */
@@ -120,7 +148,8 @@ struct fs_handle {
     /* The first error a write-behind WRITE through this handle met, reported once at its next
      * write, flush (close) or fsync: to the descriptor that wrote, not to a reader's close. */
     int write_error;
-    struct fs_handle *prev, *next; /* fs->open_files */
+    struct fs_handle *prev, *next; /* fs->open_files, or the kept handles */
+    int64_t close_at_ms;           /* kept handles: when it is closed after all */
     bool is_dir;
     char *path; /* directories: for the nodes readdirplus creates */
     /* Directory listing, read in full at the first readdir and served by offset. */
@@ -144,6 +173,15 @@ static void handle_link(struct fs *fs, struct fs_handle *h)
     if (fs->open_files)
         fs->open_files->prev = h;
     fs->open_files = h;
+}
+
+static void handle_free(struct fs_handle *h)
+{
+    for (size_t i = 0; i < h->entry_count; i++)
+        free(h->entries[i].name);
+    free(h->entries);
+    free(h->path);
+    free(h);
 }
 
 static void handle_unlink(struct fs *fs, struct fs_handle *h)
@@ -299,6 +337,8 @@ static struct fs_node *node_ref(struct fs *fs, fuse_ino_t ino, const char *path)
     return n;
 }
 
+static void kept_close(struct fs *fs, struct fs_handle *h);
+
 static void node_forget(struct fs *fs, fuse_ino_t ino, uint64_t nlookup)
 {
     if (ino == FUSE_ROOT_ID)
@@ -312,6 +352,8 @@ static void node_forget(struct fs *fs, fuse_ino_t ino, uint64_t nlookup)
         /* The kernel forgets an inode only after its last release, which waits for its
          * writes; a node with writes or parked requests still is kept regardless. */
         if (n->nlookup == 0 && !n->writes && !n->parked) {
+            if (n->kept) /* nothing can open it again through this node */
+                kept_close(fs, n->kept);
             *pp = n->next;
             if (n->naliases)
                 fs->nodes_with_aliases--;
@@ -473,6 +515,11 @@ struct call {
     int flags;
     size_t query_index; /* which reply holds the QUERY_INFO for getattr_done */
     struct call *next_write; /* fs_node.writes */
+    /* open: whether the file's lease allowed read caching when the open was sent, and how
+     * often it had been broken by then (open_done keeps the page cache only if neither
+     * changed). */
+    bool lease_held;
+    uint32_t lease_breaks;
 };
 
 static void call_free(struct call *c)
@@ -1241,6 +1288,322 @@ static void setattr_submit(fuse_req_t req, fuse_ino_t ino, const struct stat *at
     call_submit(c, reqs, k);
 }
 
+/* ---- leases ----
+ *
+ * Unless cache=none, every open of a file asks for a lease with read and handle caching
+ * (MS-SMB2 2.2.13.2.10). While read caching holds, nobody else has written the file, so the
+ * kernel's cached pages of it are current: a second open of the file keeps them
+ * (keep_cache), and so does an open that takes over a kept handle (below). When another
+ * client writes, truncates or replaces the file, the server breaks the lease (MS-SMB2
+ * 2.2.23.2) and the mount drops the kernel's cached pages and attributes of the file at once
+ * (MS-SMB2 3.2.5.19.2), so the next read goes to the server, also through descriptors opened
+ * before. Without this a file kept open would show its old contents for as long as the kernel
+ * kept them. Write caching is not asked for: writes are sent at once anyway (see
+ * "write-behind"), so there is never dirty data to flush before an acknowledgment.
+ *
+ * The lease key is the file's inode number followed by a random half drawn per mount, so the
+ * open handles of a file share one lease (the server keeps one per key and client) and a
+ * break leads straight to its node.
+ *
+ * The kernel call that drops pages (fuse_lowlevel_notify_inval_inode) waits for pages that
+ * reads in flight have locked, and only this thread answers those reads: the call runs on a
+ * thread of its own (struct invalidator), fed by a queue of inode numbers. A read that was on
+ * its way when the break came locked its pages before the call reaches them, so its old data
+ * is dropped too. For the same reason the mount ends only once that thread is not inside the
+ * call (invalidator_try_stop): until then it goes on answering FUSE. */
+
+static void lease_key_of(const struct fs *fs, fuse_ino_t ino, uint8_t key[SMB2_LEASE_KEY_SIZE])
+{
+    for (size_t i = 0; i < sizeof(uint64_t); i++)
+        key[i] = (uint8_t)((uint64_t)ino >> (8 * i));
+    memcpy(key + sizeof(uint64_t), fs->lease_salt, sizeof(fs->lease_salt));
+}
+
+/* The inode a lease key of ours names; false for a key this mount never made. */
+static bool lease_key_ino(const struct fs *fs, const uint8_t key[SMB2_LEASE_KEY_SIZE],
+                          fuse_ino_t *ino)
+{
+    if (memcmp(key + sizeof(uint64_t), fs->lease_salt, sizeof(fs->lease_salt)) != 0)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < sizeof(uint64_t); i++)
+        v |= (uint64_t)key[i] << (8 * i);
+    *ino = (fuse_ino_t)v;
+    return true;
+}
+
+static void *invalidator_main(void *arg)
+{
+    struct fs *fs = arg;
+    struct invalidator *v = &fs->inval;
+    pthread_mutex_lock(&v->lock);
+    for (;;) {
+        while (!v->count && !v->stop)
+            pthread_cond_wait(&v->wake, &v->lock);
+        if (v->stop)
+            break;
+        fuse_ino_t ino = v->queue[--v->count];
+        v->busy = true;
+        pthread_mutex_unlock(&v->lock);
+        /* offset 0, length 0: every cached page and the attributes. ENOENT: the kernel has
+         * forgotten the inode, so it caches nothing of it. */
+        fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
+        pthread_mutex_lock(&v->lock);
+        v->busy = false;
+    }
+    pthread_mutex_unlock(&v->lock);
+    return NULL;
+}
+
+/* Has the kernel drop its cached pages and attributes of ino, soon (on the invalidator's
+ * thread). If that thread cannot start, opens stop asking for leases: the page cache is then
+ * dropped at every open, as without them. */
+static void invalidate_cache(struct fs *fs, fuse_ino_t ino)
+{
+    struct invalidator *v = &fs->inval;
+    pthread_mutex_lock(&v->lock);
+    if (v->stop) { /* the mount is ending */
+        pthread_mutex_unlock(&v->lock);
+        return;
+    }
+    if (!v->running) {
+        if (pthread_create(&v->thread, NULL, invalidator_main, fs) != 0) {
+            pthread_mutex_unlock(&v->lock);
+            sq_log(SQ_LOG_WARNING, "cannot start a thread: files are no longer leased");
+            fs->leases = false;
+            return;
+        }
+        v->running = true;
+    }
+    bool queued = false;
+    for (size_t i = 0; i < v->count && !queued; i++)
+        queued = v->queue[i] == ino;
+    if (!queued && v->count == v->cap) {
+        size_t cap = v->cap ? 2 * v->cap : 64;
+        fuse_ino_t *q = realloc(v->queue, cap * sizeof(*q));
+        if (q) {
+            v->queue = q;
+            v->cap = cap;
+        }
+    }
+    if (!queued && v->count < v->cap)
+        v->queue[v->count++] = ino;
+    else if (!queued)
+        fs->leases = false; /* out of memory: this cache may stay; keep no others */
+    pthread_cond_signal(&v->wake);
+    pthread_mutex_unlock(&v->lock);
+}
+
+/* The mount is ending: stops the invalidator, unless it is inside the kernel call, which
+ * may wait for a read only this thread can answer; false then (answer FUSE, try again).
+ * What is still queued no longer matters. */
+static bool invalidator_try_stop(struct fs *fs)
+{
+    struct invalidator *v = &fs->inval;
+    pthread_mutex_lock(&v->lock);
+    bool idle = !v->busy;
+    if (idle) {
+        v->stop = true;
+        pthread_cond_signal(&v->wake);
+    }
+    pthread_mutex_unlock(&v->lock);
+    return idle;
+}
+
+/* After invalidator_try_stop succeeded (or before the thread could start): waits for it. */
+static void invalidator_end(struct fs *fs)
+{
+    struct invalidator *v = &fs->inval;
+    pthread_mutex_lock(&v->lock);
+    bool running = v->running;
+    v->stop = true;
+    pthread_cond_signal(&v->wake);
+    pthread_mutex_unlock(&v->lock);
+    if (running)
+        pthread_join(v->thread, NULL);
+    v->running = false;
+    free(v->queue);
+    v->queue = NULL;
+    v->count = v->cap = 0;
+}
+
+/* The connection is new (a reconnect): the old one's leases are gone, and breaks it may have
+ * missed while it was down leave every cached file in doubt. */
+static void leases_lost(struct fs *fs)
+{
+    for (size_t b = 0; b < NODE_BUCKETS; b++) {
+        for (struct fs_node *n = fs->nodes[b]; n; n = n->next) {
+            if (n->lease_state & SMB2_LEASE_READ_CACHING)
+                invalidate_cache(fs, n->ino);
+            n->lease_state = SMB2_LEASE_NONE;
+            n->lease_breaks++;
+        }
+    }
+}
+
+/* Kept handles. With handle caching granted too (opens ask for read and handle caching), the
+ * handle of a file is not closed when the application closes it: it is kept for closetimeo=
+ * seconds (1 by default, as the kernel's cifs client does), and an open of the file meanwhile
+ * takes it over with no round trip and keeps the cached pages, since the lease was held all
+ * along. So a file opened, closed and opened again (a build reading a header twice, a script
+ * that writes a file and then reads it) is neither opened nor read twice. When another
+ * client's open needs the handle gone, the server breaks handle caching and the mount closes
+ * the handle it kept (MS-SMB2 3.2.5.19.2) before it acknowledges. The mount's own unlink and
+ * rename first close the handles kept at or below the names they touch: a handle still open
+ * would leave an unlinked file "delete pending" and make a directory's rename fail. */
+
+static void close_unclaimed(struct fs *fs, const struct smb2_file_id *id);
+
+static void kept_unlink(struct fs *fs, struct fs_handle *h)
+{
+    if (h->prev)
+        h->prev->next = h->next;
+    else
+        fs->kept_head = h->next;
+    if (h->next)
+        h->next->prev = h->prev;
+    else
+        fs->kept_tail = h->prev;
+    h->prev = h->next = NULL;
+    fs->kept_count--;
+}
+
+/* Closes a kept handle on the server (unless the connection is gone) and forgets it. */
+static void kept_close(struct fs *fs, struct fs_handle *h)
+{
+    struct fs_node *n = node_find(fs, h->ino);
+    if (n && n->kept == h)
+        n->kept = NULL;
+    kept_unlink(fs, h);
+    if (!fs->conn_error)
+        close_unclaimed(fs, &h->file_id);
+    handle_free(h);
+    /* A lease lasts as long as an open with its key: closing the last one ends it. */
+    if (n && !open_handle_of(fs, n->ino, false))
+        n->lease_state = SMB2_LEASE_NONE;
+}
+
+/* release: keeps h open instead of closing it, when the lease allows; true if it did. */
+static bool keep_handle(struct fs *fs, struct fs_handle *h)
+{
+    const uint32_t rh = SMB2_LEASE_READ_CACHING | SMB2_LEASE_HANDLE_CACHING;
+    if (h->is_dir || !fs->cfg.closetimeo_s || fs->conn_error || fs->closing || h->write_error)
+        return false;
+    struct fs_node *n = node_find(fs, h->ino);
+    if (!n || n->unlinked || n->kept || (n->lease_state & rh) != rh)
+        return false;
+    handle_unlink(fs, h);
+    h->close_at_ms = sq_monotonic_ms() + (int64_t)fs->cfg.closetimeo_s * 1000;
+    h->prev = fs->kept_tail;
+    if (fs->kept_tail)
+        fs->kept_tail->next = h;
+    else
+        fs->kept_head = h;
+    fs->kept_tail = h;
+    fs->kept_count++;
+    n->kept = h;
+    return true;
+}
+
+/* open: n's kept handle, taken back into use when it was opened with the access asked for
+ * (read-write serves either); NULL if there is none to take. */
+static struct fs_handle *take_kept(struct fs *fs, struct fs_node *n, int access_mode)
+{
+    struct fs_handle *h = n->kept;
+    if (!h || (h->access_mode != O_RDWR && h->access_mode != access_mode))
+        return NULL;
+    n->kept = NULL;
+    kept_unlink(fs, h);
+    handle_link(fs, h);
+    return h;
+}
+
+/* Closes the kept handles whose time is up; returns the milliseconds until the next one is
+ * due, or -1 when none is kept. */
+static int64_t kept_expire(struct fs *fs)
+{
+    if (!fs->kept_head)
+        return -1;
+    int64_t now = sq_monotonic_ms();
+    while (fs->kept_head && fs->kept_head->close_at_ms <= now)
+        kept_close(fs, fs->kept_head);
+    return fs->kept_head ? fs->kept_head->close_at_ms - now : -1;
+}
+
+static bool path_at_or_below(const char *p, const char *path, size_t len)
+{
+    return strncmp(p, path, len) == 0 && (p[len] == '\0' || p[len] == '/');
+}
+
+/* Before the mount's own unlink or rename of path: closes the handles kept of files at or
+ * below it, by any of their names. Sent before the unlink or rename, the CLOSEs reach the
+ * server first. */
+static void kept_close_at(struct fs *fs, const char *path)
+{
+    size_t len = strlen(path);
+    struct fs_handle *next;
+    for (struct fs_handle *h = fs->kept_head; h; h = next) {
+        next = h->next;
+        struct fs_node *n = node_find(fs, h->ino);
+        bool at = !n || path_at_or_below(n->path, path, len);
+        for (size_t i = 0; n && !at && i < n->naliases; i++)
+            at = path_at_or_below(n->aliases[i], path, len);
+        if (at)
+            kept_close(fs, h);
+    }
+}
+
+/* Every kept handle: closed on the server at the end of the mount, or only forgotten when
+ * the connection is gone (they died with it). */
+static void kept_close_all(struct fs *fs)
+{
+    while (fs->kept_head)
+        kept_close(fs, fs->kept_head);
+}
+
+/* An OPLOCK_BREAK notification from the server (MS-SMB2 3.2.5.19.2). */
+static void on_break(void *arg, const struct smb2_reply *reply)
+{
+    struct fs *fs = arg;
+    struct smb2_break b;
+    if (smb2_oplock_break_decode(reply->msg, reply->len, &b) != 0 ||
+        b.kind != SMB2_BREAK_LEASE_NOTIFY) {
+        sq_log(SQ_LOG_DEBUG, "ignoring an oplock break: the mount asks for no oplocks");
+        return;
+    }
+    fs->lease_breaks++;
+    fuse_ino_t ino;
+    if (!lease_key_ino(fs, b.lease_key, &ino)) {
+        sq_log(SQ_LOG_DEBUG, "ignoring a break of a lease this mount did not ask for");
+        return;
+    }
+    struct fs_node *n = node_find(fs, ino);
+    const uint32_t rh = SMB2_LEASE_READ_CACHING | SMB2_LEASE_HANDLE_CACHING;
+    if (n) {
+        n->lease_state = b.new_lease_state;
+        n->lease_breaks++;
+        if (n->kept && (b.new_lease_state & rh) != rh)
+            kept_close(fs, n->kept);
+    }
+    if (!(b.new_lease_state & SMB2_LEASE_READ_CACHING))
+        invalidate_cache(fs, ino);
+    if (!(b.flags & SMB2_NOTIFY_BREAK_LEASE_FLAG_ACK_REQUIRED) || fs->closing)
+        return;
+    /* Acknowledged with the new state (MS-SMB2 2.2.24.2) once the kept handle's CLOSE is on
+     * its way; the mount caches no writes, so there is nothing to flush first. */
+    struct smb2_request r;
+    memset(&r, 0, sizeof(r));
+    int rc = smb2_request_init(&r, SMB2_OPLOCK_BREAK, 0);
+    if (!rc)
+        rc = smb2_lease_break_ack_encode(&r.msg, b.lease_key, b.new_lease_state);
+    if (rc) {
+        writer_free(&r.msg);
+        return;
+    }
+    r.tree_id = sq_session_tree_id(fs->session);
+    smb2_conn_submit(fs->conn, &r, 1); /* nothing waits for the answer */
+}
+
 /* ---- open, read, write, release, fsync ---- */
 
 static struct fs_handle *handle_of(struct fuse_file_info *fi)
@@ -1285,6 +1648,23 @@ static void prefetch_entries(struct call *c, struct fs_handle *h)
     }
 }
 
+/* open_done: records the lease the server granted a file's open (see "leases"); true when
+ * the kernel's cached pages of the file stayed current since before the open: read caching
+ * was held then, is still held, and was not broken in between. */
+static bool lease_granted(struct call *c, const struct smb2_create_response *cr)
+{
+    struct fs_node *n = node_find(c->fs, c->ino);
+    if (!n || !cr->has_lease)
+        return false;
+    uint8_t key[SMB2_LEASE_KEY_SIZE];
+    lease_key_of(c->fs, c->ino, key);
+    if (memcmp(cr->lease.key, key, sizeof(key)) != 0)
+        return false;
+    n->lease_state = cr->lease.state;
+    return c->lease_held && c->lease_breaks == n->lease_breaks &&
+           (cr->lease.state & SMB2_LEASE_READ_CACHING);
+}
+
 static void open_done(struct call *c)
 {
     int err = call_errno(c, 1);
@@ -1319,15 +1699,13 @@ static void open_done(struct call *c)
         c->fi.direct_io = 1;
     else if (c->fs->cfg.cache == FS_CACHE_LOOSE)
         c->fi.keep_cache = 1;
+    if (!h->is_dir && c->fs->leases && lease_granted(c, &cr))
+        c->fi.keep_cache = 1;
     if (fuse_reply_open(c->req, &c->fi) != 0) {
         /* The open was interrupted: nobody will release it. Close it on the server. */
         close_unclaimed(c->fs, &h->file_id);
         handle_unlink(c->fs, h);
-        for (size_t i = 0; i < h->entry_count; i++)
-            free(h->entries[i].name);
-        free(h->entries);
-        free(h->path);
-        free(h);
+        handle_free(h);
     }
 }
 
@@ -1361,6 +1739,21 @@ static void open_common(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
     if (!dir && (fi->flags & O_TRUNC) &&
         park_if_writing(req, n, &(struct parked){.op = PARK_OPEN, .ino = ino, .fi = *fi}))
         return;
+    /* A handle kept after close serves the open, with the pages cached under its lease. */
+    struct fs_handle *kept =
+        dir || (fi->flags & O_TRUNC) ? NULL : take_kept(fs, n, fi->flags & O_ACCMODE);
+    if (kept) {
+        fi->fh = (uint64_t)(uintptr_t)kept;
+        fi->keep_cache = 1;
+        if (fuse_reply_open(req, fi) != 0) { /* interrupted: nobody will release it */
+            handle_unlink(fs, kept);
+            close_unclaimed(fs, &kept->file_id);
+            if (!open_handle_of(fs, ino, false))
+                n->lease_state = SMB2_LEASE_NONE;
+            handle_free(kept);
+        }
+        return;
+    }
     struct call *c = call_new(fs, req, open_done);
     if (!c) {
         fuse_reply_err(req, ENOMEM);
@@ -1379,11 +1772,19 @@ static void open_common(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
     /* libfuse asks for atomic O_TRUNC (FUSE_CAP_ATOMIC_O_TRUNC): the open truncates, as
      * CREATE's FILE_OVERWRITE does (MS-SMB2 2.2.13). */
     bool trunc = !dir && (fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY;
-    int rc = sq_req_create(&r[0], n->path,
-                        dir ? FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE
-                            : access_for_flags(fi->flags),
-                        trunc ? FILE_OVERWRITE : FILE_OPEN,
-                        dir ? FILE_DIRECTORY_FILE : FILE_NON_DIRECTORY_FILE, 0);
+    struct smb2_lease lease = {.state = SMB2_LEASE_READ_CACHING | SMB2_LEASE_HANDLE_CACHING};
+    bool leased = !dir && fs->leases;
+    if (leased) {
+        lease_key_of(fs, ino, lease.key);
+        c->lease_held = (n->lease_state & SMB2_LEASE_READ_CACHING) != 0;
+        c->lease_breaks = n->lease_breaks;
+    }
+    int rc = sq_req_create_leased(
+        &r[0], n->path,
+        dir ? FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE
+            : access_for_flags(fi->flags),
+        trunc ? FILE_OVERWRITE : FILE_OPEN, dir ? FILE_DIRECTORY_FILE : FILE_NON_DIRECTORY_FILE, 0,
+        leased ? &lease : NULL);
     if (!rc && dir)
         rc = sq_req_query_directory(&r[1], &sq_related_file_id, true, true, DIR_QUERY_LEN);
     if (rc) {
@@ -1588,15 +1989,19 @@ static void release_common(fuse_req_t req, struct fuse_file_info *fi)
 {
     struct fs *fs = fuse_req_userdata(req);
     struct fs_handle *h = handle_of(fi);
+    if (keep_handle(fs, h)) {
+        fuse_reply_err(req, 0);
+        return;
+    }
     struct call *c = call_new(fs, req, reply_status_done);
     struct smb2_request r;
     int rc = c ? sq_req_close(&r, &h->file_id, false) : SQ_ERR_NOMEM;
     handle_unlink(fs, h);
-    for (size_t i = 0; i < h->entry_count; i++)
-        free(h->entries[i].name);
-    free(h->entries);
-    free(h->path);
-    free(h);
+    /* A lease lasts as long as an open with its key: closing the last one ends it. */
+    struct fs_node *n = h->is_dir ? NULL : node_find(fs, h->ino);
+    if (n && !n->kept && !open_handle_of(fs, h->ino, false))
+        n->lease_state = SMB2_LEASE_NONE;
+    handle_free(h);
     if (rc) {
         fail_build(req, c, &r, c ? 1 : 0, rc);
         return;
@@ -1961,6 +2366,7 @@ static void remove_common(fuse_req_t req, fuse_ino_t parent, const char *name, b
     if (!c)
         return;
     c->flags = dir;
+    kept_close_at(c->fs, c->path);
     struct fs_node *open_node = dir ? NULL : open_node_at(c->fs, c->path);
     if (open_node) {
         unlink_open(c, open_node);
@@ -2081,6 +2487,8 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
         fuse_reply_err(req, ENOMEM);
         return;
     }
+    kept_close_at(fs, c->path);
+    kept_close_at(fs, c->path2);
     struct smb2_request reqs[3];
     memset(reqs, 0, sizeof(reqs));
     int rc = sq_req_create(&reqs[0], c->path, SMB2_DELETE | FILE_READ_ATTRIBUTES |
@@ -3207,12 +3615,21 @@ static void tune_readahead(const struct fs *fs, const struct find_dev *f)
 }
 
 /* Listens for status requests; failing to is logged, never fatal for the mount. */
+#define STATUS_BIND_TRIES 30 /* every 100 ms */
+
 static void status_listen(struct fs *fs, const struct find_dev *f)
 {
     struct sockaddr_un addr;
     socklen_t len = sq_status_address(f->major, f->minor, &addr);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, len) != 0 || listen(fd, 8) != 0) {
+    /* A mount that just ended on the same device number may still hold the address for a
+     * moment (it lets it go as soon as it sees the unmount). */
+    int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&addr, len);
+    for (int i = 0; rc != 0 && fd >= 0 && errno == EADDRINUSE && i < STATUS_BIND_TRIES; i++) {
+        nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL);
+        rc = bind(fd, (struct sockaddr *)&addr, len);
+    }
+    if (rc != 0 || listen(fd, 8) != 0) {
         sq_log(SQ_LOG_WARNING, "status: cannot listen: %s; `smbquic status` will not work",
                strerror(errno));
         if (fd >= 0)
@@ -3261,6 +3678,9 @@ static char *status_text(struct fs *fs, size_t *len)
     fprintf(out, "cache: %s\n", fs->cfg.cache == FS_CACHE_NONE    ? "none"
                                 : fs->cfg.cache == FS_CACHE_LOOSE ? "loose"
                                                                   : "strict");
+    fprintf(out, "leases: %s\n", fs->leases ? "yes" : "no");
+    fprintf(out, "lease_breaks: %llu\n", (unsigned long long)fs->lease_breaks);
+    fprintf(out, "kept_handles: %zu\n", fs->kept_count);
     fprintf(out, "requests_in_flight: %zu\n", smb2_conn_pending_count(fs->conn));
     uint64_t total = 0;
     for (uint16_t cmd = 0; cmd < SMB2_COMMAND_COUNT; cmd++)
@@ -3354,11 +3774,7 @@ static void free_open_files(struct fs *fs)
     while (fs->open_files) {
         struct fs_handle *h = fs->open_files;
         handle_unlink(fs, h);
-        for (size_t i = 0; i < h->entry_count; i++)
-            free(h->entries[i].name);
-        free(h->entries);
-        free(h->path);
-        free(h);
+        handle_free(h);
     }
 }
 
@@ -3432,6 +3848,7 @@ static void connection_lost(struct fs *fs)
     fs->lost_at_ms = sq_monotonic_ms();
     fs->next_attempt_ms = fs->lost_at_ms;
     fs->attempts = 0;
+    kept_close_all(fs); /* only forgotten: they died with the connection */
     sq_log(SQ_LOG_ERROR, "connection to the server lost: %s%s", sq_strerror(fs->conn_error),
            fs->cfg.reconnect ? "; reconnecting" : "");
 }
@@ -3714,6 +4131,8 @@ static void finish_attempt(struct fs *fs, bool adopt)
     fs->session = s;
     fs->conn = sq_session_conn(s);
     fs->conn_error = 0;
+    smb2_conn_set_break_callback(fs->conn, on_break, fs);
+    leases_lost(fs);
     int rc = reopen_handles(fs);
     if (rc) {
         fs->conn_error = smb2_conn_error(fs->conn) ? smb2_conn_error(fs->conn) : rc;
@@ -3752,6 +4171,11 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
     fs->conn = sq_session_conn(s);
     fs->cfg = *cfg;
     fs->status_fd = -1;
+    pthread_mutex_init(&fs->inval.lock, NULL);
+    pthread_cond_init(&fs->inval.wake, NULL);
+    fs->leases =
+        cfg->cache != FS_CACHE_NONE && crypto_random(fs->lease_salt, sizeof(fs->lease_salt)) == 0;
+    smb2_conn_set_break_callback(fs->conn, on_break, fs);
     fs->attempt_pipe[0] = fs->attempt_pipe[1] = -1;
     if (fs->cfg.reconnect && pipe2(fs->attempt_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
         sq_log(SQ_LOG_WARNING, "pipe: %s; a lost connection will not be reconnected",
@@ -3825,7 +4249,12 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
     struct fuse_buf buf = {.mem = NULL};
     sigset_t unblocked;
     sigemptyset(&unblocked);
-    while (!fuse_session_exited(fs->se) && !stop_signal) {
+    for (;;) {
+        /* Unmounted, or a signal: the end, once the invalidator is not inside a kernel call
+         * (see "leases"); meanwhile FUSE is answered as before. */
+        bool ending = fuse_session_exited(fs->se) || stop_signal;
+        if (ending && invalidator_try_stop(fs))
+            break;
         /* The session's descriptors first, then /dev/fuse, the status socket and the pipe of a
          * reconnect attempt under way. */
         enum { FUSE_SLOT = SQ_SESSION_POLLFDS, STATUS_SLOT, ATTEMPT_SLOT, POLL_SLOTS };
@@ -3840,6 +4269,9 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
         } else {
             sq_session_pollfds(fs->session, pfd);
             t = sq_session_timeout_us(fs->session);
+            int64_t kept_ms = kept_expire(fs); /* its CLOSEs go out in this pass */
+            if (kept_ms >= 0 && (t < 0 || kept_ms * 1000 < t))
+                t = kept_ms * 1000;
         }
         pfd[FUSE_SLOT].fd = fuse_fd;
         /* While requests wait for a reconnect, only an unmount (POLLERR) wakes us for FUSE. */
@@ -3852,6 +4284,8 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
         pfd[ATTEMPT_SLOT].events = POLLIN;
         pfd[ATTEMPT_SLOT].revents = 0;
         struct timespec ts = {.tv_sec = 1, .tv_nsec = 0};
+        if (ending && (t < 0 || t > 10000))
+            t = 10000; /* the invalidator's call ends without waking us */
         if (t >= 0 && t < 1000000) {
             ts.tv_sec = 0;
             ts.tv_nsec = (long)t * 1000;
@@ -3897,13 +4331,18 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
             start_attempt(fs);
         }
     }
+    invalidator_end(fs);
+    /* The status address names the mount's device number, which the kernel may give to the
+     * next mount as soon as this one is gone: free it first. */
+    if (fs->status_fd >= 0)
+        close(fs->status_fd);
+    fs->status_fd = -1;
     end_attempt(fs);
     if (stop_signal)
         sq_log(SQ_LOG_INFO, "signal %d: unmounting %s", (int)stop_signal, cfg->mountpoint);
+    kept_close_all(fs);
     drain(fs);
     free(buf.mem);
-    if (fs->status_fd >= 0)
-        close(fs->status_fd);
     /* Log off while the FUSE session still exists: requests drain() gave up on are failed
      * by the close, and their callbacks answer FUSE requests (harmlessly, once unmounted). */
     fs->closing = true;
@@ -3920,6 +4359,9 @@ out:
     for (int i = 0; i < 2; i++)
         if (fs->attempt_pipe[i] >= 0)
             close(fs->attempt_pipe[i]);
+    invalidator_end(fs);
+    pthread_cond_destroy(&fs->inval.wake);
+    pthread_mutex_destroy(&fs->inval.lock);
     free(fs);
     return rc;
 }

@@ -79,8 +79,8 @@ static void usage(FILE *out)
           "                domain=, password=, credentials=FILE, uid=, gid=, file_mode=,\n"
           "                dir_mode=, ro, rw, allow_other, port=, transport=quic|tcp|auto, sign,\n"
           "                seal, sec=krb5|ntlmssp, servername=, cafile=, pin=, cert=, key=,\n"
-          "                cache=strict|loose|none, actimeo=, hard, soft, echo_interval=,\n"
-          "                mfsymlinks, noexec, foreground\n"
+          "                cache=strict|loose|none, actimeo=, closetimeo=, hard, soft,\n"
+          "                echo_interval=, mfsymlinks, noexec, foreground\n"
           "  -F, --foreground  stay in the foreground, log to stderr, run until unmounted\n"
           "  -f            fake (as mount -f): check the options, mount nothing\n"
           "  -s            sloppy: skip unknown options with a warning\n"
@@ -705,6 +705,7 @@ int main(int argc, char **argv)
      * it): they stay in this process until the mount ends and are wiped then. */
     cfg.hard = o.mount.hard;
     cfg.echo_interval_s = o.mount.echo_interval;
+    cfg.closetimeo_s = o.mount.closetimeo;
     cfg.reconnect = reconnect_session;
     cfg.reconnect_arg = &o;
     session_options = &o;

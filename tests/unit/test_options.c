@@ -377,6 +377,7 @@ START_TEST(test_mount_defaults)
     ck_assert_int_eq(o.mount.cache, SQ_CACHE_STRICT);
     ck_assert(o.mount.actimeo == 1.0);
     ck_assert_uint_eq(o.mount.echo_interval, 60);
+    ck_assert_uint_eq(o.mount.closetimeo, 1);
     sq_options_free(&o);
 }
 END_TEST
@@ -403,10 +404,13 @@ START_TEST(test_mount_options)
     ck_assert(o.mount.actimeo == 0.5);
     ck_assert_uint_eq(o.mount.file_mode, 07777);
     ck_assert_uint_eq(o.mount.dir_mode, 0);
-    parse_ok(&o, "cache=strict,actimeo=0,echo_interval=1");
+    parse_ok(&o, "cache=strict,actimeo=0,echo_interval=1,closetimeo=0");
     ck_assert_int_eq(o.mount.cache, SQ_CACHE_STRICT);
     ck_assert(o.mount.actimeo == 0.0);
     ck_assert_uint_eq(o.mount.echo_interval, 1);
+    ck_assert_uint_eq(o.mount.closetimeo, 0);
+    parse_ok(&o, "closetimeo=3600");
+    ck_assert_uint_eq(o.mount.closetimeo, 3600);
     /* Names as well as numbers, as for mount.cifs. */
     parse_ok(&o, "uid=root,gid=root");
     ck_assert_uint_eq(o.mount.uid, 0);
@@ -465,6 +469,9 @@ START_TEST(test_mount_option_errors)
     mount_parse_bad("actimeo=2160001", "bad actimeo '2160001'");
     mount_parse_bad("echo_interval=0", "bad echo_interval '0' (seconds, 1 to 600)");
     mount_parse_bad("echo_interval=601", "bad echo_interval '601'");
+    mount_parse_bad("closetimeo=3601", "bad closetimeo '3601' (seconds, 0 to 3600)");
+    mount_parse_bad("closetimeo=-1", "bad closetimeo '-1'");
+    mount_parse_bad("closetimeo", "option 'closetimeo' needs a value");
     mount_parse_bad("ro=1", "option 'ro' takes no value");
     mount_parse_bad("allow_other=yes", "option 'allow_other' takes no value");
     mount_parse_bad("hard=1", "option 'hard' takes no value");
