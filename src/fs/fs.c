@@ -1441,16 +1441,17 @@ static void leases_lost(struct fs *fs)
     }
 }
 
-/* Kept handles. With handle caching granted too (opens ask for read and handle caching), the
- * handle of a file is not closed when the application closes it: it is kept for closetimeo=
- * seconds (1 by default, as the kernel's cifs client does), and an open of the file meanwhile
- * takes it over with no round trip and keeps the cached pages, since the lease was held all
- * along. So a file opened, closed and opened again (a build reading a header twice, a script
- * that writes a file and then reads it) is neither opened nor read twice. When another
- * client's open needs the handle gone, the server breaks handle caching and the mount closes
- * the handle it kept (MS-SMB2 3.2.5.19.2) before it acknowledges. The mount's own unlink and
- * rename first close the handles kept at or below the names they touch: a handle still open
- * would leave an unlinked file "delete pending" and make a directory's rename fail. */
+/* Kept handles. With handle caching granted too, the handle of a file opened for reading is
+ * not closed when the application closes it: it is kept for closetimeo= seconds (1 by
+ * default, as the kernel's cifs client does), and an open of the file for reading meanwhile
+ * takes it over with no round trip and keeps the cached pages, since the lease was held all along.
+ * So a file read again soon after (a build reading a header in one step and again in the next) is
+ * neither opened nor read twice. Files the mount creates have no lease until they are opened again:
+ * the key needs the inode number, known only once they exist. When another client's open needs the
+ * handle gone, the server breaks handle caching and the mount closes the kept handle before it
+ * acknowledges (MS-SMB2 3.2.5.19.2). The mount's own unlink and rename first close the handles
+ * kept at or below the names they touch: a handle still open would leave an unlinked file
+ * "delete pending" and make a directory's rename fail. */
 
 static void close_unclaimed(struct fs *fs, const struct smb2_file_id *id);
 
@@ -1483,11 +1484,15 @@ static void kept_close(struct fs *fs, struct fs_handle *h)
         n->lease_state = SMB2_LEASE_NONE;
 }
 
-/* release: keeps h open instead of closing it, when the lease allows; true if it did. */
+/* release: keeps h open instead of closing it, when the lease allows; true if it did. Only a
+ * handle opened for reading is kept: the server sets the last write time of a file written
+ * through a handle when that handle is closed (Samba defers it until then), so a stat after
+ * the close must not find the handle still open. */
 static bool keep_handle(struct fs *fs, struct fs_handle *h)
 {
     const uint32_t rh = SMB2_LEASE_READ_CACHING | SMB2_LEASE_HANDLE_CACHING;
-    if (h->is_dir || !fs->cfg.closetimeo_s || fs->conn_error || fs->closing || h->write_error)
+    if (h->is_dir || h->access_mode != O_RDONLY || !fs->cfg.closetimeo_s || fs->conn_error ||
+        fs->closing)
         return false;
     struct fs_node *n = node_find(fs, h->ino);
     if (!n || n->unlinked || n->kept || (n->lease_state & rh) != rh)
@@ -1505,12 +1510,12 @@ static bool keep_handle(struct fs *fs, struct fs_handle *h)
     return true;
 }
 
-/* open: n's kept handle, taken back into use when it was opened with the access asked for
- * (read-write serves either); NULL if there is none to take. */
+/* open: n's kept handle (opened for reading), taken back into use by an open for reading;
+ * NULL if there is none to take. */
 static struct fs_handle *take_kept(struct fs *fs, struct fs_node *n, int access_mode)
 {
     struct fs_handle *h = n->kept;
-    if (!h || (h->access_mode != O_RDWR && h->access_mode != access_mode))
+    if (!h || access_mode != O_RDONLY)
         return NULL;
     n->kept = NULL;
     kept_unlink(fs, h);
@@ -1585,7 +1590,9 @@ static void on_break(void *arg, const struct smb2_reply *reply)
         if (n->kept && (b.new_lease_state & rh) != rh)
             kept_close(fs, n->kept);
     }
-    if (!(b.new_lease_state & SMB2_LEASE_READ_CACHING))
+    /* Only an inode the kernel knows has a node (and cached pages): so the invalidator's
+     * queue stays bounded by the nodes, whatever keys a server sends. */
+    if (n && !(b.new_lease_state & SMB2_LEASE_READ_CACHING))
         invalidate_cache(fs, ino);
     if (!(b.flags & SMB2_NOTIFY_BREAK_LEASE_FLAG_ACK_REQUIRED) || fs->closing)
         return;
