@@ -80,9 +80,10 @@ struct fs_node {
     uint64_t writes_end;
     struct parked *parked, **parked_tail;
     /* Leasing (see "leases"): the state of the lease this file's open handles share
-     * (SMB2_LEASE_READ_CACHING or none), and how many times the server broke it. */
+     * (SMB2_LEASE_* caching flags), and how many times a lease of it was broken or ended. */
     uint32_t lease_state;
-    uint32_t lease_breaks;
+    uint32_t lease_generation;
+    bool attrs_leased; /* attributes were given to the kernel for as long as the lease holds */
     /* A handle the application closed, kept open while the lease allows (see "leases"). */
     struct fs_handle *kept;
 };
@@ -94,10 +95,15 @@ struct fs_node {
 
 /* Drops the kernel's cached pages and attributes of files whose lease was broken, on a thread
  * of its own (see "leases"). */
+struct inval_item {
+    fuse_ino_t ino;
+    bool attrs_only; /* the attributes, not the pages */
+};
+
 struct invalidator {
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    fuse_ino_t *queue;
+    struct inval_item *queue;
     size_t count, cap;
     bool running, stop;
     bool busy; /* inside the kernel call */
@@ -515,11 +521,10 @@ struct call {
     int flags;
     size_t query_index; /* which reply holds the QUERY_INFO for getattr_done */
     struct call *next_write; /* fs_node.writes */
-    /* open: whether the file's lease allowed read caching when the open was sent, and how
-     * often it had been broken by then (open_done keeps the page cache only if neither
-     * changed). */
+    /* open, getattr: whether the file's lease allowed read caching when the request was sent,
+     * and its generation then (the cache is trusted only if the lease held all along). */
     bool lease_held;
-    uint32_t lease_breaks;
+    uint32_t lease_generation;
 };
 
 static void call_free(struct call *c)
@@ -682,6 +687,23 @@ static void submit_set_chain(struct call *c, const char *path, uint32_t access,
 static double attr_timeout(const struct fs *fs)
 {
     return fs->cfg.cache == FS_CACHE_NONE ? 0 : fs->cfg.attr_timeout;
+}
+
+/* While a file's lease allows read caching nobody else can change its data, size or write
+ * time without breaking it, so its attributes are valid until the break (as the kernel's
+ * cifs client also holds): they are given for this long and dropped when the lease breaks or
+ * ends (see "leases"). actimeo=0 still caches nothing. */
+#define LEASED_ATTR_TIMEOUT 3600.0
+
+static double attr_timeout_of(const struct call *c, fuse_ino_t ino)
+{
+    double t = attr_timeout(c->fs);
+    struct fs_node *n = t > 0 && t < LEASED_ATTR_TIMEOUT ? node_find(c->fs, ino) : NULL;
+    if (!n || !c->lease_held || c->lease_generation != n->lease_generation ||
+        !(n->lease_state & SMB2_LEASE_READ_CACHING))
+        return t;
+    n->attrs_leased = true;
+    return LEASED_ATTR_TIMEOUT;
 }
 
 /* CREATE + QUERY_INFO(FileAllInformation) + CLOSE: stat of a path in one round trip. */
@@ -1075,7 +1097,7 @@ static void getattr_done(struct call *c)
         st.st_nlink = 0; /* as fstat(2) of an unlinked file says */
     else if (probe_symlink(c, &st, PROBE_FOR_ATTR))
         return;
-    fuse_reply_attr(c->req, &st, attr_timeout(c->fs));
+    fuse_reply_attr(c->req, &st, attr_timeout_of(c, st.st_ino));
 }
 
 /* The open handle an attribute request on ino should go through instead of a CREATE by
@@ -1113,8 +1135,14 @@ static void query_all_info(struct call *c, struct fs_handle *h)
 static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct call *c = begin_op(req, ino, NULL, false, getattr_done);
-    if (c)
-        query_all_info(c, attr_handle(c->fs, ino, fi, false));
+    if (!c)
+        return;
+    /* The attributes may be kept for as long as the lease holds only if it held since before
+     * they were asked for (attr_timeout_of). */
+    struct fs_node *n = node_find(c->fs, ino);
+    c->lease_held = n && (n->lease_state & SMB2_LEASE_READ_CACHING);
+    c->lease_generation = n ? n->lease_generation : 0;
+    query_all_info(c, attr_handle(c->fs, ino, fi, false));
 }
 
 static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -1342,12 +1370,13 @@ static void *invalidator_main(void *arg)
             pthread_cond_wait(&v->wake, &v->lock);
         if (v->stop)
             break;
-        fuse_ino_t ino = v->queue[--v->count];
+        struct inval_item it = v->queue[--v->count];
         v->busy = true;
         pthread_mutex_unlock(&v->lock);
-        /* offset 0, length 0: every cached page and the attributes. ENOENT: the kernel has
-         * forgotten the inode, so it caches nothing of it. */
-        fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
+        /* offset 0, length 0: every cached page and the attributes; a negative offset: the
+         * attributes alone. ENOENT: the kernel has forgotten the inode, so it caches nothing
+         * of it. */
+        fuse_lowlevel_notify_inval_inode(fs->se, it.ino, it.attrs_only ? -1 : 0, 0);
         pthread_mutex_lock(&v->lock);
         v->busy = false;
     }
@@ -1355,10 +1384,10 @@ static void *invalidator_main(void *arg)
     return NULL;
 }
 
-/* Has the kernel drop its cached pages and attributes of ino, soon (on the invalidator's
- * thread). If that thread cannot start, opens stop asking for leases: the page cache is then
- * dropped at every open, as without them. */
-static void invalidate_cache(struct fs *fs, fuse_ino_t ino)
+/* Has the kernel drop its cached pages and attributes of ino (only the attributes with
+ * attrs_only), soon (on the invalidator's thread). If that thread cannot start, opens stop
+ * asking for leases: the page cache is then dropped at every open, as without them. */
+static void invalidate_cache(struct fs *fs, fuse_ino_t ino, bool attrs_only)
 {
     struct invalidator *v = &fs->inval;
     pthread_mutex_lock(&v->lock);
@@ -1376,18 +1405,22 @@ static void invalidate_cache(struct fs *fs, fuse_ino_t ino)
         v->running = true;
     }
     bool queued = false;
-    for (size_t i = 0; i < v->count && !queued; i++)
-        queued = v->queue[i] == ino;
+    for (size_t i = 0; i < v->count && !queued; i++) {
+        if (v->queue[i].ino == ino) {
+            v->queue[i].attrs_only &= attrs_only;
+            queued = true;
+        }
+    }
     if (!queued && v->count == v->cap) {
         size_t cap = v->cap ? 2 * v->cap : 64;
-        fuse_ino_t *q = realloc(v->queue, cap * sizeof(*q));
+        struct inval_item *q = realloc(v->queue, cap * sizeof(*q));
         if (q) {
             v->queue = q;
             v->cap = cap;
         }
     }
     if (!queued && v->count < v->cap)
-        v->queue[v->count++] = ino;
+        v->queue[v->count++] = (struct inval_item){.ino = ino, .attrs_only = attrs_only};
     else if (!queued)
         fs->leases = false; /* out of memory: this cache may stay; keep no others */
     pthread_cond_signal(&v->wake);
@@ -1434,10 +1467,23 @@ static void leases_lost(struct fs *fs)
     for (size_t b = 0; b < NODE_BUCKETS; b++) {
         for (struct fs_node *n = fs->nodes[b]; n; n = n->next) {
             if (n->lease_state & SMB2_LEASE_READ_CACHING)
-                invalidate_cache(fs, n->ino);
+                invalidate_cache(fs, n->ino, false);
             n->lease_state = SMB2_LEASE_NONE;
-            n->lease_breaks++;
+            n->attrs_leased = false;
+            n->lease_generation++;
         }
+    }
+}
+
+/* The last open with n's lease key was closed: the lease is gone, and attributes the kernel
+ * was given for as long as it held are dropped. */
+static void lease_ended(struct fs *fs, struct fs_node *n)
+{
+    n->lease_state = SMB2_LEASE_NONE;
+    n->lease_generation++;
+    if (n->attrs_leased) {
+        n->attrs_leased = false;
+        invalidate_cache(fs, n->ino, true);
     }
 }
 
@@ -1481,7 +1527,7 @@ static void kept_close(struct fs *fs, struct fs_handle *h)
     handle_free(h);
     /* A lease lasts as long as an open with its key: closing the last one ends it. */
     if (n && !open_handle_of(fs, n->ino, false))
-        n->lease_state = SMB2_LEASE_NONE;
+        lease_ended(fs, n);
 }
 
 /* release: keeps h open instead of closing it, when the lease allows; true if it did. Only a
@@ -1586,14 +1632,16 @@ static void on_break(void *arg, const struct smb2_reply *reply)
     const uint32_t rh = SMB2_LEASE_READ_CACHING | SMB2_LEASE_HANDLE_CACHING;
     if (n) {
         n->lease_state = b.new_lease_state;
-        n->lease_breaks++;
+        n->lease_generation++;
         if (n->kept && (b.new_lease_state & rh) != rh)
             kept_close(fs, n->kept);
     }
     /* Only an inode the kernel knows has a node (and cached pages): so the invalidator's
      * queue stays bounded by the nodes, whatever keys a server sends. */
-    if (n && !(b.new_lease_state & SMB2_LEASE_READ_CACHING))
-        invalidate_cache(fs, ino);
+    if (n && !(b.new_lease_state & SMB2_LEASE_READ_CACHING)) {
+        n->attrs_leased = false;
+        invalidate_cache(fs, ino, false);
+    }
     if (!(b.flags & SMB2_NOTIFY_BREAK_LEASE_FLAG_ACK_REQUIRED) || fs->closing)
         return;
     /* Acknowledged with the new state (MS-SMB2 2.2.24.2) once the kept handle's CLOSE is on
@@ -1668,7 +1716,7 @@ static bool lease_granted(struct call *c, const struct smb2_create_response *cr)
     if (memcmp(cr->lease.key, key, sizeof(key)) != 0)
         return false;
     n->lease_state = cr->lease.state;
-    return c->lease_held && c->lease_breaks == n->lease_breaks &&
+    return c->lease_held && c->lease_generation == n->lease_generation &&
            (cr->lease.state & SMB2_LEASE_READ_CACHING);
 }
 
@@ -1756,7 +1804,7 @@ static void open_common(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
             handle_unlink(fs, kept);
             close_unclaimed(fs, &kept->file_id);
             if (!open_handle_of(fs, ino, false))
-                n->lease_state = SMB2_LEASE_NONE;
+                lease_ended(fs, n);
             handle_free(kept);
         }
         return;
@@ -1784,7 +1832,7 @@ static void open_common(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
     if (leased) {
         lease_key_of(fs, ino, lease.key);
         c->lease_held = (n->lease_state & SMB2_LEASE_READ_CACHING) != 0;
-        c->lease_breaks = n->lease_breaks;
+        c->lease_generation = n->lease_generation;
     }
     int rc = sq_req_create_leased(
         &r[0], n->path,
@@ -2007,7 +2055,7 @@ static void release_common(fuse_req_t req, struct fuse_file_info *fi)
     /* A lease lasts as long as an open with its key: closing the last one ends it. */
     struct fs_node *n = h->is_dir ? NULL : node_find(fs, h->ino);
     if (n && !n->kept && !open_handle_of(fs, h->ino, false))
-        n->lease_state = SMB2_LEASE_NONE;
+        lease_ended(fs, n);
     handle_free(h);
     if (rc) {
         fail_build(req, c, &r, c ? 1 : 0, rc);

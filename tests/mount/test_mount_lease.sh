@@ -15,6 +15,7 @@
 # - Another client's delete of a file whose handle we keep: Samba does not break handle
 #   caching for it, so the file is "delete pending" until the kept handle is closed, which
 #   closetimeo= bounds (2 s in that mount).
+# - Attributes: fstat of an open leased file is answered from the cache after actimeo= too.
 # - cache=none asks for no lease; closetimeo=0 keeps no handle.
 # shellcheck source=mountlib.sh
 . "$(dirname "$0")/mountlib.sh"
@@ -191,9 +192,44 @@ expect_ok "umount"
 # Another client's delete: done once our kept handle is closed, within closetimeo=2.
 mq "$UNC" "$M" -o "$(opts),closetimeo=2"
 expect_ok "mount with closetimeo=2"
+
+# Attributes (default actimeo=1): while the lease holds, fstat(2) of an open file is answered
+# from the kernel's cache after actimeo too; once the file is closed (and its kept handle
+# too), they are asked for again.
+printf 'attributes\n' >"$SAMBA_SHARE_DIR/attrs.txt"
+as_share_owner "$SAMBA_SHARE_DIR/attrs.txt"
+python3 - "$M/attrs.txt" "$TEST_TMP/attrs" <<'PY' >"$TEST_TMP/attrs.out" 2>&1 &
+import os, sys, time
+path, ctl = sys.argv[1], sys.argv[2]
+fd = os.open(path, os.O_RDONLY)
+os.read(fd, 100)
+os.fstat(fd)  # the attributes, now under the lease
+open(ctl + '.first', 'w').write('x')
+while not os.path.exists(ctl + '.again'):
+    time.sleep(0.02)
+print(os.fstat(fd).st_size)
+open(ctl + '.second', 'w').write('x')
+while not os.path.exists(ctl + '.close'):
+    time.sleep(0.02)
+os.close(fd)
+PY
+attrs_holder=$!
+rig_cleanup_add "kill $attrs_holder 2>/dev/null"
+wait_for_file "$TEST_TMP/attrs.first" || die "the attributes holder did not start: $(cat "$TEST_TMP/attrs.out")"
+sleep 1.5 # past actimeo=1
+queries=$(counter requests_query_info)
+: >"$TEST_TMP/attrs.again"
+wait_for_file "$TEST_TMP/attrs.second" || die "the attributes holder did not fstat: $(cat "$TEST_TMP/attrs.out")"
+expect_eq "$(counter requests_query_info)" "$queries" \
+    "fstat of a leased open file after actimeo: answered from the cache (no QUERY_INFO)"
+: >"$TEST_TMP/attrs.close"
+wait "$attrs_holder"
+expect_eq "$(cat "$TEST_TMP/attrs.out")" 11 "it saw the file's size"
+
 printf 'to be deleted\n' >"$M/doomed.txt"
 run cat "$M/doomed.txt"
-expect_eq "$(counter kept_handles)" 1 "the handle is kept after a read"
+expect_true "the handle is kept after a read ($(counter kept_handles) kept)" \
+    test "$(counter kept_handles)" -ge 1
 run env PASSWD="$SAMBA_PASSWORD" "$SMBQUIC" rm "$UNC/doomed.txt" -o "$(opts)"
 expect_ok "another client deletes the file whose handle we keep"
 for ((i = 0; i < 100; i++)); do
