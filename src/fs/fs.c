@@ -1390,6 +1390,8 @@ static void *invalidator_main(void *arg)
 static void invalidate_cache(struct fs *fs, fuse_ino_t ino, bool attrs_only)
 {
     struct invalidator *v = &fs->inval;
+    if (!fs->se) /* not mounted yet: the kernel caches nothing */
+        return;
     pthread_mutex_lock(&v->lock);
     if (v->stop) { /* the mount is ending */
         pthread_mutex_unlock(&v->lock);
