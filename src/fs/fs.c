@@ -34,6 +34,7 @@
 #include "util/error.h"
 #include "util/log.h"
 #include "util/mountinfo.h"
+#include "util/netevents.h"
 #include "util/utf16.h"
 #include "util/clock.h"
 
@@ -134,6 +135,7 @@ struct fs {
     pthread_t attempt_thread;
     int attempt_pipe[2];                      /* the attempt writes a byte to [1] when it ends */
     int64_t echo_sent_ms; /* check_liveness: when the unanswered ECHO went out; 0: none */
+    int net_events_fd;    /* while disconnected: network changes (see "reconnect"); or -1 */
     uint64_t sent_before[SMB2_COMMAND_COUNT]; /* requests sent on the connections before */
     /* Leases (see "leases"): whether opens ask for them, the random half of every lease
      * key, the breaks the server sent, and the thread that drops what they invalidate. */
@@ -3899,12 +3901,29 @@ static void drain(struct fs *fs)
 #define RECONNECT_LOG_FIRST      5
 #define RECONNECT_LOG_EVERY      30
 
-/* The connection died (fs->conn_error is set): schedule the first attempt. */
+/* While disconnected the mount watches the network: a new address or route (Wi-Fi back, a
+ * VPN up) brings the next attempt forward to NETWORK_SETTLE_MS after it, instead of waiting
+ * out the backoff. An attempt under way is left to finish. */
+#define NETWORK_SETTLE_MS 300
+
+static void network_changed(struct fs *fs)
+{
+    int64_t soon = sq_monotonic_ms() + NETWORK_SETTLE_MS;
+    if (fs->attempt || !fs->cfg.reconnect || fs->next_attempt_ms <= soon)
+        return;
+    sq_log(SQ_LOG_INFO, "the network changed: trying to reconnect now");
+    fs->next_attempt_ms = soon;
+}
+
+/* The connection died (fs->conn_error is set): schedule the first attempt, and start
+ * watching the network (network_changed). */
 static void connection_lost(struct fs *fs)
 {
     fs->lost_at_ms = sq_monotonic_ms();
     fs->next_attempt_ms = fs->lost_at_ms;
     fs->attempts = 0;
+    if (fs->cfg.reconnect && fs->net_events_fd < 0)
+        fs->net_events_fd = sq_network_events_open();
     kept_close_all(fs); /* only forgotten: they died with the connection */
     sq_log(SQ_LOG_ERROR, "connection to the server lost: %s%s", sq_strerror(fs->conn_error),
            fs->cfg.reconnect ? "; reconnecting" : "");
@@ -4197,6 +4216,10 @@ static void finish_attempt(struct fs *fs, bool adopt)
         return;
     }
     fs->reconnects++;
+    if (fs->net_events_fd >= 0) { /* the new transport watches the network itself */
+        close(fs->net_events_fd);
+        fs->net_events_fd = -1;
+    }
     const struct sq_session_info *i = sq_session_info(s);
     bool quic = strcmp(i->transport, "quic") == 0;
     sq_log(SQ_LOG_INFO, "reconnected to %s over %s%s%s after %.1f s (attempt %u)",
@@ -4228,6 +4251,7 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
     fs->conn = sq_session_conn(s);
     fs->cfg = *cfg;
     fs->status_fd = -1;
+    fs->net_events_fd = -1;
     pthread_mutex_init(&fs->inval.lock, NULL);
     pthread_cond_init(&fs->inval.wake, NULL);
     fs->leases =
@@ -4312,9 +4336,9 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
         bool ending = fuse_session_exited(fs->se) || stop_signal;
         if (ending && invalidator_try_stop(fs))
             break;
-        /* The session's descriptors first, then /dev/fuse, the status socket and the pipe of a
-         * reconnect attempt under way. */
-        enum { FUSE_SLOT = SQ_SESSION_POLLFDS, STATUS_SLOT, ATTEMPT_SLOT, POLL_SLOTS };
+        /* The session's descriptors first, then /dev/fuse, the status socket, the pipe of a
+         * reconnect attempt under way and, while disconnected, network changes. */
+        enum { FUSE_SLOT = SQ_SESSION_POLLFDS, STATUS_SLOT, ATTEMPT_SLOT, NET_SLOT, POLL_SLOTS };
         struct pollfd pfd[POLL_SLOTS];
         bool down = fs->conn_error != 0;
         int64_t t;
@@ -4340,6 +4364,9 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
         pfd[ATTEMPT_SLOT].fd = fs->attempt ? fs->attempt_pipe[0] : -1;
         pfd[ATTEMPT_SLOT].events = POLLIN;
         pfd[ATTEMPT_SLOT].revents = 0;
+        pfd[NET_SLOT].fd = down ? fs->net_events_fd : -1;
+        pfd[NET_SLOT].events = POLLIN;
+        pfd[NET_SLOT].revents = 0;
         struct timespec ts = {.tv_sec = 1, .tv_nsec = 0};
         if (ending && (t < 0 || t > 10000))
             t = 10000; /* the invalidator's call ends without waking us */
@@ -4374,6 +4401,8 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
         }
         if (n > 0 && (pfd[STATUS_SLOT].revents & POLLIN))
             status_serve(fs);
+        if (n > 0 && (pfd[NET_SLOT].revents & POLLIN) && sq_network_events_drain(fs->net_events_fd))
+            network_changed(fs);
         int io_rc = down ? 0 : sq_session_io(fs->session, pfd);
         if (!down && !io_rc && (io_rc = check_liveness(fs)) != 0)
             smb2_conn_fail(fs->conn, io_rc);
@@ -4416,6 +4445,8 @@ out:
     for (int i = 0; i < 2; i++)
         if (fs->attempt_pipe[i] >= 0)
             close(fs->attempt_pipe[i]);
+    if (fs->net_events_fd >= 0)
+        close(fs->net_events_fd);
     invalidator_end(fs);
     pthread_cond_destroy(&fs->inval.wake);
     pthread_mutex_destroy(&fs->inval.lock);

@@ -13,8 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -29,6 +27,7 @@
 
 #include "util/error.h"
 #include "util/log.h"
+#include "util/netevents.h"
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
@@ -900,42 +899,11 @@ static void watch_path(struct quic_transport *q, ngtcp2_tstamp now)
         check_path(q, "no answer for a probe timeout", now);
 }
 
-/* Listens for address, link and route changes (rtnetlink multicast groups; no privilege
- * needed). The messages are not parsed: any of them only means "look at the route again",
- * and check_path asks the kernel itself. Returns the socket or -1 (roaming then relies on
- * send errors and silence). */
-static int open_network_events(void)
-{
-    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_nl sa = {
-        .nl_family = AF_NETLINK,
-        .nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE |
-                     RTMGRP_IPV6_ROUTE,
-    };
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 static void quic_on_aux_ready(struct transport *t)
 {
     struct quic_transport *q = (struct quic_transport *)t;
-    uint8_t discard[8192];
-    bool changed = false;
-    /* Drain (bounded: poll(2) reports what is left). ENOBUFS means events were lost to a full
-     * buffer, which is a change as well. */
-    for (int i = 0; i < 64; i++) {
-        ssize_t n = recv(q->base.aux_fd, discard, sizeof(discard), MSG_DONTWAIT);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno != ENOBUFS)
-            break;
-        changed = true;
-    }
+    /* Any event only means "look at the route again": check_path asks the kernel itself. */
+    bool changed = sq_network_events_drain(q->base.aux_fd);
     if (changed && !q->path_check_due) {
         q->path_check_due = now_ts() + PATH_EVENT_DELAY_MS * NGTCP2_MILLISECONDS;
         q->path_check_why = "the network changed";
@@ -1466,7 +1434,7 @@ int transport_quic_connect(const struct transport_quic_params *p, struct transpo
         quic_free(q);
         return rc;
     }
-    q->base.aux_fd = open_network_events();
+    q->base.aux_fd = sq_network_events_open();
     if (q->base.aux_fd < 0)
         sq_log(SQ_LOG_DEBUG, "no network change events (rtnetlink: %s)", strerror(errno));
     sq_log(SQ_LOG_INFO, "QUIC connection %s to %s established (TLS 1.3, ALPN smb)",

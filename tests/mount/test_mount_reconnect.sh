@@ -8,8 +8,9 @@
 # replaced by another file of the same name, during the outage fails with EBADF; the mount
 # logs the loss and "reconnected", and `smbquic status` says "reconnecting", then counts one
 # reconnect. Then a longer outage with a soft mount (EIO after 30 s) and a hard one (waits),
-# and a silent one (every packet dropped) that echo_interval= must notice. The test runs in a
-# network namespace of its own, so its iptables rules touch nothing else.
+# a silent one (every packet dropped) that echo_interval= must notice, and (over TCP) one
+# that ends with a new address, which must bring the next attempt forward. The test runs in a
+# network namespace of its own, so its iptables rules and addresses touch nothing else.
 # shellcheck source=mountlib.sh
 . "$(dirname "$0")/mountlib.sh"
 if [ -z "${SMBQUIC_IN_NETNS:-}" ] && [ "$(id -u)" -eq 0 ] && unshare -n true 2>/dev/null; then
@@ -259,4 +260,32 @@ expect_eq "$RC:$OUT" "0:6" "echo: the mount works again once the path is back"
 umount "$E" || die "umount $E"
 wait "$echo_pid"
 expect_eq "$?" 0 "echo: the helper exits 0 after the unmount"
+
+# ---- a network change: the next attempt comes at once ----
+# After five failed attempts (0, 1, 3, 7 and 15 s into the outage) the next is 10 s away.
+# When the path comes back together with a new address (as when Wi-Fi returns), the mount
+# tries at once instead. Over TCP only: a refused connection fails an attempt at once, so the
+# attempts keep to that schedule (a dropped QUIC handshake takes its own time to fail).
+if ! quic_mode; then
+    new_mount_dir
+    N=$MNT
+    mount_fg "$N" "$TEST_TMP/net.log"
+    net_pid=$MOUNT_PID
+    outage_begin
+    wait_log "$TEST_TMP/net.log" "reconnect attempt 5 failed: .*; next in 10 s" 1 30 ||
+        die "no fifth failed attempt: $(cat "$TEST_TMP/net.log")"
+    outage_end
+    ip addr add 127.0.0.2/8 dev lo || die "ip addr add"
+    start=$SECONDS
+    wait_log "$TEST_TMP/net.log" "reconnected to" 1 12
+    expect_true "network change: noticed ($(grep -m1 'network changed' "$TEST_TMP/net.log"))" \
+        grep -q "the network changed: trying to reconnect now" "$TEST_TMP/net.log"
+    expect_true "network change: reconnected within 4 s, not at the next attempt 10 s on ($((SECONDS - start))s)" \
+        test "$((SECONDS - start))" -le 4
+    run stat -c %s "$N/small.txt"
+    expect_eq "$RC:$OUT" "0:6" "network change: the mount works again"
+    umount "$N" || die "umount $N"
+    wait "$net_pid"
+    expect_eq "$?" 0 "network change: the helper exits 0 after the unmount"
+fi
 test_done
