@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Leases (fs.c, "leases"): with the default cache=strict every open of a file asks for a
-# read-caching lease; when another client writes the file, the server breaks it and the mount
-# drops the kernel's cached pages and attributes of the file at once.
+# lease with read and handle caching; when another client writes the file, the server breaks
+# it and the mount drops the kernel's cached pages and attributes of the file at once.
 # - A file kept open shows another client's change through the same descriptor within
 #   seconds. The mount uses actimeo=60, so without the break the kernel would serve the old
 #   pages (and the old size) for a minute.
@@ -9,8 +9,8 @@
 #   no READ is sent. After the break it reads from the server again.
 # - Our own writes through another descriptor share the lease (one lease key per file) and
 #   break nothing.
-# - Kept handles (closetimeo=, 30 s here): a file closed and opened again is neither opened
-#   nor read again; another client's write closes the kept handle at once (the server breaks
+# - Kept handles (closetimeo=, 30 s here): a file read, closed and opened again for reading
+#   is neither opened nor read again; another client's write closes the kept handle at once (the server breaks
 #   the lease), and our own unlink and rename close it first.
 # - Another client's delete of a file whose handle we keep: Samba does not break handle
 #   caching for it, so the file is "delete pending" until the kept handle is closed, which
