@@ -38,8 +38,8 @@ struct sq_mount_options {
     double actimeo;         /* seconds attributes are cached; default 1 */
     bool hard;              /* hard (soft, the default, clears it) */
     unsigned echo_interval; /* seconds between keep-alive echoes, 1..600; default 60 */
-    unsigned closetimeo;    /* seconds a closed file's handle is kept while leased, 0..3600;
-                             * default 1 */
+    unsigned closetimeo;    /* seconds the handle of a file closed after reading is kept
+                             * while leased, 0..3600; default 1 */
     bool noexec;            /* noexec (exec clears it) */
     bool foreground;        /* foreground: do not daemonize */
     bool mfsymlinks;        /* symlinks stored as Minshall+French "XSym" files (as cifs) */

@@ -25,8 +25,8 @@ int sq_req_create_name(struct smb2_request *r, const uint8_t *name, size_t name_
                        uint32_t attributes);
 int sq_req_create(struct smb2_request *r, const char *path, uint32_t access,
                   uint32_t disposition, uint32_t options, uint32_t attributes);
-/* The same, asking for lease (an SMB2_CREATE_REQUEST_LEASE_V2 context, MS-SMB2 2.2.13.2.10)
- * when it is not NULL. */
+/* The same, asking for a lease (an SMB2_CREATE_REQUEST_LEASE_V2 context, MS-SMB2
+ * 2.2.13.2.10) when lease is not NULL. */
 int sq_req_create_leased(struct smb2_request *r, const char *path, uint32_t access,
                          uint32_t disposition, uint32_t options, uint32_t attributes,
                          const struct smb2_lease *lease);

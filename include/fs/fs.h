@@ -31,7 +31,7 @@ struct fs_config {
     bool debug;               /* libfuse debug output (-v -v) */
     bool hard;                /* hard: wait for a lost connection as long as it takes */
     unsigned echo_interval_s; /* echo_interval=: silence before an SMB2 ECHO; 0: none */
-    unsigned closetimeo_s;    /* closetimeo=: how long a closed file's handle is kept */
+    unsigned closetimeo_s;    /* closetimeo=: how long a read handle is kept after close */
     /* Opens a new session to the same share after the connection was lost; 0 with *out
      * set, or a negative sq_error with why filled. fs_serve calls it on a thread of its own
      * (one attempt at a time, with backoff between them), and reconnect_arg is that
