@@ -6,7 +6,7 @@
 #include <stdbool.h>
 
 /* A non-blocking socket on the rtnetlink multicast groups for links, addresses and routes
- * (no privilege needed), or -1. */
+ * (no privilege needed), or -1 with errno set. */
 int sq_network_events_open(void);
 
 /* Reads what the socket holds (bounded: poll(2) reports what is left); true if anything

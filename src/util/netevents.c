@@ -19,7 +19,9 @@ int sq_network_events_open(void)
                      RTMGRP_IPV6_ROUTE,
     };
     if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        int err = errno; /* for the caller's message */
         close(fd);
+        errno = err;
         return -1;
     }
     return fd;
