@@ -372,9 +372,15 @@ static void node_forget(struct fs *fs, fuse_ino_t ino, uint64_t nlookup)
 }
 
 /* *path, when it is old or below it, becomes the same place below new_path. */
+/* Whether p is path (its first len bytes) or below it. */
+static bool path_at_or_below(const char *p, const char *path, size_t len)
+{
+    return strncmp(p, path, len) == 0 && (p[len] == '\0' || p[len] == '/');
+}
+
 static void path_rebase(char **path, const char *old, size_t old_len, const char *new_path)
 {
-    if (strncmp(*path, old, old_len) != 0 || ((*path)[old_len] != '\0' && (*path)[old_len] != '/'))
+    if (!path_at_or_below(*path, old, old_len))
         return;
     size_t len = strlen(new_path) + strlen(*path + old_len) + 1;
     char *p = malloc(len);
@@ -1583,11 +1589,6 @@ static int64_t kept_expire(struct fs *fs)
     while (fs->kept_head && fs->kept_head->close_at_ms <= now)
         kept_close(fs, fs->kept_head);
     return fs->kept_head ? fs->kept_head->close_at_ms - now : -1;
-}
-
-static bool path_at_or_below(const char *p, const char *path, size_t len)
-{
-    return strncmp(p, path, len) == 0 && (p[len] == '\0' || p[len] == '/');
 }
 
 /* Before the mount's own unlink or rename of path: closes the handles kept of files at or
