@@ -69,6 +69,16 @@ struct sq_options {
     char *key;
     bool quic_tls_only; /* accept skipping SMB encryption inside QUIC (MS-SMB2 2.2.3.1.5) */
     struct sq_mount_options mount;
+    /* Set by the program, never by an option. A mount keeps one ClientGuid for all its
+     * connections: the server finds durable handles and leases by it (MS-SMB2 3.3.5.9.12),
+     * and Samba hands a reconnecting client to the process that held its old connection.
+     * When !has_client_guid each session makes a random one. */
+    uint8_t client_guid[16];
+    bool has_client_guid;
+    /* The session a reconnect replaces (SESSION_SETUP's PreviousSessionId, MS-SMB2
+     * 3.2.4.2.3): the server ends it at once instead of when it notices the old connection
+     * is dead, and keeps its durable handles for us to reclaim. 0: none. */
+    uint64_t previous_session_id;
 };
 
 /* Sets the defaults (QUIC, SMB 3.1.1, user from $USER, password from $PASSWD; the mount

@@ -25,11 +25,16 @@ int sq_req_create_name(struct smb2_request *r, const uint8_t *name, size_t name_
                        uint32_t attributes);
 int sq_req_create(struct smb2_request *r, const char *path, uint32_t access,
                   uint32_t disposition, uint32_t options, uint32_t attributes);
-/* The same, asking for a lease (an SMB2_CREATE_REQUEST_LEASE_V2 context, MS-SMB2
- * 2.2.13.2.10) when lease is not NULL. */
+/* Caching and durability contexts of a CREATE; each NULL when not wanted. */
+struct sq_create_caching {
+    const struct smb2_lease *lease; /* SMB2_CREATE_REQUEST_LEASE_V2, MS-SMB2 2.2.13.2.10 */
+    const struct smb2_durable_v2_request *durable;             /* 2.2.13.2.11 */
+    const struct smb2_durable_reconnect_v2 *durable_reconnect; /* 2.2.13.2.12 */
+};
+/* The same, with those contexts (caching NULL: none). */
 int sq_req_create_leased(struct smb2_request *r, const char *path, uint32_t access,
                          uint32_t disposition, uint32_t options, uint32_t attributes,
-                         const struct smb2_lease *lease);
+                         const struct sq_create_caching *caching);
 int sq_req_close(struct smb2_request *r, const struct smb2_file_id *id, bool related);
 int sq_req_query_info(struct smb2_request *r, const struct smb2_file_id *id, bool related,
                       uint8_t info_type, uint8_t info_class, uint32_t output_len);

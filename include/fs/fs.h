@@ -32,11 +32,13 @@ struct fs_config {
     bool hard;                /* hard: wait for a lost connection as long as it takes */
     unsigned echo_interval_s; /* echo_interval=: silence before an SMB2 ECHO; 0: none */
     unsigned closetimeo_s;    /* closetimeo=: how long a read handle is kept after close */
-    /* Opens a new session to the same share after the connection was lost; 0 with *out
-     * set, or a negative sq_error with why filled. fs_serve calls it on a thread of its own
-     * (one attempt at a time, with backoff between them), and reconnect_arg is that
-     * thread's alone while it runs. NULL: a lost connection stays lost. */
-    int (*reconnect)(void *arg, struct sq_session **out, char *why, size_t why_len);
+    /* Opens a new session to the same share after the connection was lost, with the same
+     * ClientGuid, naming the lost session as the one it replaces; 0 with *out set, or a
+     * negative sq_error with why filled. fs_serve calls it on a thread of its own (one
+     * attempt at a time, with backoff between them), and reconnect_arg is that thread's
+     * alone while it runs. NULL: a lost connection stays lost. */
+    int (*reconnect)(void *arg, uint64_t previous_session_id, struct sq_session **out, char *why,
+                     size_t why_len);
     void *reconnect_arg;
 };
 

@@ -24,8 +24,9 @@ int sq_path_to_smb(const char *path, uint8_t **out, size_t *out_len)
 
 static int create_name(struct smb2_request *r, const uint8_t *name, size_t name_len,
                        uint32_t access, uint32_t disposition, uint32_t options, uint32_t attributes,
-                       const struct smb2_lease *lease)
+                       const struct sq_create_caching *caching)
 {
+    const struct smb2_lease *lease = caching ? caching->lease : NULL;
     int rc = smb2_request_init(r, SMB2_CREATE, 0);
     if (rc)
         return rc;
@@ -40,6 +41,8 @@ static int create_name(struct smb2_request *r, const uint8_t *name, size_t name_
         .name = name,
         .name_len = name_len,
         .lease = lease,
+        .durable = caching ? caching->durable : NULL,
+        .durable_reconnect = caching ? caching->durable_reconnect : NULL,
     };
     return smb2_create_request_encode(&r->msg, &c);
 }
@@ -52,7 +55,7 @@ int sq_req_create_name(struct smb2_request *r, const uint8_t *name, size_t name_
 
 int sq_req_create_leased(struct smb2_request *r, const char *path, uint32_t access,
                          uint32_t disposition, uint32_t options, uint32_t attributes,
-                         const struct smb2_lease *lease)
+                         const struct sq_create_caching *caching)
 {
     uint8_t *name;
     size_t name_len;
@@ -60,7 +63,7 @@ int sq_req_create_leased(struct smb2_request *r, const char *path, uint32_t acce
     int rc = sq_path_to_smb(path, &name, &name_len);
     if (rc)
         return rc;
-    rc = create_name(r, name, name_len, access, disposition, options, attributes, lease);
+    rc = create_name(r, name, name_len, access, disposition, options, attributes, caching);
     free(name);
     return rc;
 }

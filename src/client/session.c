@@ -123,7 +123,9 @@ static int negotiate(struct sq_session *s, const struct sq_options *o, struct sq
         .transport_flags = o->quic_tls_only ? SMB2_ACCEPT_TRANSPORT_LEVEL_SECURITY : 0,
     };
     int rc = crypto_random(salt, sizeof(salt));
-    if (!rc)
+    if (o->has_client_guid)
+        memcpy(nr.client_guid, o->client_guid, sizeof(nr.client_guid));
+    else if (!rc)
         rc = crypto_random(nr.client_guid, sizeof(nr.client_guid));
     memcpy(s->client_guid, nr.client_guid, 16);
     s->client_security_mode = nr.security_mode;
@@ -224,11 +226,12 @@ static int negotiate(struct sq_session *s, const struct sq_options *o, struct sq
 
 /* ---- SESSION_SETUP, MS-SMB2 3.2.4.2.3 / 3.2.5.3 ---- */
 
-static int send_session_setup(struct sq_session *s, const uint8_t *token, size_t token_len,
-                              struct sq_reply *reply)
+static int send_session_setup(struct sq_session *s, uint64_t previous_session_id,
+                              const uint8_t *token, size_t token_len, struct sq_reply *reply)
 {
     struct smb2_session_setup_request sr = {
         .security_mode = SMB2_NEGOTIATE_SIGNING_ENABLED | SMB2_NEGOTIATE_SIGNING_REQUIRED,
+        .previous_session_id = previous_session_id,
         .security_buffer = token,
         .security_buffer_len = token_len,
     };
@@ -273,7 +276,7 @@ static int session_setup(struct sq_session *s, const struct sq_options *o, struc
         goto out;
     }
     for (;;) {
-        rc = send_session_setup(s, token, token_len, &reply);
+        rc = send_session_setup(s, o->previous_session_id, token, token_len, &reply);
         free(token);
         token = NULL;
         if (rc) {

@@ -146,6 +146,8 @@ struct fs {
     /* Handles kept after close (see "leases"), oldest first, so the first is due first. */
     struct fs_handle *kept_head, *kept_tail;
     size_t kept_count;
+    /* Durable handles reclaimed after reconnects, and those opened by name instead. */
+    uint64_t durable_reclaims, reopens_by_name;
 };
 
 /* An open file or directory. */
@@ -159,6 +161,10 @@ struct fs_handle {
     struct fs_handle *prev, *next; /* fs->open_files, or the kept handles */
     int64_t close_at_ms;           /* kept handles: when it is closed after all */
     bool is_dir;
+    /* The server granted durability (see "reconnect"): after a lost connection the open is
+     * reclaimed by this CreateGuid rather than opened again by name. */
+    bool durable;
+    uint8_t create_guid[16];
     char *path; /* directories: for the nodes readdirplus creates */
     /* Directory listing, read in full at the first readdir and served by offset. */
     struct dir_entry *entries;
@@ -533,6 +539,9 @@ struct call {
      * and its generation then (the cache is trusted only if the lease held all along). */
     bool lease_held;
     uint32_t lease_generation;
+    /* open: asked for a durable handle under this CreateGuid (see "reconnect"). */
+    bool durable_asked;
+    uint8_t create_guid[16];
 };
 
 static void call_free(struct call *c)
@@ -702,6 +711,12 @@ static double attr_timeout(const struct fs *fs)
  * cifs client also holds): they are given for this long and dropped when the lease breaks or
  * ends (see "leases"). actimeo=0 still caches nothing. */
 #define LEASED_ATTR_TIMEOUT 3600.0
+
+/* How long the server is asked to keep a durable handle after a loss (MS-SMB2 3.2.4.3.5
+ * leaves the value to the client): the most Samba grants (0 would mean its default, 60 s),
+ * so that a laptop suspended for a few minutes still finds its opens. A disconnected open
+ * holds no one up meanwhile: the server drops it when another client's open conflicts. */
+#define DURABLE_TIMEOUT_MS 300000
 
 static double attr_timeout_of(const struct call *c, fuse_ino_t ino)
 {
@@ -1761,6 +1776,10 @@ static void open_done(struct call *c)
         c->fi.keep_cache = 1;
     if (!h->is_dir && c->fs->leases && lease_granted(c, &cr))
         c->fi.keep_cache = 1;
+    if (c->durable_asked && cr.has_durable_v2) {
+        h->durable = true;
+        memcpy(h->create_guid, c->create_guid, sizeof(h->create_guid));
+    }
     if (fuse_reply_open(c->req, &c->fi) != 0) {
         /* The open was interrupted: nobody will release it. Close it on the server. */
         close_unclaimed(c->fs, &h->file_id);
@@ -1833,18 +1852,26 @@ static void open_common(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
      * CREATE's FILE_OVERWRITE does (MS-SMB2 2.2.13). */
     bool trunc = !dir && (fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY;
     struct smb2_lease lease = {.state = SMB2_LEASE_READ_CACHING | SMB2_LEASE_HANDLE_CACHING};
-    bool leased = !dir && fs->leases;
-    if (leased) {
+    struct smb2_durable_v2_request durable = {.timeout_ms = DURABLE_TIMEOUT_MS};
+    struct sq_create_caching caching = {0};
+    if (!dir && fs->leases) {
         lease_key_of(fs, ino, lease.key);
         c->lease_held = (n->lease_state & SMB2_LEASE_READ_CACHING) != 0;
         c->lease_generation = n->lease_generation;
+        caching.lease = &lease;
+        /* Durability needs handle caching (MS-SMB2 3.3.5.9.10), which the lease asks for. */
+        if (fs->cfg.reconnect && crypto_random(c->create_guid, sizeof(c->create_guid)) == 0) {
+            memcpy(durable.create_guid, c->create_guid, sizeof(durable.create_guid));
+            caching.durable = &durable;
+            c->durable_asked = true;
+        }
     }
-    int rc = sq_req_create_leased(
-        &r[0], n->path,
-        dir ? FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE
-            : access_for_flags(fi->flags),
-        trunc ? FILE_OVERWRITE : FILE_OPEN, dir ? FILE_DIRECTORY_FILE : FILE_NON_DIRECTORY_FILE, 0,
-        leased ? &lease : NULL);
+    int rc =
+        sq_req_create_leased(&r[0], n->path,
+                             dir ? FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE
+                                 : access_for_flags(fi->flags),
+                             trunc ? FILE_OVERWRITE : FILE_OPEN,
+                             dir ? FILE_DIRECTORY_FILE : FILE_NON_DIRECTORY_FILE, 0, &caching);
     if (!rc && dir)
         rc = sq_req_query_directory(&r[1], &sq_related_file_id, true, true, DIR_QUERY_LEN);
     if (rc) {
@@ -3741,6 +3768,12 @@ static char *status_text(struct fs *fs, size_t *len)
     fprintf(out, "leases: %s\n", fs->leases ? "yes" : "no");
     fprintf(out, "lease_breaks: %llu\n", (unsigned long long)fs->lease_breaks);
     fprintf(out, "kept_handles: %zu\n", fs->kept_count);
+    size_t durable = 0;
+    for (const struct fs_handle *h = fs->open_files; h; h = h->next)
+        durable += h->durable;
+    fprintf(out, "durable_handles: %zu\n", durable);
+    fprintf(out, "durable_reclaims: %llu\n", (unsigned long long)fs->durable_reclaims);
+    fprintf(out, "reopens_by_name: %llu\n", (unsigned long long)fs->reopens_by_name);
     fprintf(out, "requests_in_flight: %zu\n", smb2_conn_pending_count(fs->conn));
     uint64_t total = 0;
     for (uint16_t cmd = 0; cmd < SMB2_COMMAND_COUNT; cmd++)
@@ -3888,14 +3921,19 @@ static void drain(struct fs *fs)
  * new session with the mount's options on a thread of its own (see struct attempt): at once,
  * then backing off from RECONNECT_BACKOFF_MIN_MS to RECONNECT_BACKOFF_MAX_MS. A hard mount waits as
  * long as that takes; a soft one reads /dev/fuse again SOFT_WAIT_MS after the loss and fails what
- * comes with EIO until a connection is back. Once connected, every open file and directory is
- * opened again by its current name with the access it had (the old session's file ids died with it,
- * MS-SMB2 3.2.7.1), and the waiting requests are served; the same compound asks for the file's id,
- * so that a file created under the name meanwhile is not taken for it. A handle that cannot be
- * opened again (its file was deleted, renamed or replaced meanwhile, or was itself unlinked while
- * open) keeps an id the server does not know: operations through it fail with EBADF. Not yet:
- * durable handles (MS-SMB2 3.2.4.4), which would also keep byte-range locks and delete-on-close
- * across the loss. */
+ * comes with EIO until a connection is back. The new session has the mount's ClientGuid and
+ * names the lost one as its PreviousSessionId (MS-SMB2 3.2.4.2.3): after a silent loss the server
+ * still holds the old session with its opens, and ends it now instead of when it notices. Once
+ * connected, the durable handles (every file open asks for one, see DURABLE_TIMEOUT_MS) are
+ * reclaimed (MS-SMB2 3.2.4.4): the server's open itself, with its share modes. Every other open
+ * file and directory, and those the server did not keep, is opened again by its current name with
+ * the access it had (the old session's file ids died with it, MS-SMB2 3.2.7.1); the same compound
+ * asks for the file's id, so that a file created under the name meanwhile is not taken for it.
+ * Then the waiting requests are served. A handle that cannot be opened again (its file was
+ * deleted, renamed or replaced meanwhile, or was itself unlinked while open) keeps an id the server
+ * does not know: operations through it fail with EBADF. Handles kept after close are forgotten at
+ * the loss: the server drops their disconnected opens when another client's open conflicts (an
+ * smbclient delete went through at once) or at their timeout. */
 #define RECONNECT_BACKOFF_MIN_MS 1000
 #define RECONNECT_BACKOFF_MAX_MS 10000
 #define SOFT_WAIT_MS             30000
@@ -3986,6 +4024,7 @@ static int check_liveness(struct fs *fs)
 struct reopen {
     struct fs *fs;
     struct fs_handle *h;
+    struct smb2_file_id lost_id; /* the handle's id on the lost session */
     bool opened; /* the CREATE succeeded: file_id is open on the server */
     struct smb2_file_id file_id;
     size_t *left;
@@ -3999,6 +4038,39 @@ static void reopen_failed(struct reopen *r, const char *why)
            "after reconnecting, cannot open %s again: %s; its open descriptors "
            "fail with EBADF",
            n && n->path[0] ? n->path : "the share's root", why);
+}
+
+static void reopen_one_done(struct reopen *r)
+{
+    if (--*r->left == 0)
+        *r->all_done = true;
+}
+
+/* The CREATE that reclaims a durable handle (MS-SMB2 3.2.5.1.x answering 3.2.4.4). When the
+ * server no longer has it (its timeout passed, another client's open broke it, the server
+ * restarted), the handle is opened by name in the second round instead. */
+static void reclaim_cb(void *arg, int err, const struct smb2_reply *reply)
+{
+    struct reopen *r = arg;
+    struct smb2_create_response cr;
+    char buf[NTSTATUS_FORMAT_SIZE];
+    if (!err) {
+        if (reply->hdr.status == STATUS_SUCCESS &&
+            smb2_create_response_decode(reply->msg, reply->len, &cr) == 0) {
+            r->h->file_id = cr.file_id;
+            r->fs->durable_reclaims++;
+        } else {
+            struct fs_node *n = node_find(r->fs, r->h->ino);
+            sq_log(SQ_LOG_INFO,
+                   "the server did not keep the durable handle of %s (%s): "
+                   "opening it by name",
+                   n && n->path[0] ? n->path : "a file",
+                   reply->hdr.status == STATUS_SUCCESS ? "malformed CREATE response"
+                                                       : ntstatus_str(reply->hdr.status, buf));
+            r->h->durable = false;
+        }
+    }
+    reopen_one_done(r);
 }
 
 /* The CREATE of a reopen compound. */
@@ -4033,18 +4105,95 @@ static void reopen_identity_cb(void *arg, int err, const struct smb2_reply *repl
             smb2_file_internal_info_decode(out.buffer, out.buffer_len, &index) == 0 &&
             ino_of(r->fs, index) == r->h->ino) {
             r->h->file_id = r->file_id;
+            r->fs->reopens_by_name++;
         } else {
             reopen_failed(r, "another file has its name now");
             close_unclaimed(r->fs, &r->file_id);
         }
     }
-    if (--*r->left == 0)
-        *r->all_done = true;
+    reopen_one_done(r);
 }
 
-/* Opens every handle again on the new session, all in flight at once: CREATE by its node's
- * name and QUERY_INFO of the file id, as one related compound each. 0, or the error that
- * broke the new connection too. */
+/* The requests that open r's handle again: a durable one by its CreateGuid (with its lease
+ * key, which the server checks, MS-SMB2 3.3.5.9.12), otherwise by name with the identity
+ * check. One that cannot be built is reported and skipped; returns the error of one that
+ * could not be sent. */
+static int submit_reopen(struct fs *fs, struct reopen *r, const struct fs_node *n, bool reclaim)
+{
+    struct fs_handle *h = r->h;
+    struct smb2_request q[2];
+    memset(q, 0, sizeof(q));
+    size_t count = reclaim ? 1 : 2;
+    uint32_t access = h->is_dir ? FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE
+                                : access_for_flags(h->access_mode);
+    uint32_t options = h->is_dir ? FILE_DIRECTORY_FILE : FILE_NON_DIRECTORY_FILE;
+    int rc;
+    if (reclaim) {
+        struct smb2_lease lease = {.state = SMB2_LEASE_READ_CACHING | SMB2_LEASE_HANDLE_CACHING};
+        struct smb2_durable_reconnect_v2 dh2c = {.file_id = r->lost_id};
+        lease_key_of(fs, h->ino, lease.key);
+        memcpy(dh2c.create_guid, h->create_guid, sizeof(dh2c.create_guid));
+        struct sq_create_caching caching = {.lease = &lease, .durable_reconnect = &dh2c};
+        rc = sq_req_create_leased(&q[0], n->path, access, FILE_OPEN, options, 0, &caching);
+    } else {
+        rc = sq_req_create(&q[0], n->path, access, FILE_OPEN, options, 0);
+        if (!rc)
+            rc = sq_req_query_info(&q[1], &sq_related_file_id, true, SMB2_0_INFO_FILE,
+                                   FILE_INTERNAL_INFORMATION, 64);
+    }
+    if (rc) {
+        free_reqs(q, 2);
+        reopen_failed(r, sq_strerror(rc));
+        return 0;
+    }
+    for (size_t k = 0; k < count; k++) {
+        q[k].tree_id = sq_session_tree_id(fs->session);
+        q[k].arg = r;
+    }
+    q[0].cb = reclaim ? reclaim_cb : reopen_create_cb;
+    q[1].cb = reopen_identity_cb;
+    (*r->left)++;
+    rc = smb2_conn_submit(fs->conn, q, count);
+    if (rc)
+        (*r->left)--;
+    return rc;
+}
+
+/* Sends one round of reopens, all in flight at once, and waits for them: the durable
+ * handles' reclaims (reclaim), or every handle still without an id by name. 0, or the error
+ * that broke the new connection. */
+static int reopen_round(struct fs *fs, struct reopen *ctx, size_t count, bool reclaim)
+{
+    size_t left = 0;
+    bool all_done = false;
+    int rc = 0;
+    for (size_t i = 0; i < count && !rc; i++) {
+        struct reopen *r = &ctx[i];
+        struct fs_handle *h = r->h;
+        if (reclaim ? !h->durable : h->file_id.persistent || h->file_id.volatile_)
+            continue;
+        r->left = &left;
+        r->all_done = &all_done;
+        struct fs_node *n = node_find(fs, h->ino);
+        if (!n) {
+            if (!reclaim)
+                reopen_failed(r, "no name known for it");
+            continue;
+        }
+        rc = submit_reopen(fs, r, n, reclaim);
+    }
+    if (left) {
+        int run_rc = sq_session_run_until(fs->session, &all_done);
+        rc = rc ? rc : run_rc;
+    }
+    return rc;
+}
+
+/* Opens every handle again on the new session (the lost session's ids died with it, MS-SMB2
+ * 3.2.7.1): first the durable ones are reclaimed (MS-SMB2 3.2.4.4), keeping the server's
+ * open itself with its share modes, byte-range locks and delete-on-close; then the others
+ * are opened by name, as a related compound each with QUERY_INFO of the file id. 0, or the
+ * error that broke the new connection too. */
 static int reopen_handles(struct fs *fs)
 {
     size_t count = 0;
@@ -4055,51 +4204,15 @@ static int reopen_handles(struct fs *fs)
     struct reopen *ctx = calloc(count, sizeof(*ctx));
     if (!ctx)
         return SQ_ERR_NOMEM;
-    size_t left = 0;
-    bool all_done = false;
-    int rc = 0;
     size_t i = 0;
     for (struct fs_handle *h = fs->open_files; h; h = h->next, i++) {
+        ctx[i] = (struct reopen){.fs = fs, .h = h, .lost_id = h->file_id};
         /* Until it is open again, the handle's old id must not reach the new session. */
         memset(&h->file_id, 0, sizeof(h->file_id));
-        ctx[i] = (struct reopen){.fs = fs, .h = h, .left = &left, .all_done = &all_done};
-        struct fs_node *n = node_find(fs, h->ino);
-        if (!n) {
-            reopen_failed(&ctx[i], "no name known for it");
-            continue;
-        }
-        struct smb2_request r[2];
-        memset(r, 0, sizeof(r));
-        int brc =
-            sq_req_create(&r[0], n->path,
-                          h->is_dir ? FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE
-                                    : access_for_flags(h->access_mode),
-                          FILE_OPEN, h->is_dir ? FILE_DIRECTORY_FILE : FILE_NON_DIRECTORY_FILE, 0);
-        if (!brc)
-            brc = sq_req_query_info(&r[1], &sq_related_file_id, true, SMB2_0_INFO_FILE,
-                                    FILE_INTERNAL_INFORMATION, 64);
-        if (brc) {
-            free_reqs(r, 2);
-            reopen_failed(&ctx[i], sq_strerror(brc));
-            continue;
-        }
-        for (int k = 0; k < 2; k++) {
-            r[k].tree_id = sq_session_tree_id(fs->session);
-            r[k].arg = &ctx[i];
-        }
-        r[0].cb = reopen_create_cb;
-        r[1].cb = reopen_identity_cb;
-        left++;
-        rc = smb2_conn_submit(fs->conn, r, 2);
-        if (rc) {
-            left--;
-            break;
-        }
     }
-    if (left) {
-        int run_rc = sq_session_run_until(fs->session, &all_done);
-        rc = rc ? rc : run_rc;
-    }
+    int rc = reopen_round(fs, ctx, count, true);
+    if (!rc)
+        rc = reopen_round(fs, ctx, count, false);
     /* No callback may run after ctx is freed: a failed connection has run them all. */
     if (rc)
         smb2_conn_fail(fs->conn, rc);
@@ -4114,8 +4227,10 @@ static int reopen_handles(struct fs *fs)
  * each session has one owner at a time, and the thread touches nothing else but the
  * reconnect callback's argument, which the filesystem's thread never uses. */
 struct attempt {
-    int (*reconnect)(void *arg, struct sq_session **out, char *why, size_t why_len);
+    int (*reconnect)(void *arg, uint64_t previous_session_id, struct sq_session **out, char *why,
+                     size_t why_len);
     void *arg;
+    uint64_t previous_session_id;
     int done_fd;
     int rc;
     struct sq_session *session;
@@ -4125,7 +4240,7 @@ struct attempt {
 static void *attempt_main(void *p)
 {
     struct attempt *a = p;
-    a->rc = a->reconnect(a->arg, &a->session, a->why, sizeof(a->why));
+    a->rc = a->reconnect(a->arg, a->previous_session_id, &a->session, a->why, sizeof(a->why));
     uint8_t done = 1;
     while (write(a->done_fd, &done, 1) < 0 && errno == EINTR)
         ;
@@ -4162,6 +4277,7 @@ static void start_attempt(struct fs *fs)
     }
     *a = (struct attempt){.reconnect = fs->cfg.reconnect,
                           .arg = fs->cfg.reconnect_arg,
+                          .previous_session_id = smb2_conn_session_id(fs->conn),
                           .done_fd = fs->attempt_pipe[1]};
     /* Signals are for the filesystem's thread (its ppoll): the attempt's thread blocks them
      * all from its first instruction. */

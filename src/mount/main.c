@@ -24,6 +24,7 @@
 #include "args.h"
 #include "client/options.h"
 #include "client/session.h"
+#include "crypto/smbcrypto.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/mountinfo.h"
@@ -262,11 +263,15 @@ static void on_ready(void *arg)
 /* The mount's options, kept (password included) for reconnecting; wiped when it ends. */
 static struct sq_options *session_options;
 
-/* fs_config.reconnect: a new session with the options the mount was made with. */
-static int reconnect_session(void *arg, struct sq_session **out, char *why, size_t why_len)
+/* fs_config.reconnect: a new session with the options the mount was made with (its
+ * ClientGuid among them), replacing the lost one. */
+static int reconnect_session(void *arg, uint64_t previous_session_id, struct sq_session **out,
+                             char *why, size_t why_len)
 {
+    struct sq_options *o = arg;
     struct sq_failure f = {0};
-    int rc = sq_session_open(arg, out, &f);
+    o->previous_session_id = previous_session_id;
+    int rc = sq_session_open(o, out, &f);
     if (rc)
         snprintf(why, why_len, "%s", f.detail);
     return rc;
@@ -673,6 +678,8 @@ int main(int argc, char **argv)
 
     struct sq_failure f = {0};
     struct sq_session *s = NULL;
+    /* One ClientGuid for the mount's life, its reconnects included (struct sq_options). */
+    o.has_client_guid = crypto_random(o.client_guid, sizeof(o.client_guid)) == 0;
     rc = sq_session_open(&o, &s, &f);
     if (rc) {
         sq_options_free(&o);

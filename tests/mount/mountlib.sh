@@ -21,6 +21,13 @@
 #   new_mount_dir          make an empty mount point under TEST_TMP, in MNT
 #   wait_mounted DIR PID   wait (10 s at most) until DIR is mounted or PID has exited
 #   cmdline_has FILE       true when the contents of FILE appear in some /proc/*/cmdline
+#   own_netns              first thing: re-runs the script in a network namespace of its own
+#                          (unshare -n, lo up), so its iptables rules and addresses touch
+#                          nothing else; skips where it cannot, or without iptables
+#   mount_fg DIR LOG [OPTIONS]  mount UNC on DIR with the helper in the foreground (-F -v:
+#                          its log, INFO lines included, in LOG); sets MOUNT_PID
+#   wait_log FILE REGEX [COUNT [SECONDS]]  until FILE has COUNT (1) lines matching REGEX,
+#                          for SECONDS (15) at most; true when it has
 #
 # Environment (set by meson): MOUNT_SMBQUIC (the built helper), MOUNT_SMBQUIC_FS (1 when it
 # was built with the filesystem), and testlib.sh's SMBQUIC, SMBQUIC_GATEWAY,
@@ -197,6 +204,34 @@ new_mount_dir() {
     rig_cleanup_add "mount_cleanup '$dir'"
     # shellcheck disable=SC2034 # for the test scripts
     MNT=$dir
+}
+
+own_netns() {
+    if [ -z "${SMBQUIC_IN_NETNS:-}" ] && [ "$(id -u)" -eq 0 ] && unshare -n true 2>/dev/null; then
+        exec unshare -n env SMBQUIC_IN_NETNS=1 bash "$0" "$@"
+    fi
+    [ -n "${SMBQUIC_IN_NETNS:-}" ] || skip "needs a network namespace of its own (unshare -n)"
+    command -v iptables >/dev/null || skip "iptables not installed"
+    ip link set lo up || die "cannot bring up lo in the test's network namespace"
+}
+
+mount_fg() {
+    local dir=$1 log=$2 extra=${3:-}
+    echo "+ mount.smbquic $UNC $dir -F -v -o $(opts "$extra")" >&2
+    PASSWD=$SAMBA_PASSWORD "$MOUNT_SMBQUIC" "$UNC" "$dir" -F -v -o "$(opts "$extra")" </dev/null \
+        2>"$log" &
+    MOUNT_PID=$!
+    rig_cleanup_add "kill $MOUNT_PID 2>/dev/null || true"
+    wait_mounted "$dir" "$MOUNT_PID" || die "the mount did not come up: $(cat "$log")"
+}
+
+wait_log() {
+    local file=$1 re=$2 count=${3:-1} i
+    for ((i = 0; i < ${4:-15} * 10; i++)); do
+        [ "$(grep -cE -- "$re" "$file")" -ge "$count" ] && return 0
+        sleep 0.1
+    done
+    return 1
 }
 
 # cmdline_has FILE: some process's command line contains FILE's contents (the pattern is read

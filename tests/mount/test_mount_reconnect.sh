@@ -13,13 +13,8 @@
 # network namespace of its own, so its iptables rules and addresses touch nothing else.
 # shellcheck source=mountlib.sh
 . "$(dirname "$0")/mountlib.sh"
-if [ -z "${SMBQUIC_IN_NETNS:-}" ] && [ "$(id -u)" -eq 0 ] && unshare -n true 2>/dev/null; then
-    exec unshare -n env SMBQUIC_IN_NETNS=1 bash "$0" "$@"
-fi
-[ -n "${SMBQUIC_IN_NETNS:-}" ] || skip "needs a network namespace of its own (unshare -n)"
-command -v iptables >/dev/null || skip "iptables not installed"
+own_netns "$@"
 mount_require fs
-ip link set lo up || die "cannot bring up lo in the test's network namespace"
 
 samba_start default || die "samba_start"
 new_mount_dir
@@ -41,77 +36,35 @@ want=$(sha256 "$TEST_TMP/src.bin")
 head -c $((16 * 1048576)) "$TEST_TMP/src.bin" >"$TEST_TMP/half1.bin"
 tail -c +$((16 * 1048576 + 1)) "$TEST_TMP/src.bin" >"$TEST_TMP/half2.bin"
 
-# mount_fg DIR LOG [OPTIONS]: the helper in the foreground, so that its log can be read (-v:
-# INFO); sets MOUNT_PID.
-mount_fg() {
-    local dir=$1 log=$2 extra=${3:-}
-    echo "+ mount.smbquic $UNC $dir -F -v -o $(opts "$extra")" >&2
-    PASSWD=$SAMBA_PASSWORD "$MOUNT_SMBQUIC" "$UNC" "$dir" -F -v -o "$(opts "$extra")" </dev/null \
-        2>"$log" &
-    MOUNT_PID=$!
-    rig_cleanup_add "kill $MOUNT_PID 2>/dev/null || true"
-    wait_mounted "$dir" "$MOUNT_PID" || die "the mount did not come up: $(cat "$log")"
-}
-# wait_log FILE REGEX [COUNT [SECONDS]]: until FILE has COUNT (1) lines matching REGEX, for
-# SECONDS (15) at most; true when it has.
-wait_log() {
-    local file=$1 re=$2 count=${3:-1} i
-    for ((i = 0; i < ${4:-15} * 10; i++)); do
-        [ "$(grep -cE -- "$re" "$file")" -ge "$count" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
 mount_fg "$M" "$TEST_TMP/mount.log"
 mount_pid=$MOUNT_PID
 
-# One process holds the open files across the loss: a shell holding them would pass them to
-# every command it runs, and each such command's exit flushes them (FUSE_FLUSH), which waits
-# for the connection like any other request. It does the first halves, says "half", waits for
-# "go", finishes, and writes what each step gave.
-python3 - "$M" "$TEST_TMP" <<'PY' &
-import errno, os, sys, time
+# One process (tests/mount/holder.py) holds the open files across the loss. It does the
+# first halves, says "first.ready", waits for "first.go", finishes, and writes what each step
+# gave.
+python3 - "$M" "$TEST_TMP" "$MOUNT_LIB_DIR" <<'PY' &
+import os, sys
 m, t = sys.argv[1], sys.argv[2]
-def step(name, fn):
-    try:
-        fn()
-        r = "ok"
-    except OSError as e:
-        r = errno.errorcode[e.errno]
-    with open(os.path.join(t, "holder." + name), "w") as f:
-        f.write(r + "\n")
+sys.path.insert(0, sys.argv[3])
+from holder import copy_part, step, wait_go, write_file
 src = os.open(os.path.join(m, "ref.bin"), os.O_RDONLY)
 dst = os.open(os.path.join(m, "written.bin"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
 gone = os.open(os.path.join(m, "gone.txt"), os.O_RDONLY)
 swapped = os.open(os.path.join(m, "swapped.txt"), os.O_RDONLY)
-def copy_half(fd_in, path_out, n):
-    with open(path_out, "wb") as out:
-        while n > 0:
-            b = os.read(fd_in, min(n, 1 << 20))
-            if not b:
-                break
-            out.write(b)
-            n -= len(b)
-def write_file(path):
-    with open(path, "rb") as f:
-        os.write(dst, f.read())
-    os.fsync(dst)
-step("half1", lambda: (copy_half(src, os.path.join(t, "read1.bin"), 16 << 20),
-                       write_file(os.path.join(t, "half1.bin"))))
-open(os.path.join(t, "half"), "w").write("half\n")
-while not os.path.exists(os.path.join(t, "go")):
-    time.sleep(0.05)
-step("read2", lambda: copy_half(src, os.path.join(t, "read2.bin"), 1 << 40))
-step("write2", lambda: write_file(os.path.join(t, "half2.bin")))
-step("gone", lambda: os.read(gone, 100))
-step("swapped", lambda: os.read(swapped, 100))
+step(t, "half1", lambda: (copy_part(src, os.path.join(t, "read1.bin"), 16 << 20),
+                          write_file(dst, os.path.join(t, "half1.bin"))))
+wait_go(t, "first")
+step(t, "read2", lambda: copy_part(src, os.path.join(t, "read2.bin"), 1 << 40))
+step(t, "write2", lambda: write_file(dst, os.path.join(t, "half2.bin")))
+step(t, "gone", lambda: os.read(gone, 100))
+step(t, "swapped", lambda: os.read(swapped, 100))
 for fd in (src, dst, gone, swapped):
     os.close(fd)
 open(os.path.join(t, "holder.done"), "w").write("done\n")
 PY
 holder_pid=$!
 rig_cleanup_add "kill $holder_pid 2>/dev/null || true"
-wait_for_file "$TEST_TMP/half" || die "the first halves did not finish"
+wait_for_file "$TEST_TMP/first.ready" || die "the first halves did not finish"
 expect_eq "$(cat "$TEST_TMP/holder.half1")" ok "first halves read, written and synced"
 
 # outage_begin: kills the smbd processes holding the server side of the mounts' connections
@@ -169,7 +122,7 @@ expect_true "the mount logs that it reconnected" test -n "$reconnected"
 
 run cat "$M/small.txt"
 expect_eq "$RC:$OUT" "0:small" "a new open after the reconnect"
-echo go >"$TEST_TMP/go"
+echo go >"$TEST_TMP/first.go"
 wait_for_file "$TEST_TMP/holder.done" || die "the second halves did not finish"
 wait "$holder_pid"
 expect_eq "$(cat "$TEST_TMP/holder.read2")" ok "the file open for reading reads on to its end"

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Durable handles and the session a reconnect replaces. Files opened through the mount are
+# durable (the server keeps their open across a lost connection, MS-SMB2 3.3.5.9.10); the path
+# to the server then goes silent, so the server side of the old connection stays up, holding
+# the old session and its opens, while the mount notices (echo_interval=1) and reconnects once
+# the path is back. The new session names the old one (PreviousSessionId) and the mount keeps
+# its ClientGuid, so the server ends the old session and the mount reclaims the durable opens
+# themselves (`smbquic status`: durable_reclaims, none opened by name): the descriptors read
+# and write on, and the server holds one open of each file, not a second one of the dead
+# session's. Then the server itself loses the opens (the smbd process is killed): the reclaim
+# is refused and the mount opens the files by name instead. The test runs in a network
+# namespace of its own, so its iptables rules touch nothing else.
+# shellcheck source=mountlib.sh
+. "$(dirname "$0")/mountlib.sh"
+own_netns "$@"
+command -v smbstatus >/dev/null || skip "smbstatus not installed"
+mount_require fs
+
+samba_start default || die "samba_start"
+new_mount_dir
+M=$MNT
+# shellcheck disable=SC2034 # for mount_fg
+UNC=//127.0.0.1/share
+
+head -c $((8 * 1048576)) /dev/urandom >"$TEST_TMP/src.bin"
+cp "$TEST_TMP/src.bin" "$SAMBA_SHARE_DIR/ref.bin"
+printf 'small\n' >"$SAMBA_SHARE_DIR/small.txt"
+as_share_owner "$SAMBA_SHARE_DIR"
+want=$(sha256 "$TEST_TMP/src.bin")
+head -c $((4 * 1048576)) "$TEST_TMP/src.bin" >"$TEST_TMP/half1.bin"
+tail -c +$((4 * 1048576 + 1)) "$TEST_TMP/src.bin" >"$TEST_TMP/half2.bin"
+
+log=$TEST_TMP/mount.log
+mount_fg "$M" "$log" echo_interval=1
+mount_pid=$MOUNT_PID
+
+# opens_of NAME: how many opens of NAME the server holds (smbstatus' locked files).
+opens_of() {
+    smbstatus -s "$SAMBA_CONF" -L 2>/dev/null | grep -c -- " $1 "
+}
+
+# One process (tests/mount/holder.py) holds a file open for reading and one for writing
+# across each loss: it does a part, says so in STEP.ready, waits for STEP.go.
+python3 - "$M" "$TEST_TMP" "$MOUNT_LIB_DIR" <<'PY' &
+import os, sys
+m, t = sys.argv[1], sys.argv[2]
+sys.path.insert(0, sys.argv[3])
+from holder import copy_part, step, wait_go, write_file
+src = os.open(os.path.join(m, "ref.bin"), os.O_RDONLY)
+# Created first, then opened: files the mount creates have no lease (nor durability) until
+# their next open.
+open(os.path.join(m, "written.bin"), "wb").close()
+dst = os.open(os.path.join(m, "written.bin"), os.O_WRONLY)
+step(t, "part1", lambda: (copy_part(src, os.path.join(t, "read1.bin"), 2 << 20),
+                          write_file(dst, os.path.join(t, "half1.bin"))))
+wait_go(t, "first")
+step(t, "part2", lambda: (copy_part(src, os.path.join(t, "read2.bin"), 2 << 20),
+                          write_file(dst, os.path.join(t, "half2.bin"))))
+wait_go(t, "second")
+step(t, "part3", lambda: copy_part(src, os.path.join(t, "read3.bin"), 1 << 40))
+for fd in (src, dst):
+    os.close(fd)
+open(os.path.join(t, "holder.done"), "w").write("done\n")
+PY
+holder_pid=$!
+rig_cleanup_add "kill $holder_pid 2>/dev/null || true"
+wait_for_file "$TEST_TMP/first.ready" || die "the first part did not finish"
+expect_eq "$(cat "$TEST_TMP/holder.part1")" ok "first part read, written and synced"
+run "$SMBQUIC" status "$M"
+expect_eq "$(field durable_handles)" 2 "status: both open files are durable"
+expect_eq "$(opens_of ref.bin):$(opens_of written.bin)" 1:1 "the server holds one open of each"
+
+# ---- a silent outage: the server keeps the old connection ----
+if quic_mode; then
+    port_match=(-p udp --dport "$QGW_PORT")
+    port_back=(-p udp --sport "$QGW_PORT")
+else
+    port_match=(-p tcp --dport "$SAMBA_PORT")
+    port_back=(-p tcp --sport "$SAMBA_PORT")
+fi
+iptables -I INPUT "${port_match[@]}" -j DROP && iptables -I INPUT "${port_back[@]}" -j DROP ||
+    die "iptables"
+wait_log "$log" "connection to the server lost" 1 10 || die "the loss was not noticed: $(cat "$log")"
+sleep 1
+iptables -D INPUT "${port_match[@]}" -j DROP && iptables -D INPUT "${port_back[@]}" -j DROP ||
+    die "iptables -D"
+wait_log "$log" "reconnected to" 1 30 || die "no reconnect: $(cat "$log")"
+run "$SMBQUIC" status "$M"
+expect_eq "$(field durable_reclaims):$(field reopens_by_name)" 2:0 \
+    "status: both durable handles reclaimed, none opened by name"
+echo first >"$TEST_TMP/first.go"
+wait_for_file "$TEST_TMP/second.ready" || die "the second part did not finish"
+expect_eq "$(cat "$TEST_TMP/holder.part2")" ok \
+    "the reclaimed descriptors read and write on, and fsync"
+expect_eq "$(sha256 "$SAMBA_SHARE_DIR/written.bin" 2>/dev/null)" "$want" \
+    "what was written before and after the reconnect is on the server intact"
+# The old session is gone (PreviousSessionId), and with it any open it held.
+expect_eq "$(opens_of ref.bin):$(opens_of written.bin)" 1:1 \
+    "the server holds one open of each, not the dead session's too"
+
+# ---- the server loses the opens: by name instead ----
+victims=$(ss -Htnp state established "( sport = :$SAMBA_PORT )" |
+    sed -n 's/.*pid=\([0-9]*\).*/\1/p' | sort -u)
+[ -n "$victims" ] || die "no smbd process serves the mount's connection"
+# shellcheck disable=SC2086 # one PID per word
+kill -KILL $victims
+wait_log "$log" "reconnected to" 2 30 || die "no second reconnect: $(cat "$log")"
+run "$SMBQUIC" status "$M"
+expect_eq "$(field durable_reclaims):$(field reopens_by_name)" 2:2 \
+    "status: after smbd died, both handles opened by name"
+expect_true "the mount says the server did not keep the durable handle" \
+    grep -q "the server did not keep the durable handle of ref.bin" "$log"
+echo second >"$TEST_TMP/second.go"
+wait_for_file "$TEST_TMP/holder.done" || die "the last part did not finish"
+wait "$holder_pid"
+expect_eq "$(cat "$TEST_TMP/holder.part3")" ok "the file open for reading reads on to its end"
+expect_eq "$(cat "$TEST_TMP"/read[123].bin | sha256sum | cut -d' ' -f1)" "$want" \
+    "what it read across both reconnects has the file's SHA-256"
+
+umount "$M" || die "umount $M"
+wait "$mount_pid"
+expect_eq "$?" 0 "the helper exits 0 after the unmount"
+expect_eq "$(opens_of ref.bin):$(opens_of written.bin)" 0:0 "no open is left on the server"
+test_done
