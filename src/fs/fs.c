@@ -85,6 +85,10 @@ struct fs_node {
     uint32_t lease_state;
     uint32_t lease_generation;
     bool attrs_leased; /* attributes were given to the kernel for as long as the lease holds */
+    /* A file the mount created: its creating open asked for a lease before the inode number
+     * was known, under a key of its own (see "leases"), which every open through this node
+     * keeps using, so they all share one lease; 0: the key is the inode number. */
+    uint64_t created_lease_id;
     /* A handle the application closed, kept open while the lease allows (see "leases"). */
     struct fs_handle *kept;
 };
@@ -141,6 +145,7 @@ struct fs {
      * key, the breaks the server sent, and the thread that drops what they invalidate. */
     bool leases;
     uint8_t lease_salt[SMB2_LEASE_KEY_SIZE / 2];
+    size_t created_leases; /* nodes with a created_lease_id */
     uint64_t lease_breaks;
     struct invalidator inval;
     /* Handles kept after close (see "leases"), oldest first, so the first is due first. */
@@ -371,6 +376,8 @@ static void node_forget(struct fs *fs, fuse_ino_t ino, uint64_t nlookup)
             *pp = n->next;
             if (n->naliases)
                 fs->nodes_with_aliases--;
+            if (n->created_lease_id)
+                fs->created_leases--;
             node_free(n);
         }
         return;
@@ -539,9 +546,10 @@ struct call {
      * and its generation then (the cache is trusted only if the lease held all along). */
     bool lease_held;
     uint32_t lease_generation;
-    /* open: asked for a durable handle under this CreateGuid (see "reconnect"). */
+    /* open, create: asked for a durable handle under this CreateGuid (see "reconnect"). */
     bool durable_asked;
     uint8_t create_guid[16];
+    uint64_t created_lease_id; /* create: the lease was asked for under this key (see "leases") */
 };
 
 static void call_free(struct call *c)
@@ -1354,7 +1362,10 @@ static void setattr_submit(fuse_req_t req, fuse_ino_t ino, const struct stat *at
  *
  * The lease key is the file's inode number followed by a random half drawn per mount, so the
  * open handles of a file share one lease (the server keeps one per key and client) and a
- * break leads straight to its node.
+ * break leads straight to its node. A file the mount creates has no inode number before its
+ * CREATE is answered: that CREATE asks under a random first half and the random half marked
+ * (CREATED_KEY_MARK), and the file's node keeps that key for its other opens; a break of such
+ * a key finds its node by a scan.
  *
  * The kernel call that drops pages (fuse_lowlevel_notify_inval_inode) waits for pages that
  * reads in flight have locked, and only this thread answers those reads: the call runs on a
@@ -1363,23 +1374,51 @@ static void setattr_submit(fuse_req_t req, fuse_ino_t ino, const struct stat *at
  * is dropped too. For the same reason the mount ends only once that thread is not inside the
  * call (invalidator_try_stop): until then it goes on answering FUSE. */
 
-static void lease_key_of(const struct fs *fs, fuse_ino_t ino, uint8_t key[SMB2_LEASE_KEY_SIZE])
+/* The second half of a created file's key: the mount's random half with its top bit
+ * flipped, so it never equals the inode keys' half. */
+#define CREATED_KEY_MARK 0x80
+
+/* A key: the 8 bytes of v (little-endian), then the mount's random half, marked for a
+ * created file's key. */
+static void lease_key_make(const struct fs *fs, uint64_t v, bool created,
+                           uint8_t key[SMB2_LEASE_KEY_SIZE])
 {
     for (size_t i = 0; i < sizeof(uint64_t); i++)
-        key[i] = (uint8_t)((uint64_t)ino >> (8 * i));
+        key[i] = (uint8_t)(v >> (8 * i));
     memcpy(key + sizeof(uint64_t), fs->lease_salt, sizeof(fs->lease_salt));
+    if (created)
+        key[sizeof(uint64_t)] ^= CREATED_KEY_MARK;
 }
 
-/* The inode a lease key of ours names; false for a key this mount never made. */
-static bool lease_key_ino(const struct fs *fs, const uint8_t key[SMB2_LEASE_KEY_SIZE],
-                          fuse_ino_t *ino)
+/* The key of every open of ino: its node's created-file key, else the inode number's. */
+static void lease_key_of(struct fs *fs, fuse_ino_t ino, uint8_t key[SMB2_LEASE_KEY_SIZE])
 {
-    if (memcmp(key + sizeof(uint64_t), fs->lease_salt, sizeof(fs->lease_salt)) != 0)
+    struct fs_node *n = node_find(fs, ino);
+    if (n && n->created_lease_id)
+        lease_key_make(fs, n->created_lease_id, true, key);
+    else
+        lease_key_make(fs, (uint64_t)ino, false, key);
+}
+
+/* Whether key is one this mount made, and then the inode it names (0 for a created file's
+ * key that no node has: one the mount could not adopt, see create_done). */
+static bool lease_key_ino(struct fs *fs, const uint8_t key[SMB2_LEASE_KEY_SIZE], fuse_ino_t *ino)
+{
+    uint8_t half[SMB2_LEASE_KEY_SIZE / 2];
+    memcpy(half, key + sizeof(uint64_t), sizeof(half));
+    bool created = half[0] != fs->lease_salt[0];
+    half[0] ^= created ? CREATED_KEY_MARK : 0;
+    if (memcmp(half, fs->lease_salt, sizeof(half)) != 0)
         return false;
     uint64_t v = 0;
     for (size_t i = 0; i < sizeof(uint64_t); i++)
         v |= (uint64_t)key[i] << (8 * i);
-    *ino = (fuse_ino_t)v;
+    *ino = created ? 0 : (fuse_ino_t)v;
+    /* Breaks are rare, and only nodes of files this mount created have such keys: a scan. */
+    for (size_t b = 0; created && fs->created_leases && b < NODE_BUCKETS; b++)
+        for (struct fs_node *n = fs->nodes[b]; n; n = n->next)
+            if (n->created_lease_id == v)
+                *ino = n->ino;
     return true;
 }
 
@@ -1517,10 +1556,9 @@ static void lease_ended(struct fs *fs, struct fs_node *n)
  * default, as the kernel's cifs client does), and an open of the file for reading meanwhile
  * takes it over with no round trip and keeps the cached pages, since the lease was held all along.
  * So a file read again soon after (a build reading a header in one step and again in the next) is
- * neither opened nor read twice. Files the mount creates have no lease until they are opened again:
- * the key needs the inode number, known only once they exist. When another client's open needs the
- * handle gone, the server breaks handle caching and the mount closes the kept handle before it
- * acknowledges (MS-SMB2 3.2.5.19.2). The mount's own unlink and rename first close the handles
+ * neither opened nor read twice. When another client's open needs the handle gone, the server
+ * breaks handle caching and the mount closes the kept handle before it acknowledges (MS-SMB2
+ * 3.2.5.19.2). The mount's own unlink and rename first close the handles
  * kept at or below the names they touch: a handle still open would leave an unlinked file
  * "delete pending" and make a directory's rename fail. */
 
@@ -1648,7 +1686,7 @@ static void on_break(void *arg, const struct smb2_reply *reply)
         sq_log(SQ_LOG_DEBUG, "ignoring a break of a lease this mount did not ask for");
         return;
     }
-    struct fs_node *n = node_find(fs, ino);
+    struct fs_node *n = ino ? node_find(fs, ino) : NULL;
     const uint32_t rh = SMB2_LEASE_READ_CACHING | SMB2_LEASE_HANDLE_CACHING;
     if (n) {
         n->lease_state = b.new_lease_state;
@@ -2148,6 +2186,29 @@ static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 /* ---- create, mkdir ---- */
 
+/* create_done: the lease the creating open got becomes its node's (see "leases"), unless the
+ * node already has opens under another key (the kernel created over a name it did not know
+ * was there): then that handle's lease stays apart, its breaks acknowledged but not applied,
+ * and the node's own lease keeps its cache right. True when adopted. */
+static bool created_lease_adopted(struct call *c, const struct smb2_create_response *cr,
+                                  fuse_ino_t ino)
+{
+    struct fs *fs = c->fs;
+    struct fs_node *n = node_find(fs, ino);
+    uint8_t key[SMB2_LEASE_KEY_SIZE];
+    lease_key_make(fs, c->created_lease_id, true, key);
+    if (!n || !c->created_lease_id || !cr->has_lease || memcmp(cr->lease.key, key, sizeof(key)))
+        return false;
+    if (n->created_lease_id != c->created_lease_id) {
+        if (n->created_lease_id || n->lease_state || n->kept || open_handle_of(fs, ino, false))
+            return false;
+        n->created_lease_id = c->created_lease_id;
+        fs->created_leases++;
+    }
+    n->lease_state = cr->lease.state;
+    return true;
+}
+
 static void create_done(struct call *c)
 {
     struct smb2_create_response cr;
@@ -2182,15 +2243,22 @@ static void create_done(struct call *c)
     h->file_id = cr.file_id;
     h->ino = e.ino;
     h->access_mode = c->fi.flags & O_ACCMODE;
+    if (created_lease_adopted(c, &cr, e.ino) && c->durable_asked && cr.has_durable_v2) {
+        h->durable = true;
+        memcpy(h->create_guid, c->create_guid, sizeof(h->create_guid));
+    }
     handle_link(c->fs, h);
     c->fi.fh = (uint64_t)(uintptr_t)h;
     if (c->fs->cfg.cache == FS_CACHE_NONE)
         c->fi.direct_io = 1;
     if (fuse_reply_create(c->req, &e, &c->fi) != 0) {
-        node_forget(c->fs, e.ino, 1);
         handle_unlink(c->fs, h);
         close_unclaimed(c->fs, &h->file_id);
         free(h);
+        struct fs_node *n = node_find(c->fs, e.ino);
+        if (n && !open_handle_of(c->fs, e.ino, false))
+            lease_ended(c->fs, n);
+        node_forget(c->fs, e.ino, 1);
     }
 }
 
@@ -2206,9 +2274,25 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
                                                    : FILE_OPEN_IF;
     struct smb2_request reqs[2];
     memset(reqs, 0, sizeof(reqs));
-    int rc = sq_req_create(&reqs[0], c->path, access_for_flags(fi->flags | O_RDWR) | FILE_READ_DATA,
-                        disposition, FILE_NON_DIRECTORY_FILE,
-                        (mode & 0222) ? FILE_ATTRIBUTE_NORMAL : FILE_ATTRIBUTE_READONLY);
+    /* The inode number, which other opens' keys are made of, is not known yet: the lease is
+     * asked for under a random key of the file's own (see "leases"). */
+    struct smb2_lease lease = {.state = SMB2_LEASE_READ_CACHING | SMB2_LEASE_HANDLE_CACHING};
+    struct smb2_durable_v2_request durable = {.timeout_ms = DURABLE_TIMEOUT_MS};
+    struct sq_create_caching caching = {0};
+    if (c->fs->leases && crypto_random(&c->created_lease_id, sizeof(c->created_lease_id)) == 0) {
+        c->created_lease_id |= 1; /* 0 means none */
+        lease_key_make(c->fs, c->created_lease_id, true, lease.key);
+        caching.lease = &lease;
+        if (c->fs->cfg.reconnect && crypto_random(c->create_guid, sizeof(c->create_guid)) == 0) {
+            memcpy(durable.create_guid, c->create_guid, sizeof(durable.create_guid));
+            caching.durable = &durable;
+            c->durable_asked = true;
+        }
+    }
+    int rc = sq_req_create_leased(
+        &reqs[0], c->path, access_for_flags(fi->flags | O_RDWR) | FILE_READ_DATA, disposition,
+        FILE_NON_DIRECTORY_FILE, (mode & 0222) ? FILE_ATTRIBUTE_NORMAL : FILE_ATTRIBUTE_READONLY,
+        &caching);
     if (!rc)
         rc = sq_req_query_info(&reqs[1], &sq_related_file_id, true, SMB2_0_INFO_FILE, FILE_ALL_INFORMATION, ALL_INFO_MAX);
     if (rc) {

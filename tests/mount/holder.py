@@ -1,5 +1,5 @@
-"""Helpers for the processes that hold files open across a lost connection
-(test_mount_reconnect.sh, test_mount_durable.sh). One process holds them: a shell holding
+"""Helpers for the processes that hold files open while the shell changes something
+(test_mount_reconnect.sh, test_mount_durable.sh, test_mount_lease.sh). One process holds them: a shell holding
 them would pass them to every command it runs, and each such command's exit flushes them
 (FUSE_FLUSH), which waits for the connection like any other request. Each step's outcome
 ("ok" or the errno's name) goes to T/holder.NAME for the shell to check."""
@@ -42,3 +42,21 @@ def write_file(fd_out, path_in):
     with open(path_in, "rb") as f:
         os.write(fd_out, f.read())
     os.fsync(fd_out)
+
+
+def wait_for(path):
+    while not os.path.exists(path):
+        time.sleep(0.02)
+
+
+def pread_until(fd, prefix, limit_s=10):
+    """Reads the file (pread from 0) until it starts with prefix or limit_s pass; a line
+    "after S s: CONTENTS" (newlines as |) for the shell."""
+    start = time.monotonic()
+    while True:
+        now = os.pread(fd, 65536, 0)
+        if now.startswith(prefix) or time.monotonic() - start > limit_s:
+            break
+        time.sleep(0.05)
+    return "after %.2f s: %s" % (time.monotonic() - start,
+                                 now.decode().strip().replace("\n", "|"))

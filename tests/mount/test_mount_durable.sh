@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Durable handles and the session a reconnect replaces. Files opened through the mount are
-# durable (the server keeps their open across a lost connection, MS-SMB2 3.3.5.9.10); the path
+# Durable handles and the session a reconnect replaces. Files opened or created through the
+# mount are durable (the server keeps their open across a lost connection, MS-SMB2 3.3.5.9.10); the path
 # to the server then goes silent, so the server side of the old connection stays up, holding
 # the old session and its opens, while the mount notices (echo_interval=1) and reconnects once
 # the path is back. The new session names the old one (PreviousSessionId) and the mount keeps
@@ -47,10 +47,9 @@ m, t = sys.argv[1], sys.argv[2]
 sys.path.insert(0, sys.argv[3])
 from holder import copy_part, step, wait_go, write_file
 src = os.open(os.path.join(m, "ref.bin"), os.O_RDONLY)
-# Created first, then opened: files the mount creates have no lease (nor durability) until
-# their next open.
-open(os.path.join(m, "written.bin"), "wb").close()
-dst = os.open(os.path.join(m, "written.bin"), os.O_WRONLY)
+# Created by this open: its lease and durable handle are asked for before its inode number
+# is known.
+dst = os.open(os.path.join(m, "written.bin"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
 step(t, "part1", lambda: (copy_part(src, os.path.join(t, "read1.bin"), 2 << 20),
                           write_file(dst, os.path.join(t, "half1.bin"))))
 wait_go(t, "first")

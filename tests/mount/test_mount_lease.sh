@@ -17,6 +17,8 @@
 #   closetimeo= bounds (2 s in that mount).
 # - Attributes: fstat of an open leased file is answered from the cache after actimeo= too.
 # - cache=none asks for no lease; closetimeo=0 keeps no handle.
+# - A file the mount creates is leased from its creating open: another client's write shows
+#   through that descriptor.
 # shellcheck source=mountlib.sh
 . "$(dirname "$0")/mountlib.sh"
 mount_require fs
@@ -79,25 +81,20 @@ other_client_puts() {
 # A python process holds the file open: it reads it, says "read", waits for "go" and then
 # reads it again through the same descriptor (pread from 0, the whole file) until it reads the
 # other client's version or 10 s pass, and prints what it read last and after how long.
-python3 - "$M/shared.txt" "$TEST_TMP/holder" <<'PY' >"$TEST_TMP/holder.out" 2>&1 &
-import os, sys, time
+python3 - "$M/shared.txt" "$TEST_TMP/holder" "$MOUNT_LIB_DIR" <<'PY' >"$TEST_TMP/holder.out" 2>&1 &
+import os, sys
 path, ctl = sys.argv[1], sys.argv[2]
+sys.path.insert(0, sys.argv[3])
+from holder import pread_until, wait_for
 fd = os.open(path, os.O_RDONLY)
 first = os.pread(fd, 65536, 0)
 with open(ctl + '.read', 'w') as f:
     f.write(first.decode())
-while not os.path.exists(ctl + '.go'):
-    time.sleep(0.02)
-start = time.monotonic()
-while True:
-    now = os.pread(fd, 65536, 0)
-    if now.startswith(b'version two') or time.monotonic() - start > 10:
-        break
-    time.sleep(0.05)
-print('after %.2f s: %s' % (time.monotonic() - start, now.decode().strip().replace('\n', '|')))
+wait_for(ctl + '.go')
+print(pread_until(fd, b'version two'))
+sys.stdout.flush()
 # Keep the descriptor (and its lease) until told to let go.
-while not os.path.exists(ctl + '.close'):
-    time.sleep(0.02)
+wait_for(ctl + '.close')
 os.close(fd)
 PY
 holder=$!
@@ -262,6 +259,42 @@ run cat "$M/mine.txt"
 expect_eq "$OUT" "again" "read with closetimeo=0"
 expect_eq "$(counter kept_handles)" 0 "closetimeo=0: no handle kept"
 expect_true "closetimeo=0: each open sends a CREATE" test "$(counter requests_create)" -gt "$creates"
+run umount "$M"
+expect_ok "umount"
+
+# A file the mount creates gets a lease from its creating open too (its key is made before
+# the inode number is known): another client's write to it is seen through the creating
+# descriptor within seconds, not after actimeo=60.
+mq "$UNC" "$M" -o "$(opts),actimeo=60"
+expect_ok "mount with actimeo=60"
+python3 - "$M/made.txt" "$TEST_TMP/maker" "$MOUNT_LIB_DIR" <<'PY' >"$TEST_TMP/maker.out" 2>&1 &
+import os, sys
+path, ctl = sys.argv[1], sys.argv[2]
+sys.path.insert(0, sys.argv[3])
+from holder import pread_until, wait_for
+fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+os.write(fd, b'made here\n')
+os.fsync(fd)
+with open(ctl + '.read', 'w') as f:
+    f.write(os.pread(fd, 65536, 0).decode())
+wait_for(ctl + '.go')
+print(pread_until(fd, b'version two'))
+os.close(fd)
+PY
+maker=$!
+rig_cleanup_add "kill $maker 2>/dev/null"
+wait_for_file "$TEST_TMP/maker.read" || die "the maker did not write: $(cat "$TEST_TMP/maker.out")"
+expect_eq "$(cat "$TEST_TMP/maker.read")" "made here" "the creating descriptor reads what it wrote"
+breaks=$(counter lease_breaks)
+printf 'version two of made.txt\n' >"$TEST_TMP/made-new"
+run env PASSWD="$SAMBA_PASSWORD" "$SMBQUIC" put "$TEST_TMP/made-new" "$UNC/made.txt" -o "$(opts)"
+expect_ok "another client writes made.txt"
+: >"$TEST_TMP/maker.go"
+wait "$maker"
+made=$(cat "$TEST_TMP/maker.out")
+expect_true "the creating descriptor reads the other client's version ($made)" \
+    grep -q 'version two of made.txt$' <<<"$made"
+expect_true "the server broke the created file's lease" test "$(counter lease_breaks)" -gt "$breaks"
 run umount "$M"
 expect_ok "umount"
 test_done
