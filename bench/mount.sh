@@ -33,46 +33,24 @@
 #   smbquic-gateway come from it)
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-srcdir=$(pwd)
+# Everything below runs in a private mount namespace: the mounts (and the tmpfs share) vanish
+# with it, whatever happens to this script.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_setup mount.sh "it starts smbd, adds the local user smbqtest and mounts" mount -- "$@"
 size_mib=${BENCH_SIZE_MIB:-1024}
 runs=${BENCH_RUNS:-3}
 transports=${BENCH_TRANSPORTS:-tcp quic}
 entries=${BENCH_DIR_ENTRIES:-5000}
 share_tmpfs=${BENCH_SHARE_TMPFS:-1}
 extra_opts=${BENCH_MOUNT_OPTS:-}
-builddir=${SMBQUIC_BUILDDIR:-build}
-
-if [ "$(id -u)" -ne 0 ]; then
-    echo "mount.sh: run as root (it starts smbd, adds the local user smbqtest and mounts)" >&2
-    exit 1
-fi
-[ -c /dev/fuse ] || { echo "mount.sh: no /dev/fuse" >&2; exit 1; }
-# Everything below runs in a private mount namespace: the mounts (and the tmpfs share) vanish
-# with it, whatever happens to this script.
-if [ -z "${SMBQUIC_BENCH_NS:-}" ]; then
-    SMBQUIC_BENCH_NS=1 exec unshare --mount --propagation private -- bash "$0" "$@"
-fi
-
-case "$builddir" in
-/*) ;;
-*) builddir=$srcdir/$builddir ;;
-esac
-if command -v meson >/dev/null && command -v ninja >/dev/null; then
-    if [ ! -f "$builddir/build.ninja" ]; then
-        meson setup "$builddir" --buildtype=release >&2
-    fi
-    ninja -C "$builddir" >&2 || echo "mount.sh: the build failed; using the binaries already built" >&2
-fi
 SMBQUIC=$builddir/src/cli/smbquic
 MOUNT_SMBQUIC=$builddir/src/mount/mount.smbquic
 SMBQUIC_GATEWAY=$builddir/contrib/gateway/smbquic-gateway
-for bin in "$SMBQUIC" "$MOUNT_SMBQUIC"; do
-    [ -x "$bin" ] || { echo "mount.sh: $bin not built" >&2; exit 1; }
-done
+bench_need "$SMBQUIC" "$MOUNT_SMBQUIC"
 if [[ " $transports " = *" quic "* ]]; then
-    [ -x "$SMBQUIC_GATEWAY" ] || { echo "mount.sh: $SMBQUIC_GATEWAY not built" >&2; exit 1; }
-    command -v certtool >/dev/null || { echo "mount.sh: certtool not installed (gnutls-bin)" >&2; exit 1; }
+    bench_need "$SMBQUIC_GATEWAY"
+    command -v certtool >/dev/null || bench_die "certtool not installed (gnutls-bin)"
 fi
 have_smbnetfs=1
 if ! command -v smbnetfs >/dev/null; then
@@ -86,13 +64,7 @@ export SMBQUIC SMBQUIC_GATEWAY MOUNT_SMBQUIC MOUNT_SMBQUIC_FS=1
 unset SMBQUIC_TEST_TRANSPORT
 # shellcheck source-path=SCRIPTDIR/.. source=tests/mount/mountlib.sh
 . tests/mount/mountlib.sh
-set -e
-_rig_path
-
-work=$(mktemp -d /tmp/smbquic-bench.XXXXXX)
-TEST_TMP=$work
-export TEST_TMP
-rig_cleanup_add "rm -rf '$work'"
+bench_workdir
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 samba_start signing-mandatory

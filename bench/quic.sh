@@ -33,75 +33,29 @@
 #   it), SMBQUIC (another smbquic binary to measure instead, e.g. a patched one)
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-srcdir=$(pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_setup quic.sh "it starts smbd and adds the local user smbqtest" "" -- "$@"
 size_mib=${BENCH_SIZE_MIB:-512}
 runs=${BENCH_RUNS:-3}
 paths=${BENCH_PATHS:-loopback 0ms 20ms 100ms}
 seal=${BENCH_SEAL:-0}
-builddir=${SMBQUIC_BUILDDIR:-build}
-
-if [ "$(id -u)" -ne 0 ]; then
-    echo "quic.sh: run as root (it starts smbd and adds the local user smbqtest)" >&2
-    exit 1
-fi
-case "$builddir" in
-/*) ;;
-*) builddir=$srcdir/$builddir ;;
-esac
-if command -v meson >/dev/null && command -v ninja >/dev/null; then
-    if [ ! -f "$builddir/build.ninja" ]; then
-        meson setup "$builddir" --buildtype=release >&2
-    fi
-    ninja -C "$builddir" >&2 || echo "quic.sh: the build failed; using the binaries already built" >&2
-fi
 SMBQUIC=${SMBQUIC:-$builddir/src/cli/smbquic}
 SMBQUIC_GATEWAY=$builddir/contrib/gateway/smbquic-gateway
-relay=$builddir/tests/tools/udp-impair
-for bin in "$SMBQUIC" "$SMBQUIC_GATEWAY" "$relay"; do
-    [ -x "$bin" ] || { echo "quic.sh: $bin not built" >&2; exit 1; }
-done
-command -v smbclient >/dev/null || { echo "quic.sh: smbclient not installed" >&2; exit 1; }
-command -v certtool >/dev/null || { echo "quic.sh: certtool not installed (gnutls-bin)" >&2; exit 1; }
+bench_need "$SMBQUIC" "$SMBQUIC_GATEWAY" "$builddir/tests/tools/udp-impair"
+command -v smbclient >/dev/null || bench_die "smbclient not installed"
+command -v certtool >/dev/null || bench_die "certtool not installed (gnutls-bin)"
 export SMBQUIC SMBQUIC_GATEWAY
 
 # The test rig: samba_start, certs_make, qgw_start (tests/rig/testlib.sh).
 # shellcheck source-path=SCRIPTDIR/.. source=tests/rig/testlib.sh
 . tests/rig/testlib.sh
-set -e
-_rig_path
-
-work=$(mktemp -d /tmp/smbquic-bench.XXXXXX)
-TEST_TMP=$work
-export TEST_TMP
-rig_cleanup_add "rm -rf '$work'"
+bench_workdir
 certs_make "$work/certs" >/dev/null
 samba_start signing-mandatory
 qgw_start "$SAMBA_PORT" -vv # -vv: its QUIC statistics at each close
 echo "quic.sh: smbd on TCP $SAMBA_PORT, gateway on UDP $QGW_PORT; creating a ${size_mib} MiB file" >&2
 head -c "$((size_mib * 1048576))" /dev/urandom >"$work/src.bin"
-
-RELAY_PID=
-relay_start() { # ONE_WAY_DELAY_MS
-    local i
-    rm -f "$work/relay.port"
-    "$relay" --listen 127.0.0.1:0 --target "127.0.0.1:$QGW_PORT" --delay "$1" \
-        --ready-file "$work/relay.port" --stats-file "$work/relay.stats" 2>"$work/relay.log" &
-    RELAY_PID=$!
-    for ((i = 0; i < 200; i++)); do
-        [ -s "$work/relay.port" ] && break
-        sleep 0.02
-    done
-    RELAY_PORT=$(cat "$work/relay.port")
-}
-relay_stop() {
-    if [ -n "$RELAY_PID" ]; then
-        kill -TERM "$RELAY_PID" 2>/dev/null || true
-        wait "$RELAY_PID" 2>/dev/null || true
-        RELAY_PID=
-    fi
-}
-rig_cleanup_add relay_stop
 
 now_us() {
     local t=$EPOCHREALTIME
@@ -233,11 +187,11 @@ for path in $paths; do
         fi
         ;;
     *ms)
-        relay_start "$(("${path%ms}" / 2))"
+        bench_relay_start "$(("${path%ms}" / 2))"
         measure "$path" "smbquic quic" put q_put "$(quic_opts "$RELAY_PORT")"
         measure "$path" "smbquic quic" get q_get "$(quic_opts "$RELAY_PORT")"
         measure "$path" "smbquic quic" info q_info "$(quic_opts "$RELAY_PORT")"
-        relay_stop
+        bench_relay_stop
         ;;
     *)
         echo "quic.sh: unknown path '$path' (loopback or NNms)" >&2

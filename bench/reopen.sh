@@ -15,72 +15,27 @@
 #   SMBQUIC_BUILDDIR (default ./build, configured --buildtype=release and built if needed)
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-srcdir=$(pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_setup reopen.sh "it starts smbd, adds the local user smbqtest and mounts" mount -- "$@"
 reads=${BENCH_READS:-20}
 paths=${BENCH_PATHS:-loopback 20ms 100ms}
-builddir=${SMBQUIC_BUILDDIR:-build}
-
-if [ "$(id -u)" -ne 0 ]; then
-    echo "reopen.sh: run as root (it starts smbd, adds the local user smbqtest and mounts)" >&2
-    exit 1
-fi
-[ -c /dev/fuse ] || { echo "reopen.sh: no /dev/fuse" >&2; exit 1; }
-if [ -z "${SMBQUIC_BENCH_NS:-}" ]; then
-    SMBQUIC_BENCH_NS=1 exec unshare --mount --propagation private -- bash "$0" "$@"
-fi
-case "$builddir" in
-/*) ;;
-*) builddir=$srcdir/$builddir ;;
-esac
-if command -v meson >/dev/null && command -v ninja >/dev/null; then
-    if [ ! -f "$builddir/build.ninja" ]; then
-        meson setup "$builddir" --buildtype=release >&2
-    fi
-    ninja -C "$builddir" >&2 || echo "reopen.sh: the build failed; using the binaries already built" >&2
-fi
 SMBQUIC=$builddir/src/cli/smbquic
 MOUNT_SMBQUIC=$builddir/src/mount/mount.smbquic
 SMBQUIC_GATEWAY=$builddir/contrib/gateway/smbquic-gateway
-relay=$builddir/tests/tools/udp-impair
-for bin in "$SMBQUIC" "$MOUNT_SMBQUIC" "$SMBQUIC_GATEWAY" "$relay"; do
-    [ -x "$bin" ] || { echo "reopen.sh: $bin not built" >&2; exit 1; }
-done
+bench_need "$SMBQUIC" "$MOUNT_SMBQUIC" "$SMBQUIC_GATEWAY" "$builddir/tests/tools/udp-impair"
 export SMBQUIC SMBQUIC_GATEWAY MOUNT_SMBQUIC MOUNT_SMBQUIC_FS=1
 
 unset SMBQUIC_TEST_TRANSPORT
 # shellcheck source-path=SCRIPTDIR/.. source=tests/mount/mountlib.sh
 . tests/mount/mountlib.sh
-set -e
-_rig_path
-
-work=$(mktemp -d /tmp/smbquic-bench.XXXXXX)
-TEST_TMP=$work
-export TEST_TMP
-rig_cleanup_add "rm -rf '$work'"
+bench_workdir
 
 samba_start signing-mandatory
 certs_make "$work/certs" >/dev/null
 qgw_start "$SAMBA_PORT"
 head -c 65536 /dev/urandom >"$SAMBA_SHARE_DIR/small.bin"
 as_share_owner "$SAMBA_SHARE_DIR/small.bin"
-
-relay_pid=
-relay_up() { # DELAY_MS_EACH_WAY: sets port to the relay's
-    rm -f "$work/relay.port"
-    "$relay" --listen 127.0.0.1:0 --target "127.0.0.1:$QGW_PORT" --delay "$1" \
-        --ready-file "$work/relay.port" </dev/null >/dev/null 2>"$work/relay.log" &
-    relay_pid=$!
-    rig_cleanup_add "kill $relay_pid 2>/dev/null || true"
-    wait_for_file "$work/relay.port" || { echo "reopen.sh: udp-impair did not start" >&2; exit 1; }
-    port=$(cat "$work/relay.port")
-}
-relay_down() {
-    [ -n "$relay_pid" ] || return 0
-    kill "$relay_pid" 2>/dev/null || true
-    wait "$relay_pid" 2>/dev/null || true
-    relay_pid=
-}
 
 M=$work/mnt
 mkdir -p "$M"
@@ -92,7 +47,7 @@ m_up() { # PORT CLOSETIMEO
         "port=$1,transport=quic,servername=$CERTS_SERVER_NAME,cafile=$CERT_CA,username=$SAMBA_USER,closetimeo=$2" \
         </dev/null >>"$work/mount.log" 2>&1 &
     M_PID=$!
-    wait_mounted "$M" "$M_PID" || { echo "reopen.sh: no mount: $(tail -n 3 "$work/mount.log")" >&2; exit 1; }
+    wait_mounted "$M" "$M_PID" || bench_die "no mount: $(tail -n 3 "$work/mount.log")"
 }
 m_down() {
     umount "$M"
@@ -121,8 +76,11 @@ printf '|----------|------------|%s|----------|\n' "------------------------"
 for path in $paths; do
     case "$path" in
     loopback) port=$QGW_PORT ;;
-    *ms) relay_up "$((${path%ms} / 2))" ;;
-    *) echo "reopen.sh: unknown path $path" >&2; exit 1 ;;
+    *ms)
+        bench_relay_start "$((${path%ms} / 2))"
+        port=$RELAY_PORT
+        ;;
+    *) bench_die "unknown path $path" ;;
     esac
     for closetimeo in 1 0; do
         m_up "$port" "$closetimeo"
@@ -133,5 +91,5 @@ for path in $paths; do
         m_down
         printf '| %-8s | %-10s | %22s | %8s |\n' "$path" "$closetimeo" "$secs" "$((after - before))"
     done
-    relay_down
+    bench_relay_stop
 done
