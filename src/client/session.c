@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "auth/gss.h"
+#include "client/policy.h"
 #include "client/requests.h"
 #include "crypto/smbcrypto.h"
 #include "smb2/msg.h"
@@ -612,24 +613,112 @@ int sq_session_open(const struct sq_options *o, struct sq_session **out, struct 
     return sq_session_open_observed(o, out, f, NULL, NULL);
 }
 
-int sq_session_open_observed(const struct sq_options *o, struct sq_session **out,
+/* ---- system policy (include/client/policy.h) ---- */
+
+static int policy_refuse(struct sq_failure *f, const struct sq_policy_match *m,
+                         enum sq_policy_requirement r, const char *what)
+{
+    const struct sq_policy_rule *rule = m->by[r];
+    return sq_fail(f, SQ_STAGE_OPTIONS, "system policy", SQ_ERR_POLICY, 0,
+                   "%s (%s of %s, line %u of %s)", what, sq_policy_requirement_name(r),
+                   rule->pattern, rule->line, SQ_POLICY_FILE);
+}
+
+/* The options the connection uses: the user's, made as strict as the system policy's rules
+ * for this server and share require; or a refusal naming the rule when the user asked for
+ * something the policy forbids. *m says which rules of *policy (the caller frees it) applied. */
+static int apply_policy(const struct sq_options *o, struct sq_options *eff,
+                        struct sq_policy *policy, struct sq_policy_match *m, struct sq_failure *f)
+{
+    char why[384];
+    memset(m, 0, sizeof(*m));
+    int rc = sq_policy_load(SQ_POLICY_FILE, policy, why, sizeof(why));
+    if (rc) /* fail closed: a policy that cannot be read protects nothing */
+        return sq_fail(f, SQ_STAGE_OPTIONS, "system policy", rc, 0, "%s", why);
+    sq_policy_match(policy, o->server, o->servername, o->share, m);
+    *eff = *o;
+    if (m->requires & (1u << SQ_POLICY_QUIC)) {
+        if (o->transport == SQ_TRANSPORT_TCP)
+            rc = policy_refuse(f, m, SQ_POLICY_QUIC, "transport=tcp is refused: QUIC only");
+        eff->transport = SQ_TRANSPORT_QUIC; /* auto: no fallback to TCP 445 */
+    }
+    if (!rc && (m->requires & (1u << SQ_POLICY_MIN_DIALECT)) && o->dialect < m->min_dialect) {
+        char what[96];
+        snprintf(what, sizeof(what), "vers=%s is refused: SMB %s at least",
+                 sq_dialect_name(o->dialect), sq_dialect_name(m->min_dialect));
+        rc = policy_refuse(f, m, SQ_POLICY_MIN_DIALECT, what);
+    }
+    if (!rc && (m->requires & (1u << SQ_POLICY_CLIENT_CERT)) && !o->cert)
+        rc = policy_refuse(f, m, SQ_POLICY_CLIENT_CERT,
+                           "a client certificate (cert=, key=) is required");
+    if (!rc && (m->requires & (1u << SQ_POLICY_MUTUAL_AUTH))) {
+        if (o->guest || o->sec == AUTH_MECH_NTLMSSP)
+            rc = policy_refuse(f, m, SQ_POLICY_MUTUAL_AUTH,
+                               o->guest ? "guest is refused: Kerberos only"
+                                        : "sec=ntlmssp is refused: Kerberos only");
+        eff->sec = AUTH_MECH_KRB5;
+    }
+    if (m->requires & (1u << SQ_POLICY_INTEGRITY))
+        eff->sign = true;
+    /* SMB encryption reaches the SMB server itself; QUIC's TLS may end at a gateway before
+     * it, so quic_tls_only does not meet this rule. */
+    if (m->requires & (1u << SQ_POLICY_PRIVACY)) {
+        eff->seal = true;
+        eff->quic_tls_only = false;
+    }
+    return rc;
+}
+
+/* After a failure once connected: names the policy's requirements that applied, since they,
+ * not the user's options, may be what the server could not meet. */
+static void policy_note(struct sq_failure *f, const struct sq_policy_match *m)
+{
+    if (!m->requires || f->stage == SQ_STAGE_OPTIONS)
+        return;
+    size_t len = strlen(f->detail);
+    int n =
+        snprintf(f->detail + len, sizeof(f->detail) - len, " [system policy %s:", SQ_POLICY_FILE);
+    for (int r = 0; r < SQ_POLICY_REQUIREMENTS && n > 0; r++) {
+        len = strlen(f->detail);
+        if (m->by[r] && len < sizeof(f->detail))
+            n = snprintf(f->detail + len, sizeof(f->detail) - len, " %s (%s, line %u)",
+                         sq_policy_requirement_name(r), m->by[r]->pattern, m->by[r]->line);
+    }
+    len = strlen(f->detail);
+    if (len + 1 < sizeof(f->detail))
+        snprintf(f->detail + len, sizeof(f->detail) - len, "]");
+}
+
+int sq_session_open_observed(const struct sq_options *user_options, struct sq_session **out,
                              struct sq_failure *f, sq_stage_observer observer, void *arg)
 {
     char why[256];
-    int rc = sq_options_validate(o, why, sizeof(why));
+    int rc = sq_options_validate(user_options, why, sizeof(why));
     if (rc)
         return sq_fail(f, SQ_STAGE_OPTIONS, "options", rc, 0, "%s", why);
-    if (!o->share)
+    if (!user_options->share)
         return sq_fail(f, SQ_STAGE_OPTIONS, "options", SQ_ERR_INVAL, 0, "no share given");
+    struct sq_options effective;
+    struct sq_policy policy;
+    struct sq_policy_match applied;
+    rc = apply_policy(user_options, &effective, &policy, &applied, f);
+    if (rc) {
+        sq_policy_free(&policy);
+        return rc;
+    }
+    const struct sq_options *o = &effective;
     struct sq_session *s = calloc(1, sizeof(*s));
-    if (!s)
+    if (!s) {
+        sq_policy_free(&policy);
         return sq_fail(f, SQ_STAGE_CONNECT, "connect", SQ_ERR_NOMEM, 0, NULL);
+    }
     s->response_timeout_ms = RESPONSE_TIMEOUT_MS;
     s->info.auth = "none";
     s->last_input_ms = sq_monotonic_ms();
     rc = smb2_conn_new(NULL, &s->conn);
     if (rc) {
         free(s);
+        sq_policy_free(&policy);
         return sq_fail(f, SQ_STAGE_CONNECT, "connect", rc, 0, NULL);
     }
 #define OBSERVE(stage)                                                                          \
@@ -661,6 +750,9 @@ int sq_session_open_observed(const struct sq_options *o, struct sq_session **out
         rc = validate_negotiate(s, f);
     OBSERVE(SQ_STAGE_TREE_CONNECT);
 #undef OBSERVE
+    if (rc)
+        policy_note(f, &applied);
+    sq_policy_free(&policy);
     if (rc) {
         sq_session_close(s);
         return rc;
