@@ -1558,9 +1558,9 @@ static void lease_ended(struct fs *fs, struct fs_node *n)
  * So a file read again soon after (a build reading a header in one step and again in the next) is
  * neither opened nor read twice. When another client's open needs the handle gone, the server
  * breaks handle caching and the mount closes the kept handle before it acknowledges (MS-SMB2
- * 3.2.5.19.2). The mount's own unlink and rename first close the handles
- * kept at or below the names they touch: a handle still open would leave an unlinked file
- * "delete pending" and make a directory's rename fail. */
+ * 3.2.5.19.2). The mount's own unlink and rename first close the handles kept at or below the
+ * names they touch: a handle still open would leave an unlinked file "delete pending" and make
+ * a directory's rename fail. */
 
 static void close_unclaimed(struct fs *fs, const struct smb2_file_id *id);
 
@@ -4130,9 +4130,9 @@ static void reopen_one_done(struct reopen *r)
         *r->all_done = true;
 }
 
-/* The CREATE that reclaims a durable handle (MS-SMB2 3.2.5.1.x answering 3.2.4.4). When the
- * server no longer has it (its timeout passed, another client's open broke it, the server
- * restarted), the handle is opened by name in the second round instead. */
+/* The CREATE that reclaims a durable handle (MS-SMB2 3.2.4.4; the server's side is
+ * 3.3.5.9.12). When the server no longer has it (its timeout passed, another client's open broke
+ * it, the server restarted), the handle is opened by name in the second round instead. */
 static void reclaim_cb(void *arg, int err, const struct smb2_reply *reply)
 {
     struct reopen *r = arg;
