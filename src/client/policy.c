@@ -133,19 +133,30 @@ static int parse_setting(char *setting, struct sq_policy_rule *r, char *why, siz
     return line_error(why, why_len, r->line, "unknown setting '%s'", name);
 }
 
-/* One non-empty, non-comment line (trimmed, NUL-terminated) into r. */
+/* One non-empty, non-comment line (trimmed, NUL-terminated) into r. The pattern ends at the
+ * first blank, or is in double quotes (a share name may hold blanks). */
 static int parse_rule(char *text, struct sq_policy_rule *r, char *why, size_t why_len)
 {
-    size_t pat_len = strcspn(text, " \t");
-    char *settings = text + pat_len;
-    if (*settings)
+    char *pattern = text, *settings;
+    if (*text == '"') {
+        pattern = text + 1;
+        settings = strchr(pattern, '"');
+        if (!settings)
+            return line_error(why, why_len, r->line, "the pattern's closing quote is missing");
         *settings++ = '\0';
-    int rc = parse_pattern(text, r, r->line, why, why_len);
+        if (*settings && *settings != ' ' && *settings != '\t')
+            return line_error(why, why_len, r->line, "no blank after the quoted pattern");
+    } else {
+        settings = text + strcspn(text, " \t");
+        if (*settings)
+            *settings++ = '\0';
+    }
+    int rc = parse_pattern(pattern, r, r->line, why, why_len);
     if (rc)
         return rc;
     settings = trim(settings);
     if (!*settings)
-        return line_error(why, why_len, r->line, "'%s' has no settings", text);
+        return line_error(why, why_len, r->line, "'%s' has no settings", pattern);
     for (char *next; settings; settings = next) {
         next = strchr(settings, ',');
         if (next)
@@ -209,7 +220,9 @@ int sq_policy_parse(const char *text, size_t len, struct sq_policy *out, char *w
 int sq_policy_load(const char *path, struct sq_policy *out, char *why, size_t why_len)
 {
     memset(out, 0, sizeof(*out));
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    /* A symbolic link is followed (configuration management makes them); the file it leads
+     * to is checked below like any other. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)
             return 0;

@@ -57,6 +57,20 @@ START_TEST(parses_the_documented_example)
 }
 END_TEST
 
+START_TEST(a_quoted_pattern_may_hold_blanks)
+{
+    struct sq_policy p;
+    ck_assert_int_eq(parse("\"//fs/Team Share\"  RequirePrivacy=1\n", &p), 0);
+    ck_assert_str_eq(p.rules[0].share, "team share");
+    struct sq_policy_match m;
+    sq_policy_match(&p, "FS", NULL, "TEAM SHARE", &m);
+    ck_assert_uint_eq(m.requires, BIT(SQ_POLICY_PRIVACY));
+    sq_policy_free(&p);
+    assert_refused("\"//fs/Team Share RequirePrivacy=1\n", "closing quote is missing");
+    assert_refused("\"//fs/x\"RequirePrivacy=1\n", "no blank after the quoted pattern");
+}
+END_TEST
+
 START_TEST(zero_turns_a_setting_off_and_names_ignore_case)
 {
     struct sq_policy p;
@@ -154,6 +168,7 @@ int main(void)
     Suite *s = suite_create("policy");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, parses_the_documented_example);
+    tcase_add_test(tc, a_quoted_pattern_may_hold_blanks);
     tcase_add_test(tc, zero_turns_a_setting_off_and_names_ignore_case);
     tcase_add_test(tc, errors_name_the_line);
     tcase_add_test(tc, matching_takes_the_strictest_of_every_rule);
