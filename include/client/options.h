@@ -63,8 +63,10 @@ struct sq_options {
     /* QUIC (shared/PRODUCT.md "Transport and certificates") */
     char *servername; /* the name the server certificate must carry (connecting by address) */
     char *cafile;     /* extra trusted CA certificates, PEM */
-    uint8_t pin[32];  /* SHA-256 of the one server certificate to trust (pin=sha256:HEX) */
+    uint8_t pin[32];  /* SHA-256 of the one server certificate to trust (pin=sha256:HEX), or
+                       * of its public key (pin=spki-sha256:HEX, pin_spki) */
     bool has_pin;
+    bool pin_spki;
     char *cert;       /* client certificate and key, PEM */
     char *key;
     bool quic_tls_only; /* accept skipping SMB encryption inside QUIC (MS-SMB2 2.2.3.1.5) */

@@ -53,6 +53,7 @@ struct sq_session_info {
     const char *cert_subject;    /* QUIC: the server certificate; "" for TCP */
     const char *cert_issuer;
     const char *cert_sha256;
+    const char *spki_sha256;      /* QUIC: SHA-256 of its public key, for pin=spki-sha256: */
     const char *local_address;    /* QUIC: our address:port, live (roaming changes it) */
     const uint64_t *migrations;   /* QUIC: the connection's moves so far, live */
     bool transport_security_only; /* QUIC's TLS alone protects the traffic (quic_tls_only) */

@@ -46,6 +46,9 @@ struct transport {
     char cert_subject[256];       /* the server certificate's subject DN */
     char cert_issuer[256];
     char cert_sha256[65];         /* hex SHA-256 of its DER encoding */
+    char spki_sha256[65];         /* hex SHA-256 of its SubjectPublicKeyInfo (DER): what
+                                   * pin=spki-sha256: names, the same across renewals that
+                                   * keep the key */
     char local_address[64];       /* our address:port now (it changes when the connection
                                    * moves to a new address) */
     uint64_t migrations;          /* moves to a new local address so far */
@@ -74,6 +77,8 @@ struct transport_quic_params {
     const char *cafile;      /* extra trusted CAs (PEM) besides the system store; may be NULL */
     const uint8_t *pin;      /* 32-byte SHA-256 of the one server certificate to trust
                               * instead of CA verification; NULL: verify normally */
+    bool pin_spki;           /* pin is the SHA-256 of the server's public key (its
+                              * SubjectPublicKeyInfo), not of the whole certificate */
     const char *cert_file;   /* client certificate and key (PEM), both or neither */
     const char *key_file;
     int timeout_ms;          /* bound on resolution + handshake */

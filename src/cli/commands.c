@@ -110,6 +110,7 @@ int cmd_info(struct sq_session *s, const struct sq_options *o, struct sq_failure
         printf("server_cert_subject: %s\n", i->cert_subject);
         printf("server_cert_issuer: %s\n", i->cert_issuer);
         printf("server_cert_sha256: %s\n", i->cert_sha256);
+        printf("server_spki_sha256: %s\n", i->spki_sha256);
         printf("transport_security_only: %s\n", i->transport_security_only ? "yes" : "no");
     }
     printf("dialect: %s\n", sq_dialect_name(i->dialect));

@@ -44,7 +44,8 @@ static void usage(FILE *out)
           "options (-o, comma separated): port=N, transport=quic|tcp|auto, username=USER,\n"
           "  domain=DOMAIN, credentials=FILE, sign, seal, sec=krb5|ntlmssp,\n"
           "  vers=3.1.1|3.0.2|3.0 (below 3.1.1 only with transport=tcp),\n"
-          "  servername=NAME, cafile=FILE, pin=sha256:HEX, cert=FILE, key=FILE, quic_tls_only\n"
+          "  servername=NAME, cafile=FILE, pin=sha256:HEX, pin=spki-sha256:HEX, cert=FILE,\n"
+          "  key=FILE, quic_tls_only\n"
           "The password comes from credentials=FILE or the PASSWD environment variable.\n"
           "See smbquic(1).\n",
           out);

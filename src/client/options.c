@@ -182,10 +182,14 @@ static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
     return true;
 }
 
-/* pin=sha256:HEX with 64 hex digits; colons between bytes are allowed (as certtool and
- * openssl print fingerprints). */
-static int parse_pin(const char *value, uint8_t out[32])
+/* pin=sha256:HEX (the certificate) or pin=spki-sha256:HEX (its public key, *spki set) with
+ * 64 hex digits; colons between bytes are allowed (as certtool and openssl print
+ * fingerprints). */
+static int parse_pin(const char *value, uint8_t out[32], bool *spki)
 {
+    *spki = strncasecmp(value, "spki-", 5) == 0;
+    if (*spki)
+        value += 5;
     if (strncasecmp(value, "sha256:", 7) != 0)
         return -1;
     const char *p = value + 7;
@@ -501,13 +505,17 @@ static int parse_one(struct sq_options *o, char *opt, char *why, size_t why_len)
     } else if (strcmp(name, "pin") == 0) {
         NEEDS_VALUE();
         uint8_t pin[32];
-        if (parse_pin(value, pin) != 0) {
-            snprintf(why, why_len, "bad pin '%s' (expected sha256: and 64 hex digits, colons "
-                                   "allowed)", value);
+        bool spki;
+        if (parse_pin(value, pin, &spki) != 0) {
+            snprintf(why, why_len,
+                     "bad pin '%s' (expected sha256: or spki-sha256: and 64 hex "
+                     "digits, colons allowed)",
+                     value);
             return SQ_ERR_INVAL;
         }
         memcpy(o->pin, pin, sizeof(pin));
         o->has_pin = true;
+        o->pin_spki = spki;
     } else if (strcmp(name, "quic_tls_only") == 0) {
         o->quic_tls_only = true;
     } else if (strcmp(name, "verbose") == 0) {

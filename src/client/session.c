@@ -562,6 +562,7 @@ static int connect_quic(struct sq_session *s, const struct sq_options *o, int ti
         .servername = o->servername,
         .cafile = o->cafile,
         .pin = o->has_pin ? o->pin : NULL,
+        .pin_spki = o->pin_spki,
         .cert_file = o->cert,
         .key_file = o->key,
         .timeout_ms = timeout_ms,
@@ -602,6 +603,7 @@ static int connect_transport(struct sq_session *s, const struct sq_options *o,
     s->info.cert_subject = s->transport->cert_subject;
     s->info.cert_issuer = s->transport->cert_issuer;
     s->info.cert_sha256 = s->transport->cert_sha256;
+    s->info.spki_sha256 = s->transport->spki_sha256;
     s->info.local_address = s->transport->local_address;
     s->info.migrations = &s->transport->migrations;
     sq_log(SQ_LOG_INFO, "connected to %s over %s", s->info.peer, s->info.transport);

@@ -3840,6 +3840,7 @@ static char *status_text(struct fs *fs, size_t *len)
     if (strcmp(i->transport, "quic") == 0) {
         fprintf(out, "connection_id: %s\n", i->connection_id);
         fprintf(out, "server_cert_sha256: %s\n", i->cert_sha256);
+        fprintf(out, "server_spki_sha256: %s\n", i->spki_sha256);
         fprintf(out, "local_address: %s\n", i->local_address);
         fprintf(out, "migrations: %llu\n", (unsigned long long)*i->migrations);
     }

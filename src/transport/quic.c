@@ -20,6 +20,7 @@
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+#include <gnutls/abstract.h>
 #include <gnutls/x509.h>
 #include <ngtcp2/ngtcp2.h>
 #include <ngtcp2/ngtcp2_crypto.h>
@@ -143,6 +144,7 @@ struct quic_transport {
     char servername[256];
     uint8_t pin[32];
     bool has_pin;
+    bool pin_spki; /* pin names the public key (SubjectPublicKeyInfo), not the certificate */
     unsigned verify_status;  /* gnutls_certificate_status_t bits of a failed check */
     char verify_error[768];  /* our reason when the check failed, for the user */
 };
@@ -396,7 +398,30 @@ static void hex(const uint8_t *in, size_t n, char *out)
 }
 
 /* Records subject, issuer and SHA-256 of the server's leaf certificate. */
-static int describe_peer(struct quic_transport *q, uint8_t sha256[32])
+/* The SHA-256 of crt's SubjectPublicKeyInfo, DER (RFC 7469 2.4 pins the same bytes), into
+ * out and its hex into q->base.spki_sha256. */
+static int hash_spki(struct quic_transport *q, gnutls_x509_crt_t crt, uint8_t out[32])
+{
+    gnutls_pubkey_t key;
+    gnutls_datum_t der = {0};
+    int rv = gnutls_pubkey_init(&key);
+    if (rv == 0) {
+        rv = gnutls_pubkey_import_x509(key, crt, 0);
+        if (rv == 0)
+            rv = gnutls_pubkey_export2(key, GNUTLS_X509_FMT_DER, &der);
+        gnutls_pubkey_deinit(key);
+    }
+    if (rv == 0)
+        rv = gnutls_hash_fast(GNUTLS_DIG_SHA256, der.data, der.size, out);
+    gnutls_free(der.data);
+    if (rv == 0)
+        hex(out, 32, q->base.spki_sha256);
+    return rv;
+}
+
+/* Fills the transport's certificate fields from the server's certificate: its SHA-256 into
+ * sha256 (and hex), its public key's into spki (and hex), subject and issuer. */
+static int describe_peer(struct quic_transport *q, uint8_t sha256[32], uint8_t spki[32])
 {
     unsigned count = 0;
     const gnutls_datum_t *chain = gnutls_certificate_get_peers(q->tls, &count);
@@ -406,6 +431,7 @@ static int describe_peer(struct quic_transport *q, uint8_t sha256[32])
         return -1;
     hex(sha256, 32, q->base.cert_sha256);
     gnutls_x509_crt_t crt;
+    int rc = -1; /* a certificate that does not parse has no public key to pin */
     if (gnutls_x509_crt_init(&crt) == 0) {
         if (gnutls_x509_crt_import(crt, &chain[0], GNUTLS_X509_FMT_DER) == 0) {
             size_t n = sizeof(q->base.cert_subject);
@@ -414,10 +440,11 @@ static int describe_peer(struct quic_transport *q, uint8_t sha256[32])
             n = sizeof(q->base.cert_issuer);
             if (gnutls_x509_crt_get_issuer_dn(crt, q->base.cert_issuer, &n) != 0)
                 q->base.cert_issuer[0] = '\0';
+            rc = hash_spki(q, crt, spki) == 0 ? 0 : -1;
         }
         gnutls_x509_crt_deinit(crt);
     }
-    return 0;
+    return rc;
 }
 
 /* One reason per failure class, most specific first (GnuTLS sets GNUTLS_CERT_INVALID along
@@ -454,20 +481,26 @@ static int verify_cb(gnutls_session_t session)
 {
     ngtcp2_crypto_conn_ref *ref = gnutls_session_get_ptr(session);
     struct quic_transport *q = ref->user_data;
-    uint8_t sha256[32];
-    if (describe_peer(q, sha256) != 0) {
+    uint8_t sha256[32], spki[32];
+    if (describe_peer(q, sha256, spki) != 0) {
         snprintf(q->verify_error, sizeof(q->verify_error),
-                 "the server sent no certificate");
+                 "the server sent no certificate that could be read");
         return -1;
     }
     if (q->has_pin) {
         /* An explicit pin is the identity: it replaces the CA and name checks (the way to
-         * reach a self-signed server). */
-        if (memcmp(sha256, q->pin, 32) == 0)
+         * reach a self-signed server). A certificate's pin breaks at its renewal; a public
+         * key's holds while the renewed certificate keeps the key. */
+        if (memcmp(q->pin_spki ? spki : sha256, q->pin, 32) == 0)
             return 0;
-        snprintf(q->verify_error, sizeof(q->verify_error),
-                 "the server certificate (sha256:%s) does not match the pin",
-                 q->base.cert_sha256);
+        if (q->pin_spki)
+            snprintf(q->verify_error, sizeof(q->verify_error),
+                     "the server's public key (spki-sha256:%s) does not match the pin",
+                     q->base.spki_sha256);
+        else
+            snprintf(q->verify_error, sizeof(q->verify_error),
+                     "the server certificate (sha256:%s) does not match the pin",
+                     q->base.cert_sha256);
         return -1;
     }
     gnutls_typed_vdata_st data[2] = {
@@ -1365,6 +1398,7 @@ int transport_quic_connect(const struct transport_quic_params *p, struct transpo
     if (p->pin) {
         memcpy(q->pin, p->pin, 32);
         q->has_pin = true;
+        q->pin_spki = p->pin_spki;
     }
     int rc = 0;
     /* The first address that takes a connected UDP socket; a connected socket makes ICMP

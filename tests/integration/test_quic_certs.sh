@@ -91,6 +91,23 @@ expect_failure 7 "smbquic: certificate failed: the server certificate (sha256:$S
 smbq ls "$UNC" -o "$(q "$trust,pin=sha256:$SHA256_CA")"
 expect_failure 7 "smbquic: certificate failed: the server certificate (sha256:$SHA256_SERVER) does not match the pin" \
     "a wrong pin fails even when cafile= would trust the certificate"
+# The public key's pin (SubjectPublicKeyInfo, as certtool --pubkey-info --outder hashes it).
+smbq info "$UNC" -o "$(q "pin=spki-sha256:$SPKI_SERVER")"
+expect_ok "pin=spki-sha256:<right> without cafile= and without servername="
+expect_line "server_spki_sha256: $SPKI_SERVER" "info shows the server's public key's SHA-256"
+smbq ls "$UNC" -o "$(q "pin=spki-sha256:$SHA256_SERVER")"
+expect_failure 7 "smbquic: certificate failed: the server's public key (spki-sha256:$SPKI_SERVER) does not match the pin" \
+    "a wrong public-key pin fails"
+# A renewal that keeps the key: the certificate's pin breaks, the public key's holds.
+serve SERVER_RENEWED
+smbq ls "$UNC" -o "$(q "pin=sha256:$SHA256_SERVER")"
+expect_failure 7 "smbquic: certificate failed: the server certificate (sha256:$SHA256_SERVER_RENEWED) does not match the pin" \
+    "after a renewal the certificate's pin fails"
+smbq ls "$UNC" -o "$(q "pin=spki-sha256:$SPKI_SERVER")"
+expect_ok "after a renewal that kept the key, the public key's pin still works"
+smbq ls "$UNC" -o "$(q "$trust")"
+expect_ok "and the renewed certificate from the same CA just works with cafile="
+serve SERVER
 
 # ---- each bad certificate: its own message, exit 7, no SMB to the server ----
 declare -A want=(

@@ -17,11 +17,13 @@
 #   SERVER_WRONGNAME    as SERVER but for other.test
 #   SERVER_NOSERVERAUTH as SERVER but EKU clientAuth only (no serverAuth)
 #   SERVER_UNKNOWNCA    as SERVER but issued by ROGUE_CA
+#   SERVER_RENEWED      as SERVER, a new certificate for the same key (a renewal)
 #   CLIENT1, CLIENT2    client certificates from CA (EKU clientAuth), CN client1 / client2
 #   CLIENT_CA2          a client certificate from CA2
 #   CLIENT_NOAUTH       from CA, but EKU serverAuth only (no clientAuth)
 #   CLIENT_EXPIRED      from CA, EKU clientAuth, expired (2020)
-# Also CERTS_DIR and CERTS_SERVER_NAME (smb.test).
+# Also CERTS_DIR, CERTS_SERVER_NAME (smb.test) and SPKI_SERVER (hex SHA-256 of SERVER's
+# public key, its SubjectPublicKeyInfo, as pin=spki-sha256: names it).
 
 CERTS_SERVER_NAME=smb.test
 
@@ -60,6 +62,18 @@ _certs_leaf() {
     certtool --generate-certificate --load-privkey "$dir/$name.key" \
         --load-ca-certificate "$dir/$issuer.pem" --load-ca-privkey "$dir/$issuer.key" \
         --template "$dir/$name.tmpl" --outfile "$dir/$name.pem" >/dev/null 2>&1
+}
+
+# _certs_renew NAME FROM: a new certificate NAME (a new serial) for FROM's key, from FROM's
+# template.
+_certs_renew() {
+    local dir=$CERTS_DIR
+    cp "$dir/$2.key" "$dir/$1.key" &&
+        sed "s/^serial = .*/serial = 0x$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')/" \
+            "$dir/$2.tmpl" >"$dir/$1.tmpl" &&
+        certtool --generate-certificate --load-privkey "$dir/$1.key" \
+            --load-ca-certificate "$dir/ca.pem" --load-ca-privkey "$dir/ca.key" \
+            --template "$dir/$1.tmpl" --outfile "$dir/$1.pem" >/dev/null 2>&1
 }
 
 _certs_export() {
@@ -103,6 +117,7 @@ certs_make() {
             "${server[@]}" &&
         _certs_leaf server-unknownca rogue-ca smb.test 'dns_name = "smb.test"' tls_www_server \
             "${server[@]}" &&
+        _certs_renew server-renewed server &&
         _certs_leaf client1 ca client1 tls_www_client signing_key 'expiration_days = 365' &&
         _certs_leaf client2 ca client2 tls_www_client signing_key 'expiration_days = 365' &&
         _certs_leaf client-ca2 ca2 client-ca2 tls_www_client signing_key 'expiration_days = 365' &&
@@ -117,6 +132,7 @@ certs_make() {
     for pair in ca:CA ca2:CA2 rogue-ca:ROGUE_CA server:SERVER server-expired:SERVER_EXPIRED \
         server-notyet:SERVER_NOTYET server-wrongname:SERVER_WRONGNAME \
         server-noserverauth:SERVER_NOSERVERAUTH server-unknownca:SERVER_UNKNOWNCA \
+        server-renewed:SERVER_RENEWED \
         client1:CLIENT1 client2:CLIENT2 client-ca2:CLIENT_CA2 client-noauth:CLIENT_NOAUTH \
         client-expired:CLIENT_EXPIRED; do
         _certs_export "${pair%%:*}" "${pair#*:}" || {
@@ -124,6 +140,9 @@ certs_make() {
             return 1
         }
     done
+    SPKI_SERVER=$(certtool --pubkey-info --load-privkey "$CERTS_DIR/server.key" --outder \
+        2>/dev/null | sha256sum | cut -d' ' -f1)
+    export SPKI_SERVER
     rm -f "$CERTS_DIR"/*.tmpl
     return 0
 }

@@ -306,13 +306,24 @@ START_TEST(test_parse_quic_options)
     snprintf(opt, sizeof(opt), "pin=SHA256:%s", colons);
     parse_ok(&o, opt);
     ck_assert(o.has_pin);
+    ck_assert(!o.pin_spki);
+    ck_assert_mem_eq(o.pin, want, 32);
+    sq_options_free(&o);
+    /* The public key's pin (pin=spki-sha256:). */
+    opts_init(&o);
+    snprintf(opt, sizeof(opt), "pin=spki-sha256:%s", colons);
+    parse_ok(&o, opt);
+    ck_assert(o.has_pin);
+    ck_assert(o.pin_spki);
     ck_assert_mem_eq(o.pin, want, 32);
     sq_options_free(&o);
 
     snprintf(opt, sizeof(opt), "pin=sha256:%.62s", hex); /* 31 bytes */
     parse_bad(opt, "bad pin");
     snprintf(opt, sizeof(opt), "pin=sha256:%s00", hex); /* 33 bytes */
-    parse_bad(opt, "expected sha256: and 64 hex digits");
+    parse_bad(opt, "expected sha256: or spki-sha256: and 64 hex digits");
+    snprintf(opt, sizeof(opt), "pin=spki-sha1:%s", hex);
+    parse_bad(opt, "bad pin 'spki-sha1:");
     snprintf(opt, sizeof(opt), "pin=sha256:%.63sg", hex);
     parse_bad(opt, "bad pin");
     snprintf(opt, sizeof(opt), "pin=sha1:%s", hex);
