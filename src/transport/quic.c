@@ -397,7 +397,6 @@ static void hex(const uint8_t *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-/* Records subject, issuer and SHA-256 of the server's leaf certificate. */
 /* The SHA-256 of crt's SubjectPublicKeyInfo, DER (RFC 7469 2.4 pins the same bytes), into
  * out and its hex into q->base.spki_sha256. */
 static int hash_spki(struct quic_transport *q, gnutls_x509_crt_t crt, uint8_t out[32])
