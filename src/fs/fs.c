@@ -1840,6 +1840,20 @@ static uint32_t access_for_flags(int flags)
     return a;
 }
 
+/* open, create: adds a durable handle request under a new CreateGuid (kept in c) to a
+ * leased CREATE, when the mount reconnects. Durability needs the handle caching the lease
+ * asks for (MS-SMB2 3.3.5.9.10). */
+static void ask_durable(struct call *c, struct smb2_durable_v2_request *durable,
+                        struct sq_create_caching *caching)
+{
+    if (!c->fs->cfg.reconnect || crypto_random(c->create_guid, sizeof(c->create_guid)) != 0)
+        return;
+    *durable = (struct smb2_durable_v2_request){.timeout_ms = DURABLE_TIMEOUT_MS};
+    memcpy(durable->create_guid, c->create_guid, sizeof(durable->create_guid));
+    caching->durable = durable;
+    c->durable_asked = true;
+}
+
 static void open_common(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, bool dir)
 {
     struct fs *fs = fuse_req_userdata(req);
@@ -1890,19 +1904,14 @@ static void open_common(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
      * CREATE's FILE_OVERWRITE does (MS-SMB2 2.2.13). */
     bool trunc = !dir && (fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY;
     struct smb2_lease lease = {.state = SMB2_LEASE_READ_CACHING | SMB2_LEASE_HANDLE_CACHING};
-    struct smb2_durable_v2_request durable = {.timeout_ms = DURABLE_TIMEOUT_MS};
+    struct smb2_durable_v2_request durable;
     struct sq_create_caching caching = {0};
     if (!dir && fs->leases) {
         lease_key_of(fs, ino, lease.key);
         c->lease_held = (n->lease_state & SMB2_LEASE_READ_CACHING) != 0;
         c->lease_generation = n->lease_generation;
         caching.lease = &lease;
-        /* Durability needs handle caching (MS-SMB2 3.3.5.9.10), which the lease asks for. */
-        if (fs->cfg.reconnect && crypto_random(c->create_guid, sizeof(c->create_guid)) == 0) {
-            memcpy(durable.create_guid, c->create_guid, sizeof(durable.create_guid));
-            caching.durable = &durable;
-            c->durable_asked = true;
-        }
+        ask_durable(c, &durable, &caching);
     }
     int rc =
         sq_req_create_leased(&r[0], n->path,
@@ -2277,17 +2286,13 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
     /* The inode number, which other opens' keys are made of, is not known yet: the lease is
      * asked for under a random key of the file's own (see "leases"). */
     struct smb2_lease lease = {.state = SMB2_LEASE_READ_CACHING | SMB2_LEASE_HANDLE_CACHING};
-    struct smb2_durable_v2_request durable = {.timeout_ms = DURABLE_TIMEOUT_MS};
+    struct smb2_durable_v2_request durable;
     struct sq_create_caching caching = {0};
     if (c->fs->leases && crypto_random(&c->created_lease_id, sizeof(c->created_lease_id)) == 0) {
         c->created_lease_id |= 1; /* 0 means none */
         lease_key_make(c->fs, c->created_lease_id, true, lease.key);
         caching.lease = &lease;
-        if (c->fs->cfg.reconnect && crypto_random(c->create_guid, sizeof(c->create_guid)) == 0) {
-            memcpy(durable.create_guid, c->create_guid, sizeof(durable.create_guid));
-            caching.durable = &durable;
-            c->durable_asked = true;
-        }
+        ask_durable(c, &durable, &caching);
     }
     int rc = sq_req_create_leased(
         &reqs[0], c->path, access_for_flags(fi->flags | O_RDWR) | FILE_READ_DATA, disposition,
