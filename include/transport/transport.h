@@ -104,6 +104,11 @@ int transport_quic_connect(const struct transport_quic_params *p, struct transpo
 bool transport_quic_refused(struct transport *t, enum transport_quic_stage *stage, char *why,
                             size_t why_len);
 
+/* For a QUIC transport the server ended with CONNECTION_CLOSE: true, with why saying so with
+ * the server's error code and reason phrase (a gateway names why it gave up, e.g. "SMB server
+ * unreachable"). False for any other transport or ending. */
+bool transport_quic_peer_closed(struct transport *t, char *why, size_t why_len);
+
 static inline void transport_close(struct transport *t)
 {
     if (t)

@@ -752,6 +752,12 @@ int sq_session_open_observed(const struct sq_options *user_options, struct sq_se
         rc = validate_negotiate(s, f);
     OBSERVE(SQ_STAGE_TREE_CONNECT);
 #undef OBSERVE
+    /* A QUIC server (or a gateway before the SMB server) that ends the connection says why
+     * in its CONNECTION_CLOSE: "SMB server unreachable" tells more than a bare close. */
+    char closed_why[200];
+    if (rc == SQ_ERR_CLOSED &&
+        transport_quic_peer_closed(s->transport, closed_why, sizeof(closed_why)))
+        sq_fail(f, f->stage, f->stage_name, rc, 0, "%s", closed_why);
     if (rc)
         policy_note(f, &applied);
     sq_policy_free(&policy);

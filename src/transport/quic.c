@@ -1256,6 +1256,22 @@ static int64_t monotonic_ms(void)
     return (int64_t)(now_ts() / NGTCP2_MILLISECONDS);
 }
 
+/* Writes how the server's CONNECTION_CLOSE ended the connection (RFC 9000 19.19): its error
+ * code and reason phrase. The phrase is the peer's text: only printable ASCII of it is kept,
+ * at most 96 characters, so a hostile server cannot put escape sequences in our messages. */
+static void describe_peer_close(const ngtcp2_ccerr *cc, char *why, size_t why_len)
+{
+    char phrase[97];
+    size_t n = 0;
+    for (size_t i = 0; i < cc->reasonlen && n < sizeof(phrase) - 1; i++)
+        phrase[n++] = cc->reason[i] >= 0x20 && cc->reason[i] < 0x7f ? (char)cc->reason[i] : '?';
+    phrase[n] = '\0';
+    snprintf(why, why_len, "the server closed the connection%s%s%s (QUIC %serror 0x%llx)",
+             n ? ": \"" : "", phrase, n ? "\"" : "",
+             cc->type == NGTCP2_CCERR_TYPE_APPLICATION ? "application " : "",
+             (unsigned long long)cc->error_code);
+}
+
 /* Explains why the handshake ended without success. */
 static void handshake_failure(struct quic_transport *q, int err, enum transport_quic_stage *stage,
                               char *why, size_t why_len)
@@ -1296,8 +1312,7 @@ static void handshake_failure(struct quic_transport *q, int err, enum transport_
         snprintf(why, why_len, "no QUIC answer from %s (is UDP %s open?)", q->base.peer,
                  strrchr(q->base.peer, ':') ? strrchr(q->base.peer, ':') + 1 : "");
     else if (cc && cc->type != NGTCP2_CCERR_TYPE_TRANSPORT)
-        snprintf(why, why_len, "the server closed the connection (error 0x%llx)",
-                 (unsigned long long)cc->error_code);
+        describe_peer_close(cc, why, why_len);
     else
         snprintf(why, why_len, "QUIC handshake failed: %s", sq_strerror(err));
 }
@@ -1477,6 +1492,18 @@ int transport_quic_connect(const struct transport_quic_params *p, struct transpo
            q->has_pin ? " (pinned)" : "");
     *out = &q->base;
     return 0;
+}
+
+bool transport_quic_peer_closed(struct transport *t, char *why, size_t why_len)
+{
+    if (!t || t->ops != &quic_ops)
+        return false;
+    struct quic_transport *q = (struct quic_transport *)t;
+    /* The draining period begins only with the peer's CONNECTION_CLOSE (RFC 9000 10.2.2). */
+    if (!q->conn || !ngtcp2_conn_in_draining_period(q->conn))
+        return false;
+    describe_peer_close(ngtcp2_conn_get_ccerr(q->conn), why, why_len);
+    return true;
 }
 
 bool transport_quic_refused(struct transport *t, enum transport_quic_stage *stage, char *why,

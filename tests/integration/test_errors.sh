@@ -74,6 +74,15 @@ if quic_mode; then
     closed=$(free_udp_port)
     smbq ls "$UNC" -o "port=$closed,transport=quic,servername=smb.test,cafile=$CERT_CA,username=$SAMBA_USER"
     expect_failure_match 3 '^smbquic: udp failed: .+$' "nothing listens on the UDP port"
+    # A gateway whose SMB server is down: it ends the connection and names why; the message
+    # gives its reason phrase and code, not a bare close.
+    qgw_stop
+    qgw_start "$(_rig_random_port)" || die "qgw_start"
+    smbq ls "$UNC" -o "$(opts)"
+    expect_failure_match 4 '^smbquic: negotiate failed: the server closed the connection: "SMB server unreachable" \(QUIC application error 0x2\)$' \
+        "the gateway cannot reach its SMB server"
+    qgw_stop
+    qgw_start "$SAMBA_PORT" || die "qgw_start"
 else
     closed=$(_rig_random_port)
     smbq ls "$UNC" -o "port=$closed,transport=tcp,username=$SAMBA_USER"

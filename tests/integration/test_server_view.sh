@@ -42,7 +42,8 @@ server_view() {
         _pass "$desc: still transferring when the server was asked"
     else
         wait "$pid"
-        _fail "$desc: get ended before the session was seen (exit $?)" "$(cat "$TEST_TMP/view.err")"
+        _fail "$desc: get ended before the session was seen (exit $?)" "$(cat "$TEST_TMP/view.err")" \
+            "$(server_logs)"
     fi
     rm -f "$TEST_TMP/sparse.bin"
     expect_eq "$got" "$want" "$desc: smbstatus shows '$want'"

@@ -256,6 +256,23 @@ _fail() {
 
 _show_run() {
     printf 'exit status: %s\nstdout:\n%s\nstderr:\n%s\n' "$RC" "$(head -c 2000 <<<"$OUT")" "$(head -c 2000 <<<"$ERR")"
+    server_logs
+}
+
+# server_logs: the last lines of the running smbd's log and, over QUIC, of the gateway's, for a
+# failure's report (a failure seen once in CI must be explainable from its output).
+server_logs() {
+    if [ -n "${SAMBA_LOG:-}" ] && [ -s "$SAMBA_LOG" ]; then
+        printf 'smbd log (last 15 lines):\n'
+        tail -n 15 "$SAMBA_LOG" | cut -c 1-300
+    fi
+    local log
+    for log in "${QGW_LOG:-}" "${QGW_AUDIT:-}"; do
+        if [ -n "${QGW_PID:-}" ] && [ -s "$log" ]; then
+            printf '%s (last 15 lines):\n' "$log"
+            tail -n 15 "$log" | cut -c 1-300
+        fi
+    done
 }
 
 # expect_rc WANT DESC: the last smbq call exited with WANT.
