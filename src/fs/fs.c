@@ -153,6 +153,10 @@ struct fs {
     size_t kept_count;
     /* Durable handles reclaimed after reconnects, and those opened by name instead. */
     uint64_t durable_reclaims, reopens_by_name;
+    /* Write-behind WRITEs the lost connection failed, sent again once reconnected (see
+     * "write-behind"), and how many were sent again so far. */
+    struct call *replays;
+    uint64_t writes_replayed;
 };
 
 /* An open file or directory. */
@@ -550,6 +554,9 @@ struct call {
     bool durable_asked;
     uint8_t create_guid[16];
     uint64_t created_lease_id; /* create: the lease was asked for under this key (see "leases") */
+    /* done took the call over (a write-behind WRITE kept for replay): not freed after it. */
+    bool kept;
+    struct call *next_replay; /* fs->replays */
 };
 
 static void call_free(struct call *c)
@@ -609,7 +616,8 @@ static void call_reply_cb(void *arg, int err, const struct smb2_reply *reply)
     }
     if (c->arrived == c->count) {
         c->done(c);
-        call_free(c);
+        if (!c->kept)
+            call_free(c);
     }
 }
 
@@ -809,6 +817,11 @@ static struct call *begin_op(fuse_req_t req, fuse_ino_t ino, const char *name, b
  * - an error of such a WRITE is reported at the next write, flush (close) or fsync of the
  *   file, so close(2) and fsync(2) report every failure and return only once all data is
  *   on the server;
+ * - a mount that reconnects keeps a copy of each such WRITE's data until the server has
+ *   answered it: a WRITE that the connection's loss failed is sent again once reconnected,
+ *   through the reclaimed (or reopened) handle (replay_later); a soft mount gives up on it
+ *   when it gives up waiting. WRITEs are at explicit offsets, so sending one twice (the lost
+ *   connection may have delivered it) writes the same bytes again;
  * - requests whose result depends on those writes wait for them (they are "parked"): reads
  *   (the server may run requests of one connection concurrently), overlapping writes (their
  *   order matters), truncate and other size changes, flush, fsync, release; sizes reported
@@ -2004,6 +2017,128 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     }
 }
 
+/* Builds c's WRITE (c->size bytes of data at c->offset through c->handle) and submits it. On
+ * failure the request is not sent and c is not completed. */
+static int send_write(struct call *c, const uint8_t *data)
+{
+    struct smb2_request r;
+    int rc = smb2_request_init(&r, SMB2_WRITE, 0);
+    if (!rc) {
+        struct smb2_write_request wq = {
+            .offset = c->offset,
+            .file_id = c->handle->file_id,
+            .length = (uint32_t)c->size,
+        };
+        rc = smb2_write_request_encode_header(&r.msg, &wq);
+    }
+    if (rc) {
+        writer_free(&r.msg);
+        return rc;
+    }
+    /* The data goes from its buffer straight into the frame (a copy less per WRITE); the
+     * connection copies it only if the request has to wait for credits. */
+    r.tail = data;
+    r.tail_len = c->size;
+    r.tree_id = sq_session_tree_id(c->fs->session);
+    r.cb = call_reply_cb;
+    r.arg = c;
+    c->count = 1;
+    return smb2_conn_submit(c->fs->conn, &r, 1);
+}
+
+/* c's single request could not be sent (rc): c completes as failed, as if the connection had
+ * answered so. */
+static void complete_unsent(struct call *c, int rc)
+{
+    c->err = rc;
+    c->count = c->arrived = 1;
+    c->done(c);
+    if (!c->kept)
+        call_free(c);
+}
+
+/* A write-behind WRITE the connection's loss failed (not one the server refused) is kept with
+ * its data and sent again once reconnected (replay_writes): it stays among the node's writes,
+ * so what must wait for it (reads, fsync, close) waits on. True when kept. */
+static bool replay_later(struct call *c)
+{
+    struct fs *fs = c->fs;
+    if (!c->data || !c->err || c->err == SQ_ERR_NOMEM || fs->closing || !fs->cfg.reconnect ||
+        !smb2_conn_error(fs->conn))
+        return false;
+    for (size_t i = 0; i < c->count; i++) {
+        free(c->msg[i]);
+        c->msg[i] = NULL;
+    }
+    c->kept = true;
+    c->next_replay = fs->replays;
+    fs->replays = c;
+    return true;
+}
+
+/* The write-behind WRITE c is over: the kernel, if it waited for this one (over
+ * WRITE_BEHIND_MAX), learns the outcome; otherwise an error is reported at the descriptor's
+ * next write, flush or fsync. */
+static void write_behind_done(struct call *c, int err)
+{
+    struct fs_handle *h = c->handle; /* release waits for this WRITE: still there */
+    if (c->req) {
+        if (err)
+            fuse_reply_err(c->req, err);
+        else
+            fuse_reply_write(c->req, c->size);
+        c->req = NULL;
+    } else if (err && h && !h->write_error) {
+        h->write_error = err;
+        sq_log(SQ_LOG_WARNING, "write of %zu bytes at %llu failed: %s (reported at the "
+               "next write, close or fsync)", c->size, (unsigned long long)c->offset,
+               strerror(err));
+    }
+    untrack_write(c->fs, c);
+}
+
+/* Once reconnected, after the handles were reclaimed or opened again: sends the kept WRITEs
+ * again through their handles' new ids. A handle that could not be opened again fails its
+ * WRITE (EBADF, reported as any write-behind error); a connection lost again keeps them for
+ * the next one. Overlapping WRITEs are never in flight together, so their order does not
+ * matter. */
+static void replay_writes(struct fs *fs)
+{
+    struct call *c = fs->replays;
+    fs->replays = NULL;
+    size_t count = 0;
+    uint64_t bytes = 0;
+    for (struct call *next; c; c = next) {
+        next = c->next_replay;
+        c->next_replay = NULL;
+        c->kept = false;
+        c->err = 0;
+        c->arrived = 0;
+        count++;
+        bytes += c->size;
+        int rc = send_write(c, c->data);
+        if (rc)
+            complete_unsent(c, rc);
+    }
+    if (count) {
+        fs->writes_replayed += count;
+        sq_log(SQ_LOG_INFO, "sent again %zu writes (%llu bytes) the lost connection had in flight",
+               count, (unsigned long long)bytes);
+    }
+}
+
+/* Fails the kept WRITEs: a soft mount's wait is over, or the mount ends disconnected. */
+static void fail_replays(struct fs *fs)
+{
+    struct call *c = fs->replays;
+    fs->replays = NULL;
+    for (struct call *next; c; c = next) {
+        next = c->next_replay;
+        write_behind_done(c, EIO);
+        call_free(c);
+    }
+}
+
 static void write_done(struct call *c)
 {
     int err = call_errno(c, 1);
@@ -2014,20 +2149,8 @@ static void write_done(struct call *c)
     if (behind && !err && wr.count != c->size)
         err = EIO; /* the kernel was told all of it was written */
     if (behind) {
-        struct fs_handle *h = c->handle; /* release waits for this WRITE: still there */
-        if (c->req) { /* over WRITE_BEHIND_MAX: the kernel waited for this one */
-            if (err)
-                fuse_reply_err(c->req, err);
-            else
-                fuse_reply_write(c->req, c->size);
-            c->req = NULL;
-        } else if (err && h && !h->write_error) {
-            h->write_error = err;
-            sq_log(SQ_LOG_WARNING, "write of %zu bytes at %llu failed: %s (reported at the "
-                   "next write, close or fsync)", c->size, (unsigned long long)c->offset,
-                   strerror(err));
-        }
-        untrack_write(c->fs, c);
+        if (!replay_later(c))
+            write_behind_done(c, err);
         return;
     }
     if (err)
@@ -2071,28 +2194,17 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
     c->offset = (uint64_t)off;
     c->size = size;
     c->flags = behind;
-    struct smb2_request r;
-    int rc = smb2_request_init(&r, SMB2_WRITE, 0);
-    if (!rc) {
-        struct smb2_write_request wq = {
-            .offset = (uint64_t)off,
-            .file_id = h->file_id,
-            .length = (uint32_t)size,
-        };
-        rc = smb2_write_request_encode_header(&r.msg, &wq);
+    /* Data the kernel was told is written must survive a lost connection (replay_later):
+     * a copy, kept until the server has it. */
+    if (behind && fs->cfg.reconnect) {
+        if (!(c->data = malloc(size ? size : 1))) {
+            call_free(c);
+            fuse_reply_err(req, ENOMEM);
+            return;
+        }
+        memcpy(c->data, buf, size);
+        c->data_len = size;
     }
-    if (rc) {
-        fail_build(req, c, &r, 1, rc);
-        return;
-    }
-    /* The data goes from libfuse's buffer straight into the frame (a copy less per WRITE);
-     * the connection copies it only if the request has to wait for credits. */
-    r.tail = (const uint8_t *)buf;
-    r.tail_len = size;
-    r.tree_id = sq_session_tree_id(fs->session);
-    r.cb = call_reply_cb;
-    r.arg = c;
-    c->count = 1;
     bool answer_now = behind && fs->write_behind_bytes + size <= WRITE_BEHIND_MAX;
     if (behind)
         track_write(fs, n, c);
@@ -2101,17 +2213,9 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
         fuse_reply_write(req, size);
         c->req = NULL;
     }
-    rc = smb2_conn_submit(fs->conn, &r, 1);
-    if (rc) {
-        int err = rc == SQ_ERR_NOMEM ? ENOMEM : EIO;
-        if (c->req)
-            fuse_reply_err(req, err);
-        else if (!h->write_error)
-            h->write_error = err; /* reported at the next write, close or fsync */
-        if (behind)
-            untrack_write(fs, c);
-        call_free(c);
-    }
+    int rc = send_write(c, c->data ? c->data : (const uint8_t *)buf);
+    if (rc)
+        complete_unsent(c, rc);
 }
 
 static void reply_status_done(struct call *c)
@@ -3864,6 +3968,7 @@ static char *status_text(struct fs *fs, size_t *len)
     fprintf(out, "durable_handles: %zu\n", durable);
     fprintf(out, "durable_reclaims: %llu\n", (unsigned long long)fs->durable_reclaims);
     fprintf(out, "reopens_by_name: %llu\n", (unsigned long long)fs->reopens_by_name);
+    fprintf(out, "writes_replayed: %llu\n", (unsigned long long)fs->writes_replayed);
     fprintf(out, "requests_in_flight: %zu\n", smb2_conn_pending_count(fs->conn));
     uint64_t total = 0;
     for (uint16_t cmd = 0; cmd < SMB2_COMMAND_COUNT; cmd++)
@@ -3997,6 +4102,7 @@ static void drain(struct fs *fs)
         if (sq_session_io(fs->session, pfd) != 0)
             fs->conn_error = smb2_conn_error(fs->conn);
     }
+    fail_replays(fs); /* still disconnected: nothing will send them */
     if (fs->write_behind_bytes)
         sq_log(SQ_LOG_ERROR, "%zu bytes of written data could not be sent", fs->write_behind_bytes);
 }
@@ -4005,8 +4111,9 @@ static void drain(struct fs *fs)
  *
  * A lost connection (the server or the gateway restarted, the path was down for longer than
  * the QUIC idle timeout, a TCP reset) fails every request in flight: their FUSE requests get
- * EIO, and write-behind data among them is reported at the descriptor's next write, fsync or
- * close, never dropped silently. Then fs_serve stops reading /dev/fuse, so new requests wait
+ * EIO, except write-behind WRITEs, which are kept and sent again after the reconnect (see
+ * "write-behind"; what cannot be sent is reported at the descriptor's next write, fsync or
+ * close, never dropped silently). Then fs_serve stops reading /dev/fuse, so new requests wait
  * in the kernel (a signal ends such a wait with EINTR: nothing hangs unkillably), and opens a
  * new session with the mount's options on a thread of its own (see struct attempt): at once,
  * then backing off from RECONNECT_BACKOFF_MIN_MS to RECONNECT_BACKOFF_MAX_MS. A hard mount waits as
@@ -4021,7 +4128,7 @@ static void drain(struct fs *fs)
  * asks for the file's id, so that a file created under the name meanwhile is not taken for it.
  * Then the waiting requests are served. A handle that cannot be opened again (its file was
  * deleted, renamed or replaced meanwhile, or was itself unlinked while open) keeps an id the server
- * does not know: operations through it fail with EBADF. Handles kept after close are forgotten at
+ * does not know: operations through it fail with EBADF, its kept WRITEs too. Handles kept after close are forgotten at
  * the loss: the server drops their disconnected opens when another client's open conflicts (an
  * smbclient delete went through at once) or at their timeout. */
 #define RECONNECT_BACKOFF_MIN_MS 1000
@@ -4423,6 +4530,7 @@ static void finish_attempt(struct fs *fs, bool adopt)
         return;
     }
     fs->reconnects++;
+    replay_writes(fs);
     if (fs->net_events_fd >= 0) { /* the new transport watches the network itself */
         close(fs->net_events_fd);
         fs->net_events_fd = -1;
@@ -4549,6 +4657,8 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
         struct pollfd pfd[POLL_SLOTS];
         bool down = fs->conn_error != 0;
         int64_t t;
+        if (down && fs->replays && !holding_requests(fs))
+            fail_replays(fs); /* a soft mount's wait is over */
         if (down) { /* a dead connection's descriptors may report errors forever */
             for (int i = 0; i < SQ_SESSION_POLLFDS; i++)
                 pfd[i] = (struct pollfd){.fd = -1};

@@ -37,11 +37,12 @@ def copy_part(fd_in, path_out, n):
             n -= len(b)
 
 
-def write_file(fd_out, path_in):
-    """Writes the file path_in through fd_out, then fsyncs."""
+def write_file(fd_out, path_in, sync=True):
+    """Writes the file path_in through fd_out, then fsyncs (unless sync is False)."""
     with open(path_in, "rb") as f:
         os.write(fd_out, f.read())
-    os.fsync(fd_out)
+    if sync:
+        os.fsync(fd_out)
 
 
 def wait_for(path):

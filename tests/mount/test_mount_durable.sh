@@ -2,8 +2,10 @@
 # Durable handles and the session a reconnect replaces. Files opened or created through the
 # mount are durable (the server keeps their open across a lost connection, MS-SMB2 3.3.5.9.10); the path
 # to the server then goes silent, so the server side of the old connection stays up, holding
-# the old session and its opens, while the mount notices (echo_interval=1) and reconnects once
-# the path is back. The new session names the old one (PreviousSessionId) and the mount keeps
+# the old session and its opens, while the mount notices (echo_interval=2) and reconnects once
+# the path is back. What was written while the path was silent returned at once (write-behind)
+# and its WRITEs died with the connection: the mount sends them again after the reconnect.
+# The new session names the old one (PreviousSessionId) and the mount keeps
 # its ClientGuid, so the server ends the old session and the mount reclaims the durable opens
 # themselves (`smbquic status`: durable_reclaims, none opened by name): the descriptors read
 # and write on, and the server holds one open of each file, not a second one of the dead
@@ -31,7 +33,8 @@ head -c $((4 * 1048576)) "$TEST_TMP/src.bin" >"$TEST_TMP/half1.bin"
 tail -c +$((4 * 1048576 + 1)) "$TEST_TMP/src.bin" >"$TEST_TMP/half2.bin"
 
 log=$TEST_TMP/mount.log
-mount_fg "$M" "$log" echo_interval=1
+# Two seconds: the writes during the outage are done well before the loss is noticed.
+mount_fg "$M" "$log" echo_interval=2
 mount_pid=$MOUNT_PID
 
 # opens_of NAME: how many opens of NAME the server holds (smbstatus' locked files).
@@ -52,9 +55,13 @@ src = os.open(os.path.join(m, "ref.bin"), os.O_RDONLY)
 dst = os.open(os.path.join(m, "written.bin"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
 step(t, "part1", lambda: (copy_part(src, os.path.join(t, "read1.bin"), 2 << 20),
                           write_file(dst, os.path.join(t, "half1.bin"))))
+# Written while the path is silent and before the mount notices: the writes return at once
+# (write-behind), their WRITEs die with the connection and must be sent again.
+wait_go(t, "silent")
+step(t, "behind", lambda: write_file(dst, os.path.join(t, "half2.bin"), sync=False))
 wait_go(t, "first")
 step(t, "part2", lambda: (copy_part(src, os.path.join(t, "read2.bin"), 2 << 20),
-                          write_file(dst, os.path.join(t, "half2.bin"))))
+                          os.fsync(dst)))
 wait_go(t, "second")
 step(t, "part3", lambda: copy_part(src, os.path.join(t, "read3.bin"), 1 << 40))
 for fd in (src, dst):
@@ -63,7 +70,7 @@ open(os.path.join(t, "holder.done"), "w").write("done\n")
 PY
 holder_pid=$!
 rig_cleanup_add "kill $holder_pid 2>/dev/null || true"
-wait_for_file "$TEST_TMP/first.ready" || die "the first part did not finish"
+wait_for_file "$TEST_TMP/silent.ready" || die "the first part did not finish"
 expect_eq "$(cat "$TEST_TMP/holder.part1")" ok "first part read, written and synced"
 run "$SMBQUIC" status "$M"
 expect_eq "$(field durable_handles)" 2 "status: both open files are durable"
@@ -79,6 +86,9 @@ else
 fi
 iptables -I INPUT "${port_match[@]}" -j DROP && iptables -I INPUT "${port_back[@]}" -j DROP ||
     die "iptables"
+echo silent >"$TEST_TMP/silent.go"
+wait_for_file "$TEST_TMP/first.ready" || die "the writes during the outage did not return"
+expect_eq "$(cat "$TEST_TMP/holder.behind")" ok "writes while the path is silent return at once"
 wait_log "$log" "connection to the server lost" 1 10 || die "the loss was not noticed: $(cat "$log")"
 sleep 1
 iptables -D INPUT "${port_match[@]}" -j DROP && iptables -D INPUT "${port_back[@]}" -j DROP ||
@@ -87,10 +97,13 @@ wait_log "$log" "reconnected to" 1 30 || die "no reconnect: $(cat "$log")"
 run "$SMBQUIC" status "$M"
 expect_eq "$(field durable_reclaims):$(field reopens_by_name)" 2:0 \
     "status: both durable handles reclaimed, none opened by name"
+expect_true "status: the WRITEs the lost connection had in flight were sent again ($(field writes_replayed))" \
+    test "$(field writes_replayed)" -gt 0
+expect_true "the mount logs them" grep -q "sent again [0-9]* writes" "$log"
 echo first >"$TEST_TMP/first.go"
 wait_for_file "$TEST_TMP/second.ready" || die "the second part did not finish"
 expect_eq "$(cat "$TEST_TMP/holder.part2")" ok \
-    "the reclaimed descriptors read and write on, and fsync"
+    "the reclaimed descriptors read on, and fsync succeeds"
 expect_eq "$(sha256 "$SAMBA_SHARE_DIR/written.bin" 2>/dev/null)" "$want" \
     "what was written before and after the reconnect is on the server intact"
 # The old session is gone (PreviousSessionId), and with it any open it held.
