@@ -157,6 +157,9 @@ struct fs {
      * "write-behind"), and how many were sent again so far. */
     struct call *replays;
     uint64_t writes_replayed;
+    /* Requests the lost connection failed, to run again once reconnected (see "retry"). */
+    struct parked *retries, **retries_tail;
+    uint64_t requests_retried;
 };
 
 /* An open file or directory. */
@@ -556,6 +559,9 @@ struct call {
     uint64_t created_lease_id; /* create: the lease was asked for under this key (see "leases") */
     /* done took the call over (a write-behind WRITE kept for replay): not freed after it. */
     bool kept;
+    /* The operation to run again (with ino, fi, offset, size) when the connection's loss
+     * fails the call (see "retry"); 0 for one that must not run twice. */
+    int retry_op;
     struct call *next_replay; /* fs->replays */
 };
 
@@ -596,6 +602,8 @@ static struct call *call_continue(struct call *c, void (*done)(struct call *))
     return next;
 }
 
+static bool retry_later(struct call *c, int err);
+
 static void call_reply_cb(void *arg, int err, const struct smb2_reply *reply)
 {
     struct call *c = arg;
@@ -615,6 +623,10 @@ static void call_reply_cb(void *arg, int err, const struct smb2_reply *reply)
         }
     }
     if (c->arrived == c->count) {
+        if (retry_later(c, c->err)) {
+            call_free(c);
+            return;
+        }
         c->done(c);
         if (!c->kept)
             call_free(c);
@@ -829,8 +841,21 @@ static struct call *begin_op(fuse_req_t req, fuse_ino_t ino, const char *name, b
 
 #define WRITE_BEHIND_MAX (64u * 1024u * 1024u)
 
-enum park_op { PARK_OPEN, PARK_READ, PARK_WRITE, PARK_FLUSH, PARK_FSYNC, PARK_RELEASE, PARK_SETATTR,
-               PARK_LSEEK, PARK_FALLOCATE, PARK_COPY };
+/* What a parked request (or one run again after a reconnect, see "retry") is. 0: none. */
+enum park_op {
+    PARK_OPEN = 1,
+    PARK_READ,
+    PARK_WRITE,
+    PARK_FLUSH,
+    PARK_FSYNC,
+    PARK_RELEASE,
+    PARK_SETATTR,
+    PARK_LSEEK,
+    PARK_FALLOCATE,
+    PARK_COPY,
+    PARK_GETATTR,
+    PARK_LOOKUP
+};
 
 /* A FUSE request waiting until its file has no write-behind WRITE in flight. */
 struct parked {
@@ -843,7 +868,7 @@ struct parked {
     size_t size;
     int flags;
     struct stat attr;
-    char *data; /* PARK_WRITE: a copy of the data */
+    char *data; /* PARK_WRITE: a copy of the data; PARK_LOOKUP: the name */
 };
 
 static void park(struct fs_node *n, struct parked *p)
@@ -890,6 +915,136 @@ static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 static void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
                                struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
                                struct fuse_file_info *fi_out, size_t len, int flags);
+static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+static void run_parked(struct parked *p);
+
+/* ---- retry ----
+ * Reads, attribute queries and lookups change nothing on the server, so one that the
+ * connection's loss failed is run again once reconnected (after the handles are back and the
+ * kept WRITEs were sent again, see "write-behind") instead of failing with EIO: a hard mount
+ * waits through the loss for them as it does for the requests that came after it (see
+ * "reconnect"), and a soft one gives up on them when it gives up waiting. Requests that change
+ * something (create, rename, unlink, ...) are not run twice: the lost connection may have
+ * carried them out. */
+
+/* The connection was lost and the mount reconnects: err (a call's first connection error)
+ * does not have to be the request's outcome. */
+static bool lost_for_now(struct fs *fs, int err)
+{
+    return err && err != SQ_ERR_NOMEM && !fs->closing && fs->cfg.reconnect &&
+           smb2_conn_error(fs->conn);
+}
+
+/* Keeps c's FUSE request, to run again as c->retry_op once reconnected, when the connection's
+ * loss (err) failed c. True when kept: the caller frees c without answering. */
+static bool retry_later(struct call *c, int err)
+{
+    struct fs *fs = c->fs;
+    if (!c->retry_op || !lost_for_now(fs, err))
+        return false;
+    struct parked *p = calloc(1, sizeof(*p));
+    if (!p)
+        return false;
+    *p = (struct parked){.op = (enum park_op)c->retry_op,
+                         .req = c->req,
+                         .ino = c->ino,
+                         .fi = c->fi,
+                         .off = (off_t)c->offset,
+                         .size = c->size};
+    if (c->retry_op == PARK_LOOKUP) {
+        const char *slash = strrchr(c->path, '/');
+        if (!(p->data = strdup(slash ? slash + 1 : c->path))) {
+            free(p);
+            return false;
+        }
+    }
+    if (!fs->retries)
+        fs->retries_tail = &fs->retries;
+    *fs->retries_tail = p;
+    fs->retries_tail = &p->next;
+    return true;
+}
+
+/* Once reconnected: runs the kept requests again, in the order they came. */
+static void run_retries(struct fs *fs)
+{
+    struct parked *p = fs->retries;
+    fs->retries = NULL;
+    size_t count = 0;
+    for (struct parked *next; p; p = next) {
+        next = p->next;
+        count++;
+        run_parked(p);
+    }
+    if (count) {
+        fs->requests_retried += count;
+        sq_log(SQ_LOG_INFO,
+               "ran again %zu requests (reads, lookups, attributes) the lost "
+               "connection had in flight",
+               count);
+    }
+}
+
+/* Fails the kept requests with EIO: a soft mount's wait is over, or the mount ends. */
+static void fail_retries(struct fs *fs)
+{
+    struct parked *p = fs->retries;
+    fs->retries = NULL;
+    for (struct parked *next; p; p = next) {
+        next = p->next;
+        fuse_reply_err(p->req, EIO);
+        free(p->data);
+        free(p);
+    }
+}
+
+/* Runs the parked (or retried) request p and frees it. */
+static void run_parked(struct parked *p)
+{
+    struct fuse_file_info *fi = &p->fi;
+    switch ((enum park_op)p->op) {
+    case PARK_OPEN:
+        open_common(p->req, p->ino, fi, false);
+        break;
+    case PARK_READ:
+        fs_read(p->req, p->ino, p->size, p->off, fi);
+        break;
+    case PARK_WRITE:
+        fs_write(p->req, p->ino, p->data, p->size, p->off, fi);
+        break;
+    case PARK_FLUSH:
+        fs_flush(p->req, p->ino, fi);
+        break;
+    case PARK_FSYNC:
+        fs_fsync(p->req, p->ino, p->flags, fi);
+        break;
+    case PARK_RELEASE:
+        fs_release(p->req, p->ino, fi);
+        break;
+    case PARK_SETATTR:
+        fs_setattr(p->req, p->ino, &p->attr, p->flags, fi->fh ? fi : NULL);
+        break;
+    case PARK_LSEEK:
+        fs_lseek(p->req, p->ino, p->off, p->flags, fi);
+        break;
+    case PARK_FALLOCATE:
+        fs_fallocate(p->req, p->ino, p->flags, p->off, p->length, fi);
+        break;
+    case PARK_COPY:
+        fs_copy_file_range(p->req, p->ino, p->off, fi, p->ino_out, p->off_out, &p->fi_out, p->size,
+                           p->flags);
+        break;
+    case PARK_GETATTR:
+        fs_getattr(p->req, p->ino, fi->fh ? fi : NULL);
+        break;
+    case PARK_LOOKUP:
+        fs_lookup(p->req, p->ino, p->data);
+        break;
+    }
+    free(p->data);
+    free(p);
+}
 
 /* Runs the requests parked on n, in the order they came; any that meets new writes parks
  * again behind them. */
@@ -899,7 +1054,6 @@ static void resume_parked(struct fs *fs, struct fs_node *n)
     n->parked = NULL;
     while (p) {
         struct parked *next = p->next;
-        struct fuse_file_info *fi = &p->fi;
         if (fs->closing) {
             /* The connection is being torn down: nothing more can be sent. */
             fuse_reply_err(p->req, EIO);
@@ -908,23 +1062,7 @@ static void resume_parked(struct fs *fs, struct fs_node *n)
             p = next;
             continue;
         }
-        switch (p->op) {
-        case PARK_OPEN: open_common(p->req, p->ino, fi, false); break;
-        case PARK_READ: fs_read(p->req, p->ino, p->size, p->off, fi); break;
-        case PARK_WRITE: fs_write(p->req, p->ino, p->data, p->size, p->off, fi); break;
-        case PARK_FLUSH: fs_flush(p->req, p->ino, fi); break;
-        case PARK_FSYNC: fs_fsync(p->req, p->ino, p->flags, fi); break;
-        case PARK_RELEASE: fs_release(p->req, p->ino, fi); break;
-        case PARK_SETATTR: fs_setattr(p->req, p->ino, &p->attr, p->flags, fi->fh ? fi : NULL); break;
-        case PARK_LSEEK: fs_lseek(p->req, p->ino, p->off, p->flags, fi); break;
-        case PARK_FALLOCATE: fs_fallocate(p->req, p->ino, p->flags, p->off, p->length, fi); break;
-        case PARK_COPY:
-            fs_copy_file_range(p->req, p->ino, p->off, fi, p->ino_out, p->off_out, &p->fi_out,
-                               p->size, p->flags);
-            break;
-        }
-        free(p->data);
-        free(p);
+        run_parked(p);
         /* A handler may have parked this node's requests again: keep their order by putting
          * the rest back in front of them. */
         if (n->parked && next) {
@@ -1122,6 +1260,8 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
     if (!c)
         return;
     struct fs *fs = c->fs;
+    c->ino = parent;
+    c->retry_op = PARK_LOOKUP;
     stat_path(fs, req, c->path, c);
 }
 
@@ -1186,6 +1326,10 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     struct fs_node *n = node_find(c->fs, ino);
     c->lease_held = n && (n->lease_state & SMB2_LEASE_READ_CACHING);
     c->lease_generation = n ? n->lease_generation : 0;
+    c->ino = ino;
+    if (fi)
+        c->fi = *fi;
+    c->retry_op = PARK_GETATTR;
     query_all_info(c, attr_handle(c->fs, ino, fi, false));
 }
 
@@ -1956,6 +2100,10 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 static void read_reply_cb(void *arg, int err, const struct smb2_reply *reply)
 {
     struct call *c = arg;
+    if (retry_later(c, err)) {
+        call_free(c);
+        return;
+    }
     int e = err ? (err == SQ_ERR_NOMEM ? ENOMEM : EIO) : 0;
     struct smb2_read_response rr = {0};
     if (!e && reply->hdr.status == STATUS_END_OF_FILE) {
@@ -1990,6 +2138,10 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
         return;
     }
     c->size = size;
+    c->ino = ino;
+    c->fi = *fi;
+    c->offset = (uint64_t)off;
+    c->retry_op = PARK_READ;
     struct smb2_request r;
     int rc = smb2_request_init(&r, SMB2_READ, 0);
     if (!rc) {
@@ -3969,6 +4121,7 @@ static char *status_text(struct fs *fs, size_t *len)
     fprintf(out, "durable_reclaims: %llu\n", (unsigned long long)fs->durable_reclaims);
     fprintf(out, "reopens_by_name: %llu\n", (unsigned long long)fs->reopens_by_name);
     fprintf(out, "writes_replayed: %llu\n", (unsigned long long)fs->writes_replayed);
+    fprintf(out, "requests_retried: %llu\n", (unsigned long long)fs->requests_retried);
     fprintf(out, "requests_in_flight: %zu\n", smb2_conn_pending_count(fs->conn));
     uint64_t total = 0;
     for (uint16_t cmd = 0; cmd < SMB2_COMMAND_COUNT; cmd++)
@@ -4103,6 +4256,7 @@ static void drain(struct fs *fs)
             fs->conn_error = smb2_conn_error(fs->conn);
     }
     fail_replays(fs); /* still disconnected: nothing will send them */
+    fail_retries(fs);
     if (fs->write_behind_bytes)
         sq_log(SQ_LOG_ERROR, "%zu bytes of written data could not be sent", fs->write_behind_bytes);
 }
@@ -4531,6 +4685,7 @@ static void finish_attempt(struct fs *fs, bool adopt)
     }
     fs->reconnects++;
     replay_writes(fs);
+    run_retries(fs);
     if (fs->net_events_fd >= 0) { /* the new transport watches the network itself */
         close(fs->net_events_fd);
         fs->net_events_fd = -1;
@@ -4657,8 +4812,10 @@ int fs_serve(struct sq_session *s, const struct fs_config *cfg, void (*ready)(vo
         struct pollfd pfd[POLL_SLOTS];
         bool down = fs->conn_error != 0;
         int64_t t;
-        if (down && fs->replays && !holding_requests(fs))
+        if (down && (fs->replays || fs->retries) && !holding_requests(fs)) {
             fail_replays(fs); /* a soft mount's wait is over */
+            fail_retries(fs);
+        }
         if (down) { /* a dead connection's descriptors may report errors forever */
             for (int i = 0; i < SQ_SESSION_POLLFDS; i++)
                 pfd[i] = (struct pollfd){.fd = -1};

@@ -4,7 +4,8 @@
 # to the server then goes silent, so the server side of the old connection stays up, holding
 # the old session and its opens, while the mount notices (echo_interval=2) and reconnects once
 # the path is back. What was written while the path was silent returned at once (write-behind)
-# and its WRITEs died with the connection: the mount sends them again after the reconnect.
+# and its WRITEs died with the connection: the mount sends them again after the reconnect;
+# a read started then waits through the loss and is run again.
 # The new session names the old one (PreviousSessionId) and the mount keeps
 # its ClientGuid, so the server ends the old session and the mount reclaims the durable opens
 # themselves (`smbquic status`: durable_reclaims, none opened by name): the descriptors read
@@ -26,6 +27,7 @@ UNC=//127.0.0.1/share
 
 head -c $((8 * 1048576)) /dev/urandom >"$TEST_TMP/src.bin"
 cp "$TEST_TMP/src.bin" "$SAMBA_SHARE_DIR/ref.bin"
+cp "$TEST_TMP/src.bin" "$SAMBA_SHARE_DIR/ref2.bin"
 printf 'small\n' >"$SAMBA_SHARE_DIR/small.txt"
 as_share_owner "$SAMBA_SHARE_DIR"
 want=$(sha256 "$TEST_TMP/src.bin")
@@ -45,11 +47,14 @@ opens_of() {
 # One process (tests/mount/holder.py) holds a file open for reading and one for writing
 # across each loss: it does a part, says so in STEP.ready, waits for STEP.go.
 python3 - "$M" "$TEST_TMP" "$MOUNT_LIB_DIR" <<'PY' &
-import os, sys
+import os, sys, threading
 m, t = sys.argv[1], sys.argv[2]
 sys.path.insert(0, sys.argv[3])
 from holder import copy_part, step, wait_go, write_file
 src = os.open(os.path.join(m, "ref.bin"), os.O_RDONLY)
+# Read only while the path is silent, so that its READs (nothing of it is cached yet) die
+# with the connection and are sent again.
+src2 = os.open(os.path.join(m, "ref2.bin"), os.O_RDONLY)
 # Created by this open: its lease and durable handle are asked for before its inode number
 # is known.
 dst = os.open(os.path.join(m, "written.bin"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -59,12 +64,19 @@ step(t, "part1", lambda: (copy_part(src, os.path.join(t, "read1.bin"), 2 << 20),
 # (write-behind), their WRITEs die with the connection and must be sent again.
 wait_go(t, "silent")
 step(t, "behind", lambda: write_file(dst, os.path.join(t, "half2.bin"), sync=False))
+# And a name not looked up yet, at the same time: its lookup dies with the connection too
+# (a read the kernel would ask for again itself, a lookup it would fail).
+looker = threading.Thread(target=step,
+                          args=(t, "loststat", lambda: os.stat(os.path.join(m, "small.txt"))))
+looker.start()
+step(t, "lostread", lambda: copy_part(src2, os.path.join(t, "lostread.bin"), 1 << 40))
+looker.join()
 wait_go(t, "first")
 step(t, "part2", lambda: (copy_part(src, os.path.join(t, "read2.bin"), 2 << 20),
                           os.fsync(dst)))
 wait_go(t, "second")
 step(t, "part3", lambda: copy_part(src, os.path.join(t, "read3.bin"), 1 << 40))
-for fd in (src, dst):
+for fd in (src, src2, dst):
     os.close(fd)
 open(os.path.join(t, "holder.done"), "w").write("done\n")
 PY
@@ -73,7 +85,7 @@ rig_cleanup_add "kill $holder_pid 2>/dev/null || true"
 wait_for_file "$TEST_TMP/silent.ready" || die "the first part did not finish"
 expect_eq "$(cat "$TEST_TMP/holder.part1")" ok "first part read, written and synced"
 run "$SMBQUIC" status "$M"
-expect_eq "$(field durable_handles)" 2 "status: both open files are durable"
+expect_eq "$(field durable_handles)" 3 "status: the three open files are durable"
 expect_eq "$(opens_of ref.bin):$(opens_of written.bin)" 1:1 "the server holds one open of each"
 
 # ---- a silent outage: the server keeps the old connection ----
@@ -87,7 +99,7 @@ fi
 iptables -I INPUT "${port_match[@]}" -j DROP && iptables -I INPUT "${port_back[@]}" -j DROP ||
     die "iptables"
 echo silent >"$TEST_TMP/silent.go"
-wait_for_file "$TEST_TMP/first.ready" || die "the writes during the outage did not return"
+wait_for_file "$TEST_TMP/holder.behind" || die "the writes during the outage did not return"
 expect_eq "$(cat "$TEST_TMP/holder.behind")" ok "writes while the path is silent return at once"
 wait_log "$log" "connection to the server lost" 1 10 || die "the loss was not noticed: $(cat "$log")"
 sleep 1
@@ -95,11 +107,18 @@ iptables -D INPUT "${port_match[@]}" -j DROP && iptables -D INPUT "${port_back[@
     die "iptables -D"
 wait_log "$log" "reconnected to" 1 30 || die "no reconnect: $(cat "$log")"
 run "$SMBQUIC" status "$M"
-expect_eq "$(field durable_reclaims):$(field reopens_by_name)" 2:0 \
-    "status: both durable handles reclaimed, none opened by name"
+expect_eq "$(field durable_reclaims):$(field reopens_by_name)" 3:0 \
+    "status: the three durable handles reclaimed, none opened by name"
 expect_true "status: the WRITEs the lost connection had in flight were sent again ($(field writes_replayed))" \
     test "$(field writes_replayed)" -gt 0
 expect_true "the mount logs them" grep -q "sent again [0-9]* writes" "$log"
+wait_for_file "$TEST_TMP/first.ready" || die "the read during the outage did not end"
+expect_eq "$(cat "$TEST_TMP/holder.lostread")" ok \
+    "a read in flight at the loss waits and succeeds (requests_retried: $(field requests_retried))"
+expect_eq "$(sha256 "$TEST_TMP/lostread.bin")" "$want" "... and read the whole file intact"
+expect_eq "$(cat "$TEST_TMP/holder.loststat")" ok "a stat in flight at the loss waits and succeeds"
+expect_true "status: the READs the lost connection had in flight were run again" \
+    test "$(field requests_retried)" -gt 0
 echo first >"$TEST_TMP/first.go"
 wait_for_file "$TEST_TMP/second.ready" || die "the second part did not finish"
 expect_eq "$(cat "$TEST_TMP/holder.part2")" ok \
@@ -118,8 +137,8 @@ victims=$(ss -Htnp state established "( sport = :$SAMBA_PORT )" |
 kill -KILL $victims
 wait_log "$log" "reconnected to" 2 30 || die "no second reconnect: $(cat "$log")"
 run "$SMBQUIC" status "$M"
-expect_eq "$(field durable_reclaims):$(field reopens_by_name)" 2:2 \
-    "status: after smbd died, both handles opened by name"
+expect_eq "$(field durable_reclaims):$(field reopens_by_name)" 3:3 \
+    "status: after smbd died, the three handles opened by name"
 expect_true "the mount says the server did not keep the durable handle" \
     grep -q "the server did not keep the durable handle of ref.bin" "$log"
 echo second >"$TEST_TMP/second.go"
