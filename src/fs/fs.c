@@ -4108,6 +4108,7 @@ static char *status_text(struct fs *fs, size_t *len)
     fprintf(out, "dialect: %s\n", sq_dialect_name(i->dialect));
     fprintf(out, "cipher: %s\n", i->encrypted ? i->cipher : "none");
     fprintf(out, "signing: %s\n", i->signing);
+    fprintf(out, "auth: %s\n", i->auth);
     fprintf(out, "cache: %s\n", fs->cfg.cache == FS_CACHE_NONE    ? "none"
                                 : fs->cfg.cache == FS_CACHE_LOOSE ? "loose"
                                                                   : "strict");

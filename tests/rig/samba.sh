@@ -154,6 +154,15 @@ _rig_variant_options() {
         ;;
     smb3-min)
         ;;
+    kerberos)
+        # Kerberos from an MIT KDC (tests/rig/kdc.sh): a standalone server accepts tickets for
+        # the service principals in its own keytab; a ticket of the realm maps to the local
+        # user of its name.
+        [ -n "${KDC_REALM:-}" ] && [ -n "${KDC_SERVICE_KEYTAB:-}" ] || return 1
+        echo "realm = $KDC_REALM"
+        echo "kerberos method = dedicated keytab"
+        echo "dedicated keytab file = FILE:$KDC_SERVICE_KEYTAB"
+        ;;
     *)
         return 1
         ;;
