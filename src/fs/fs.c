@@ -854,7 +854,9 @@ enum park_op {
     PARK_FALLOCATE,
     PARK_COPY,
     PARK_GETATTR,
-    PARK_LOOKUP
+    PARK_LOOKUP,
+    PARK_OPENDIR,
+    PARK_STATFS
 };
 
 /* A FUSE request waiting until its file has no write-behind WRITE in flight. */
@@ -917,16 +919,18 @@ static void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
                                struct fuse_file_info *fi_out, size_t len, int flags);
 static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+static void fs_statfs(fuse_req_t req, fuse_ino_t ino);
 static void run_parked(struct parked *p);
 
 /* ---- retry ----
- * Reads, attribute queries and lookups change nothing on the server, so one that the
- * connection's loss failed is run again once reconnected (after the handles are back and the
- * kept WRITEs were sent again, see "write-behind") instead of failing with EIO: a hard mount
- * waits through the loss for them as it does for the requests that came after it (see
- * "reconnect"), and a soft one gives up on them when it gives up waiting. Requests that change
- * something (create, rename, unlink, ...) are not run twice: the lost connection may have
- * carried them out. */
+ * Reads, attribute queries, lookups, statfs and opens of existing files and directories change
+ * nothing on the server (an open's handle died with the lost session, a truncating open
+ * truncates again), so one that the connection's loss failed is run again once reconnected (after
+ * the handles are back and the kept WRITEs were sent again, see "write-behind") instead of failing
+ * with EIO: a hard mount waits through the loss for them as it does for the requests that came
+ * after it (see "reconnect"), and a soft one gives up on them when it gives up waiting. Requests
+ * that change something (create, rename, unlink, ...) are not run twice: the lost connection may
+ * have carried them out. */
 
 /* The connection was lost and the mount reconnects: err (a call's first connection error)
  * does not have to be the request's outcome. */
@@ -980,7 +984,7 @@ static void run_retries(struct fs *fs)
     if (count) {
         fs->requests_retried += count;
         sq_log(SQ_LOG_INFO,
-               "ran again %zu requests (reads, lookups, attributes) the lost "
+               "ran again %zu requests (reads, lookups, attributes, opens) the lost "
                "connection had in flight",
                count);
     }
@@ -1040,6 +1044,12 @@ static void run_parked(struct parked *p)
         break;
     case PARK_LOOKUP:
         fs_lookup(p->req, p->ino, p->data);
+        break;
+    case PARK_OPENDIR:
+        open_common(p->req, p->ino, fi, true);
+        break;
+    case PARK_STATFS:
+        fs_statfs(p->req, p->ino);
         break;
     }
     free(p->data);
@@ -2050,6 +2060,7 @@ static void open_common(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
     c->fi = *fi;
     c->ino = ino;
     c->flags = dir;
+    c->retry_op = dir ? PARK_OPENDIR : PARK_OPEN;
     if (!(c->path = strdup(n->path))) {
         call_free(c);
         fuse_reply_err(req, ENOMEM);
@@ -3913,6 +3924,8 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
         fuse_reply_err(req, ENOMEM);
         return;
     }
+    c->ino = ino;
+    c->retry_op = PARK_STATFS;
     struct smb2_request reqs[3];
     memset(reqs, 0, sizeof(reqs));
     int rc = sq_req_create(&reqs[0], "", FILE_READ_ATTRIBUTES | SMB2_SYNCHRONIZE, FILE_OPEN,

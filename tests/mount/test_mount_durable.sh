@@ -47,7 +47,7 @@ opens_of() {
 # One process (tests/mount/holder.py) holds a file open for reading and one for writing
 # across each loss: it does a part, says so in STEP.ready, waits for STEP.go.
 python3 - "$M" "$TEST_TMP" "$MOUNT_LIB_DIR" <<'PY' &
-import os, sys, threading
+import errno, os, sys, threading
 m, t = sys.argv[1], sys.argv[2]
 sys.path.insert(0, sys.argv[3])
 from holder import copy_part, step, wait_go, write_file
@@ -64,10 +64,13 @@ step(t, "part1", lambda: (copy_part(src, os.path.join(t, "read1.bin"), 2 << 20),
 # (write-behind), their WRITEs die with the connection and must be sent again.
 wait_go(t, "silent")
 step(t, "behind", lambda: write_file(dst, os.path.join(t, "half2.bin"), sync=False))
-# And a name not looked up yet, at the same time: its lookup dies with the connection too
-# (a read the kernel would ask for again itself, a lookup it would fail).
-looker = threading.Thread(target=step,
-                          args=(t, "loststat", lambda: os.stat(os.path.join(m, "small.txt"))))
+# And a file not looked up yet, read at the same time: its lookup (then its open) dies with
+# the connection too (a read the kernel would ask for again itself, a lookup it would fail).
+def cat_small():
+    with open(os.path.join(m, "small.txt"), "rb") as f:
+        if f.read() != b"small\n":
+            raise OSError(errno.EILSEQ, "small.txt read back wrong")
+looker = threading.Thread(target=step, args=(t, "loststat", cat_small))
 looker.start()
 step(t, "lostread", lambda: copy_part(src2, os.path.join(t, "lostread.bin"), 1 << 40))
 looker.join()
@@ -116,7 +119,8 @@ wait_for_file "$TEST_TMP/first.ready" || die "the read during the outage did not
 expect_eq "$(cat "$TEST_TMP/holder.lostread")" ok \
     "a read in flight at the loss waits and succeeds (requests_retried: $(field requests_retried))"
 expect_eq "$(sha256 "$TEST_TMP/lostread.bin")" "$want" "... and read the whole file intact"
-expect_eq "$(cat "$TEST_TMP/holder.loststat")" ok "a stat in flight at the loss waits and succeeds"
+expect_eq "$(cat "$TEST_TMP/holder.loststat")" ok \
+    "a file opened and read while the path is silent waits, then reads right"
 expect_true "status: the READs the lost connection had in flight were run again" \
     test "$(field requests_retried)" -gt 0
 echo first >"$TEST_TMP/first.go"
