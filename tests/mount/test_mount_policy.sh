@@ -8,11 +8,16 @@
 # - MinimumDialect refuses vers=3.0; RequireClientCertificate refuses a call without cert=;
 # - RequireMutualAuthentication refuses sec=ntlmssp and otherwise allows Kerberos only, so
 #   against this NTLM-only server the session setup fails, and the message names the rule;
+#   against a server taking tickets of the test's own KDC (tests/rig/kdc.sh), with a ticket,
+#   the call and the mount connect by Kerberos;
 # - a rule for another server or share changes nothing;
 # - a policy that does not parse, or that others than root could write, refuses every call.
 # shellcheck source=mountlib.sh
 . "$(dirname "$0")/mountlib.sh"
 mount_require fs
+# shellcheck source=../rig/kdc.sh
+. "$(dirname "$0")/../rig/kdc.sh"
+kdc_require
 
 samba_start signing-mandatory || die "samba_start"
 new_mount_dir
@@ -107,6 +112,21 @@ info
 expect_eq "$RC" 5 "RequireMutualAuthentication: no NTLM fallback, so no session (exit 5)"
 expect_true "RequireMutualAuthentication: the failure names the rule ($ERR)" \
     grep -q "system policy $POLICY: RequireMutualAuthentication (//127.0.0.1/\*, line 1)" <<<"$ERR"
+# A server that takes Kerberos, and a ticket: the rule is met.
+samba_stop
+kdc_start "$SAMBA_RIG_USER" || die "kdc_start"
+samba_start kerberos || die "samba_start kerberos"
+kinit -k -t "$KDC_USER_KEYTAB" "$SAMBA_USER@$KDC_REALM" >"$TEST_TMP/kinit.out" 2>&1 ||
+    die "kinit: $(cat "$TEST_TMP/kinit.out")"
+info
+expect_eq "$RC:$(field auth)" 0:kerberos "RequireMutualAuthentication: met by Kerberos ($ERR)"
+mq "$UNC" "$M" -o "$(opts)"
+expect_ok "RequireMutualAuthentication: the mount connects by Kerberos"
+run "$SMBQUIC" status "$M"
+expect_eq "$(field auth)" kerberos "RequireMutualAuthentication: the mount's session is Kerberos"
+run umount "$M"
+expect_ok "umount"
+kdestroy >/dev/null 2>&1
 
 # ---- a policy that cannot be trusted refuses everything ----
 policy "//*/* RequireEverything=1"
