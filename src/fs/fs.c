@@ -177,6 +177,9 @@ struct fs_handle {
      * reclaimed by this CreateGuid rather than opened again by name. */
     bool durable;
     uint8_t create_guid[16];
+    /* The flock(2) lock this open file description holds on the server (see "flock"): 0,
+     * LOCK_SH or LOCK_EX. */
+    int flock_held;
     char *path; /* directories: for the nodes readdirplus creates */
     /* Directory listing, read in full at the first readdir and served by offset. */
     struct dir_entry *entries;
@@ -563,6 +566,11 @@ struct call {
      * fails the call (see "retry"); 0 for one that must not run twice. */
     int retry_op;
     struct call *next_replay; /* fs->replays */
+    /* flock: the LOCK's MessageId (for CANCEL), and the lock to take once a conversion's
+     * unlock is done (0: none), failing at once when flock_nb. */
+    uint64_t message_id;
+    int flock_then;
+    bool flock_nb;
 };
 
 static void call_free(struct call *c)
@@ -1768,8 +1776,8 @@ static bool keep_handle(struct fs *fs, struct fs_handle *h)
 {
     const uint32_t rh = SMB2_LEASE_READ_CACHING | SMB2_LEASE_HANDLE_CACHING;
     if (h->is_dir || h->access_mode != O_RDONLY || !fs->cfg.closetimeo_s || fs->conn_error ||
-        fs->closing)
-        return false;
+        fs->closing || h->flock_held)
+        return false; /* (a lock ends with the CLOSE: see "flock") */
     struct fs_node *n = node_find(fs, h->ino);
     if (!n || n->unlinked || n->kept || (n->lease_state & rh) != rh)
         return false;
@@ -2422,6 +2430,140 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     release_common(req, fi);
+}
+
+/* ---- flock ----
+ * flock(2) locks are shared between machines: each is an SMB2 byte-range lock (MS-SMB2 2.2.26)
+ * through the descriptor's own handle, which is what a flock belongs to (an open file
+ * description: dup and fork share it). SMB locks are mandatory on the server, so a lock over
+ * the file's data would make other clients' reads and writes fail, and a program's own writes
+ * through a second descriptor too (`flock FILE -c 'echo >>FILE'`); flock is advisory. So the
+ * lock is on one byte far beyond any data (FLOCK_OFFSET): every smbquic mount locks that byte,
+ * and they exclude each other as flock does on one machine. Converting SH to EX or back is an
+ * unlock then a lock, as Linux does it (not atomically). A blocking flock waits on the server
+ * (the LOCK goes async, 3.3.4.2); a signal cancels it (SMB2 CANCEL, 3.2.4.24). Closing the
+ * descriptor's last reference closes the handle, which drops the lock (so a handle holding one
+ * is never kept after close). A durable handle reclaimed after a lost connection has its locks
+ * still (the server keeps them with the disconnected open); a handle opened again by name has
+ * none, and the mount logs which file lost its lock. A flock in flight at the loss fails with
+ * EIO (whether the server granted it is unknown; running it again could wait on itself). */
+#define FLOCK_OFFSET (UINT64_MAX - 1)
+
+static void flock_interrupted(fuse_req_t req, void *data)
+{
+    (void)req;
+    struct call *c = data;
+    /* A LOCK still waiting for credits has no MessageId yet and cannot be named: it ends when
+     * the server answers it (credits are short only while many requests are in flight). */
+    if (c->message_id != UINT64_MAX)
+        smb2_conn_cancel(c->fs->conn, c->message_id);
+}
+
+static void flock_send(struct call *c, int type, bool nb);
+
+static void flock_done(struct call *c)
+{
+    fuse_req_interrupt_func(c->req, NULL, NULL);
+    int err = call_errno(c, 1);
+    struct fs_handle *h = c->handle;
+    bool unlock = c->flags == LOCK_UN;
+    if (c->count == 1 && c->status[0] == STATUS_CANCELLED)
+        err = EINTR;
+    else if (!unlock && err == EAGAIN)
+        err = EWOULDBLOCK; /* STATUS_LOCK_NOT_GRANTED: held by another */
+    if (unlock && c->status[0] == STATUS_RANGE_NOT_LOCKED)
+        err = 0; /* already gone (the lock did not survive a reconnect) */
+    if (!err)
+        h->flock_held = unlock ? 0 : c->flags;
+    else if (unlock)
+        h->flock_held = 0;       /* whatever the server says, we hold nothing we know of */
+    if (c->flock_then && !err) { /* a conversion's unlock is done: now the lock */
+        struct call *next = call_continue(c, flock_done);
+        if (!next) {
+            fuse_reply_err(c->req, ENOMEM);
+            return;
+        }
+        next->flags = c->flock_then;
+        flock_send(next, c->flock_then, c->flock_nb);
+        return;
+    }
+    fuse_reply_err(c->req, err);
+}
+
+/* Sends c's LOCK of the flock byte: LOCK_UN, or LOCK_SH/LOCK_EX (failing at once when nb). */
+static void flock_send(struct call *c, int type, bool nb)
+{
+    struct fs_handle *h = c->handle;
+    struct smb2_lock_element el = {.offset = FLOCK_OFFSET, .length = 1};
+    el.flags = type == LOCK_UN   ? SMB2_LOCKFLAG_UNLOCK
+               : type == LOCK_SH ? SMB2_LOCKFLAG_SHARED_LOCK
+                                 : SMB2_LOCKFLAG_EXCLUSIVE_LOCK;
+    if (type != LOCK_UN && nb)
+        el.flags |= SMB2_LOCKFLAG_FAIL_IMMEDIATELY;
+    struct smb2_lock_request lr = {.file_id = h->file_id, .locks = &el, .lock_count = 1};
+    struct smb2_request r;
+    memset(&r, 0, sizeof(r));
+    int rc = smb2_request_init(&r, SMB2_LOCK, 0);
+    if (!rc)
+        rc = smb2_lock_request_encode(&r.msg, &lr);
+    if (rc) {
+        fail_build(c->req, c, &r, 1, rc);
+        return;
+    }
+    /* A lock that may wait can be cancelled by a signal: CANCEL names it by MessageId, known
+     * once it is sent (all ones, reserved for breaks by 2.2.1, until then). */
+    c->message_id = UINT64_MAX;
+    r.message_id_out = &c->message_id;
+    bool may_wait = type != LOCK_UN && !nb;
+    if (may_wait)
+        fuse_req_interrupt_func(c->req, flock_interrupted, c);
+    r.tree_id = sq_session_tree_id(c->fs->session);
+    r.cb = call_reply_cb;
+    r.arg = c;
+    c->count = 1;
+    if (c->fs->closing) {
+        writer_free(&r.msg);
+        rc = SQ_ERR_CLOSED;
+    } else {
+        rc = smb2_conn_submit(c->fs->conn, &r, 1);
+    }
+    if (rc) {
+        fuse_req_interrupt_func(c->req, NULL, NULL);
+        fuse_reply_err(c->req, rc == SQ_ERR_NOMEM ? ENOMEM : EIO);
+        call_free(c);
+    }
+}
+
+static void fs_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op)
+{
+    struct fs *fs = fuse_req_userdata(req);
+    struct fs_handle *h = handle_of(fi);
+    int type = op & (LOCK_SH | LOCK_EX | LOCK_UN);
+    bool nb = (op & LOCK_NB) != 0;
+    if (!h || h->is_dir || (type != LOCK_SH && type != LOCK_EX && type != LOCK_UN)) {
+        fuse_reply_err(req, EINVAL);
+        return;
+    }
+    if (type == h->flock_held || (type == LOCK_UN && !h->flock_held)) {
+        fuse_reply_err(req, 0);
+        return;
+    }
+    struct call *c = call_new(fs, req, flock_done);
+    if (!c) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    c->ino = ino;
+    c->handle = h;
+    if (type != LOCK_UN && h->flock_held) { /* a conversion: unlock first (flock_done) */
+        c->flock_then = type;
+        c->flock_nb = nb;
+        c->flags = LOCK_UN;
+        flock_send(c, LOCK_UN, false);
+        return;
+    }
+    c->flags = type;
+    flock_send(c, type, nb);
 }
 
 static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
@@ -3978,6 +4120,7 @@ static const struct fuse_lowlevel_ops fs_ops = {
     .write = fs_write,
     .flush = fs_flush,
     .release = fs_release,
+    .flock = fs_flock,
     .fsync = fs_fsync,
     .opendir = fs_opendir,
     .readdir = fs_readdir,
@@ -4471,6 +4614,15 @@ static void reopen_identity_cb(void *arg, int err, const struct smb2_reply *repl
             ino_of(r->fs, index) == r->h->ino) {
             r->h->file_id = r->file_id;
             r->fs->reopens_by_name++;
+            if (r->h->flock_held) {
+                /* A new open holds no lock; another client may have the file locked now. */
+                struct fs_node *n = node_find(r->fs, r->h->ino);
+                sq_log(SQ_LOG_WARNING,
+                       "the flock lock on %s was lost with the connection (the server did not "
+                       "keep the open); the process holding it is not told",
+                       n && n->path[0] ? n->path : "?");
+                r->h->flock_held = 0;
+            }
         } else {
             reopen_failed(r, "another file has its name now");
             close_unclaimed(r->fs, &r->file_id);
