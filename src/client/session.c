@@ -728,6 +728,7 @@ int sq_session_open_observed(const struct sq_options *user_options, struct sq_se
         if (!rc && observer)                                                                    \
             observer(arg, (stage), s);                                                          \
     } while (0)
+    bool refused = false; /* the failure is explained as a refused handshake already */
     rc = connect_transport(s, o, observer != NULL, f);
     OBSERVE(SQ_STAGE_CONNECT);
     if (!rc && strcmp(s->info.transport, "quic") == 0)
@@ -739,8 +740,10 @@ int sq_session_open_observed(const struct sq_options *user_options, struct sq_se
          * connect would, not as a negotiate failure. */
         enum transport_quic_stage qstage;
         char refusal[512];
-        if (rc && transport_quic_refused(s->transport, &qstage, refusal, sizeof(refusal)))
+        if (rc && transport_quic_refused(s->transport, &qstage, refusal, sizeof(refusal))) {
             rc = quic_stage_fail(f, qstage, rc, refusal);
+            refused = true;
+        }
     }
     OBSERVE(SQ_STAGE_NEGOTIATE);
     if (!rc)
@@ -755,7 +758,7 @@ int sq_session_open_observed(const struct sq_options *user_options, struct sq_se
     /* A QUIC server (or a gateway before the SMB server) that ends the connection says why
      * in its CONNECTION_CLOSE: "SMB server unreachable" tells more than a bare close. */
     char closed_why[200];
-    if (rc == SQ_ERR_CLOSED &&
+    if (rc == SQ_ERR_CLOSED && !refused &&
         transport_quic_peer_closed(s->transport, closed_why, sizeof(closed_why)))
         sq_fail(f, f->stage, f->stage_name, rc, 0, "%s", closed_why);
     if (rc)

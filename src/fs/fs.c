@@ -864,7 +864,9 @@ enum park_op {
     PARK_GETATTR,
     PARK_LOOKUP,
     PARK_OPENDIR,
-    PARK_STATFS
+    PARK_STATFS,
+    PARK_READDIR,
+    PARK_READDIRPLUS
 };
 
 /* A FUSE request waiting until its file has no write-behind WRITE in flight. */
@@ -928,17 +930,19 @@ static void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 static void fs_statfs(fuse_req_t req, fuse_ino_t ino);
+static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                           struct fuse_file_info *fi, bool plus);
 static void run_parked(struct parked *p);
 
 /* ---- retry ----
- * Reads, attribute queries, lookups, statfs and opens of existing files and directories change
- * nothing on the server (an open's handle died with the lost session, a truncating open
- * truncates again), so one that the connection's loss failed is run again once reconnected (after
- * the handles are back and the kept WRITEs were sent again, see "write-behind") instead of failing
- * with EIO: a hard mount waits through the loss for them as it does for the requests that came
- * after it (see "reconnect"), and a soft one gives up on them when it gives up waiting. Requests
- * that change something (create, rename, unlink, ...) are not run twice: the lost connection may
- * have carried them out. */
+ * Reads, attribute queries, lookups, statfs, listings and opens of existing files and
+ * directories change nothing on the server (an open's handle died with the lost session, a
+ * truncating open truncates again; a listing starts over on the reopened directory), so one that
+ * the connection's loss failed is run again once reconnected (after the handles are back and the
+ * kept WRITEs were sent again, see "write-behind") instead of failing with EIO: a hard mount waits
+ * through the loss for them as it does for the requests that came after it (see "reconnect"), and a
+ * soft one gives up on them when it gives up waiting. Requests that change something (create,
+ * rename, unlink, ...) are not run twice: the lost connection may have carried them out. */
 
 /* The connection was lost and the mount reconnects: err (a call's first connection error)
  * does not have to be the request's outcome. */
@@ -1058,6 +1062,10 @@ static void run_parked(struct parked *p)
         break;
     case PARK_STATFS:
         fs_statfs(p->req, p->ino);
+        break;
+    case PARK_READDIR:
+    case PARK_READDIRPLUS:
+        readdir_common(p->req, p->ino, p->size, p->off, fi, p->op == PARK_READDIRPLUS);
         break;
     }
     free(p->data);
@@ -3847,6 +3855,16 @@ static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 static void readdir_serve(fuse_req_t req, struct fs *fs, struct fs_handle *h, size_t size,
                           off_t off, bool plus);
 
+/* Forgets h's listing (complete or not): the next readdir at 0 scans from the start. */
+static void dir_entries_clear(struct fs_handle *h)
+{
+    for (size_t i = 0; i < h->entry_count; i++)
+        free(h->entries[i].name);
+    h->entry_count = 0;
+    h->listed = false;
+    h->prefetched = false;
+}
+
 static int add_entries(struct fs *fs, struct fs_handle *h, const uint8_t *buf, uint32_t len)
 {
     struct reader r;
@@ -3911,6 +3929,9 @@ static void query_directory_done(struct call *c)
     next->size = c->size;
     next->offset = c->offset;
     next->flags = c->flags;
+    next->ino = c->ino;
+    next->fi = c->fi;
+    next->retry_op = c->retry_op;
     submit_query_directory(next, false);
 }
 
@@ -4002,12 +4023,8 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
         readdir_serve(req, fs, h, size, off, plus);
         return;
     }
-    if (off == 0 && !prefetched) {
-        for (size_t i = 0; i < h->entry_count; i++)
-            free(h->entries[i].name);
-        h->entry_count = 0;
-        h->listed = false;
-    }
+    if (off == 0 && !prefetched)
+        dir_entries_clear(h);
     struct call *c = call_new(fs, req, query_directory_done);
     if (!c) {
         fuse_reply_err(req, ENOMEM);
@@ -4017,6 +4034,11 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
     c->size = size;
     c->offset = (uint64_t)off;
     c->flags = plus;
+    /* Lost with the connection: the listing starts over (at 0 the entries gathered so far are
+     * dropped, and the reopened directory is scanned from its start). */
+    c->ino = ino;
+    c->fi = *fi;
+    c->retry_op = plus ? PARK_READDIRPLUS : PARK_READDIR;
     submit_query_directory(c, off == 0 && !prefetched);
 }
 
@@ -4614,6 +4636,11 @@ static void reopen_identity_cb(void *arg, int err, const struct smb2_reply *repl
             ino_of(r->fs, index) == r->h->ino) {
             r->h->file_id = r->file_id;
             r->fs->reopens_by_name++;
+            /* A listing under way belonged to the old handle's scan: the new one starts at
+             * the directory's beginning, so what was gathered goes (a complete listing is
+             * kept and served as before). */
+            if (r->h->is_dir && !r->h->listed)
+                dir_entries_clear(r->h);
             if (r->h->flock_held) {
                 /* A new open holds no lock; another client may have the file locked now. */
                 struct fs_node *n = node_find(r->fs, r->h->ino);

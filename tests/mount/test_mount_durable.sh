@@ -5,7 +5,7 @@
 # the old session and its opens, while the mount notices (echo_interval=2) and reconnects once
 # the path is back. What was written while the path was silent returned at once (write-behind)
 # and its WRITEs died with the connection: the mount sends them again after the reconnect;
-# a read started then waits through the loss and is run again.
+# a read, an open and a directory listing started then wait through the loss and run again.
 # The new session names the old one (PreviousSessionId) and the mount keeps
 # its ClientGuid, so the server ends the old session and the mount reclaims the durable opens
 # themselves (`smbquic status`: durable_reclaims, none opened by name): the descriptors read
@@ -29,6 +29,9 @@ head -c $((8 * 1048576)) /dev/urandom >"$TEST_TMP/src.bin"
 cp "$TEST_TMP/src.bin" "$SAMBA_SHARE_DIR/ref.bin"
 cp "$TEST_TMP/src.bin" "$SAMBA_SHARE_DIR/ref2.bin"
 printf 'small\n' >"$SAMBA_SHARE_DIR/small.txt"
+# A directory whose listing takes several QUERY_DIRECTORY round trips.
+mkdir "$SAMBA_SHARE_DIR/many"
+(cd "$SAMBA_SHARE_DIR/many" && seq -f 'entry-with-a-longish-name-%g' 1 2000 | xargs touch)
 as_share_owner "$SAMBA_SHARE_DIR"
 want=$(sha256 "$TEST_TMP/src.bin")
 head -c $((4 * 1048576)) "$TEST_TMP/src.bin" >"$TEST_TMP/half1.bin"
@@ -55,6 +58,9 @@ src = os.open(os.path.join(m, "ref.bin"), os.O_RDONLY)
 # Read only while the path is silent, so that its READs (nothing of it is cached yet) die
 # with the connection and are sent again.
 src2 = os.open(os.path.join(m, "ref2.bin"), os.O_RDONLY)
+# Opened now, listed only while the path is silent (its listing then dies with the connection
+# and starts over on the reopened directory).
+many = os.open(os.path.join(m, "many"), os.O_RDONLY | os.O_DIRECTORY)
 # Created by this open: its lease and durable handle are asked for before its inode number
 # is known.
 dst = os.open(os.path.join(m, "written.bin"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -70,16 +76,25 @@ def cat_small():
     with open(os.path.join(m, "small.txt"), "rb") as f:
         if f.read() != b"small\n":
             raise OSError(errno.EILSEQ, "small.txt read back wrong")
+def list_many():
+    names = os.listdir(many)
+    if len(names) != 2000:
+        open(os.path.join(t, "lostlist.count"), "w").write(
+            "(got %d names, %d different)\n" % (len(names), len(set(names))))
+        raise OSError(errno.EILSEQ, "the listing of many/ is not 2000 names")
 looker = threading.Thread(target=step, args=(t, "loststat", cat_small))
+lister = threading.Thread(target=step, args=(t, "lostlist", list_many))
 looker.start()
+lister.start()
 step(t, "lostread", lambda: copy_part(src2, os.path.join(t, "lostread.bin"), 1 << 40))
 looker.join()
+lister.join()
 wait_go(t, "first")
 step(t, "part2", lambda: (copy_part(src, os.path.join(t, "read2.bin"), 2 << 20),
                           os.fsync(dst)))
 wait_go(t, "second")
 step(t, "part3", lambda: copy_part(src, os.path.join(t, "read3.bin"), 1 << 40))
-for fd in (src, src2, dst):
+for fd in (src, src2, dst, many):
     os.close(fd)
 open(os.path.join(t, "holder.done"), "w").write("done\n")
 PY
@@ -110,8 +125,8 @@ iptables -D INPUT "${port_match[@]}" -j DROP && iptables -D INPUT "${port_back[@
     die "iptables -D"
 wait_log "$log" "reconnected to" 1 30 || die "no reconnect: $(cat "$log")"
 run "$SMBQUIC" status "$M"
-expect_eq "$(field durable_reclaims):$(field reopens_by_name)" 3:0 \
-    "status: the three durable handles reclaimed, none opened by name"
+expect_eq "$(field durable_reclaims):$(field reopens_by_name)" 3:1 \
+    "status: the three durable handles reclaimed, only the directory opened by name"
 expect_true "status: the WRITEs the lost connection had in flight were sent again ($(field writes_replayed))" \
     test "$(field writes_replayed)" -gt 0
 expect_true "the mount logs them" grep -q "sent again [0-9]* writes" "$log"
@@ -121,6 +136,8 @@ expect_eq "$(cat "$TEST_TMP/holder.lostread")" ok \
 expect_eq "$(sha256 "$TEST_TMP/lostread.bin")" "$want" "... and read the whole file intact"
 expect_eq "$(cat "$TEST_TMP/holder.loststat")" ok \
     "a file opened and read while the path is silent waits, then reads right"
+expect_eq "$(cat "$TEST_TMP/holder.lostlist")" ok \
+    "a directory listed while the path is silent waits, then lists all 2000 names $(cat "$TEST_TMP/lostlist.count" 2>/dev/null)"
 expect_true "status: the READs the lost connection had in flight were run again" \
     test "$(field requests_retried)" -gt 0
 echo first >"$TEST_TMP/first.go"
@@ -141,8 +158,8 @@ victims=$(ss -Htnp state established "( sport = :$SAMBA_PORT )" |
 kill -KILL $victims
 wait_log "$log" "reconnected to" 2 30 || die "no second reconnect: $(cat "$log")"
 run "$SMBQUIC" status "$M"
-expect_eq "$(field durable_reclaims):$(field reopens_by_name)" 3:3 \
-    "status: after smbd died, the three handles opened by name"
+expect_eq "$(field durable_reclaims):$(field reopens_by_name)" 3:5 \
+    "status: after smbd died, the three files (and the directory again) opened by name"
 expect_true "the mount says the server did not keep the durable handle" \
     grep -q "the server did not keep the durable handle of ref.bin" "$log"
 echo second >"$TEST_TMP/second.go"
