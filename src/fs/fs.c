@@ -996,7 +996,7 @@ static void run_retries(struct fs *fs)
     if (count) {
         fs->requests_retried += count;
         sq_log(SQ_LOG_INFO,
-               "ran again %zu requests (reads, lookups, attributes, opens) the lost "
+               "ran again %zu requests (reads, lookups, attributes, opens, listings) the lost "
                "connection had in flight",
                count);
     }
