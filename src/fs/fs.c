@@ -2477,8 +2477,9 @@ static void flock_done(struct call *c)
     bool unlock = c->flags == LOCK_UN;
     if (c->count == 1 && c->status[0] == STATUS_CANCELLED)
         err = EINTR;
-    else if (!unlock && err == EAGAIN)
-        err = EWOULDBLOCK; /* STATUS_LOCK_NOT_GRANTED: held by another */
+    else if (!unlock &&
+             (c->status[0] == STATUS_LOCK_NOT_GRANTED || c->status[0] == STATUS_FILE_LOCK_CONFLICT))
+        err = EWOULDBLOCK; /* held by another (servers answer either, MS-SMB2 3.3.5.14) */
     if (unlock && c->status[0] == STATUS_RANGE_NOT_LOCKED)
         err = 0; /* already gone (the lock did not survive a reconnect) */
     if (!err)
