@@ -50,7 +50,8 @@ expect_line "auth: ntlmssp" "... NTLM chosen"
 # A ticket for another principal than username= names: refused before anything is sent as
 # someone else.
 NO_PASSWD=1 smbq ls "$UNC" -o "$(copts username=somebody-else,sec=krb5)"
-expect_failure_match 5 '^smbquic: session setup failed: .+$' "a ticket of another principal is not used"
+expect_failure_match 5 '^smbquic: session setup failed: .+$' \
+    "a ticket of another principal is not used"
 
 kdestroy >/dev/null 2>&1
 NO_PASSWD=1 smbq ls "$UNC" -o "$(opts sec=krb5)"
@@ -74,8 +75,8 @@ expect_eq "$?" 0 "kinit through the KDC proxy ($(cat "$TEST_TMP/kinit.out"))"
 KRB5_CONFIG=$KRB5_PROXY_CONFIG NO_PASSWD=1 smbq info "$UNC" -o "$(opts sec=krb5)"
 expect_ok "the service ticket through the KDC proxy"
 expect_line "auth: kerberos" "... and the session authenticated by Kerberos"
-expect_true "the proxy carried both exchanges (AS and TGS: $(grep -c '"POST ' "$KDC_PROXY_LOG") requests)" \
-    test "$(grep -c '"POST ' "$KDC_PROXY_LOG")" -ge 2
+posts=$(grep -c '"POST ' "$KDC_PROXY_LOG")
+expect_true "the proxy carried both exchanges (AS and TGS: $posts requests)" test "$posts" -ge 2
 
 samba_stop
 test_done

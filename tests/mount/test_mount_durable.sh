@@ -127,8 +127,9 @@ wait_log "$log" "reconnected to" 1 30 || die "no reconnect: $(cat "$log")"
 run "$SMBQUIC" status "$M"
 expect_eq "$(field durable_reclaims):$(field reopens_by_name)" 3:1 \
     "status: the three durable handles reclaimed, only the directory opened by name"
-expect_true "status: the WRITEs the lost connection had in flight were sent again ($(field writes_replayed))" \
-    test "$(field writes_replayed)" -gt 0
+replayed=$(field writes_replayed)
+expect_true "status: the WRITEs the lost connection had in flight were sent again ($replayed)" \
+    test "$replayed" -gt 0
 expect_true "the mount logs them" grep -q "sent again [0-9]* writes" "$log"
 wait_for_file "$TEST_TMP/first.ready" || die "the read during the outage did not end"
 expect_eq "$(cat "$TEST_TMP/holder.lostread")" ok \
@@ -136,8 +137,8 @@ expect_eq "$(cat "$TEST_TMP/holder.lostread")" ok \
 expect_eq "$(sha256 "$TEST_TMP/lostread.bin")" "$want" "... and read the whole file intact"
 expect_eq "$(cat "$TEST_TMP/holder.loststat")" ok \
     "a file opened and read while the path is silent waits, then reads right"
-expect_eq "$(cat "$TEST_TMP/holder.lostlist")" ok \
-    "a directory listed while the path is silent waits, then lists all 2000 names $(cat "$TEST_TMP/lostlist.count" 2>/dev/null)"
+expect_eq "$(cat "$TEST_TMP/holder.lostlist")" ok "a directory listed while the path is \
+silent waits, then lists all 2000 names $(cat "$TEST_TMP/lostlist.count" 2>/dev/null)"
 expect_true "status: the READs the lost connection had in flight were run again" \
     test "$(field requests_retried)" -gt 0
 echo first >"$TEST_TMP/first.go"

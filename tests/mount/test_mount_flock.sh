@@ -52,22 +52,19 @@ release() {
     : >"$TEST_TMP/$1.release"
     wait "$2" || true
 }
-# try MODE PATH: flock(1) -n; its exit status in RC.
-try() {
+# expect_flock MODE PATH WANT DESC: flock(1) MODE -n on PATH exits WANT (0 locked, 1 not).
+expect_flock() {
     run flock "$1" -n "$2" true
+    expect_eq "$RC" "$3" "$4"
 }
 
-try -x "$M1/f"
-expect_eq "$RC" 0 "a free file: LOCK_EX|LOCK_NB succeeds"
+expect_flock -x "$M1/f" 0 "a free file: LOCK_EX|LOCK_NB succeeds"
 
 hold a "$M1/f" ex
 a=$HOLD_PID
-try -x "$M2/f"
-expect_eq "$RC" 1 "exclusive lock held through the other mount: LOCK_EX|LOCK_NB fails"
-try -s "$M2/f"
-expect_eq "$RC" 1 "... and LOCK_SH|LOCK_NB fails"
-try -x "$M1/f"
-expect_eq "$RC" 1 "... and through another descriptor of the same mount too"
+expect_flock -x "$M2/f" 1 "exclusive lock held through the other mount: LOCK_EX|LOCK_NB fails"
+expect_flock -s "$M2/f" 1 "... and LOCK_SH|LOCK_NB fails"
+expect_flock -x "$M1/f" 1 "... and through another descriptor of the same mount too"
 expect_eq "$(cat "$M2/f")" "shared data" "the locked file reads through the other mount (advisory)"
 expect_true "... and takes writes" sh -c "printf 'more\n' >>'$M2/f'"
 
@@ -89,9 +86,10 @@ for ((i = 0; i < 100; i++)); do
     sleep 0.05
 done
 wait "$waiter"
-expect_eq "$?" 0 "... and gets the lock once the holder closed (after $(cat "$TEST_TMP/waiter.out" 2>/dev/null) s)"
-try -x "$M1/f"
-expect_eq "$RC" 0 "the waiter closed: the file is free again"
+waiter_rc=$?
+waited=$(cat "$TEST_TMP/waiter.out" 2>/dev/null)
+expect_eq "$waiter_rc" 0 "... and gets the lock once the holder closed (after $waited s)"
+expect_flock -x "$M1/f" 0 "the waiter closed: the file is free again"
 
 # A blocking flock interrupted by a signal: EINTR, and the LOCK is cancelled on the server,
 # so when the holder goes the descriptor that gave up does not hold the lock.
@@ -124,17 +122,15 @@ wait_for_file "$TEST_TMP/intr.out" || die "the interrupted flock did not return"
 expect_eq "$(cat "$TEST_TMP/intr.out")" interrupted "a signal ends a blocking flock"
 release b "$b"
 sleep 0.5
-try -x "$M1/f"
-expect_eq "$RC" 0 "the interrupted LOCK was cancelled: nobody holds the file after the holder left"
+expect_flock -x "$M1/f" 0 \
+    "the interrupted LOCK was cancelled: nobody holds the file after the holder left"
 release intr "$intr"
 
 # Shared locks coexist; an exclusive one waits for them.
 hold c "$M1/f" sh
 c=$HOLD_PID
-try -s "$M2/f"
-expect_eq "$RC" 0 "shared lock beside a shared lock of the other mount"
-try -x "$M2/f"
-expect_eq "$RC" 1 "exclusive lock refused while a shared one is held"
+expect_flock -s "$M2/f" 0 "shared lock beside a shared lock of the other mount"
+expect_flock -x "$M2/f" 1 "exclusive lock refused while a shared one is held"
 release c "$c"
 
 # Conversions through one descriptor: SH -> EX -> SH.
@@ -155,16 +151,13 @@ PY
 conv=$!
 rig_cleanup_add "kill $conv 2>/dev/null || true"
 wait_for_file "$TEST_TMP/sh1.done" || die "conversion: no shared lock"
-try -s "$M2/f"
-expect_eq "$RC" 0 "conversion: shared at first"
+expect_flock -s "$M2/f" 0 "conversion: shared at first"
 : >"$TEST_TMP/sh1.go"
 wait_for_file "$TEST_TMP/ex.done" || die "conversion: no upgrade"
-try -s "$M2/f"
-expect_eq "$RC" 1 "conversion: upgraded to exclusive"
+expect_flock -s "$M2/f" 1 "conversion: upgraded to exclusive"
 : >"$TEST_TMP/ex.go"
 wait_for_file "$TEST_TMP/sh2.done" || die "conversion: no downgrade"
-try -s "$M2/f"
-expect_eq "$RC" 0 "conversion: shared again"
+expect_flock -s "$M2/f" 0 "conversion: shared again"
 : >"$TEST_TMP/sh2.go"
 wait "$conv"
 expect_eq "$?" 0 "conversion: every step succeeded"
@@ -208,11 +201,9 @@ done
 run "$SMBQUIC" status "$M1"
 expect_eq "$(field reconnects):$(field durable_reclaims):$(field reopens_by_name)" 1:1:0 \
     "the first mount reconnected and reclaimed the locked file's durable handle"
-try -x "$M2/f"
-expect_eq "$RC" 1 "the lock is still held after the reconnect"
+expect_flock -x "$M2/f" 1 "the lock is still held after the reconnect"
 release d "$d"
-try -x "$M2/f"
-expect_eq "$RC" 0 "... until its holder closes"
+expect_flock -x "$M2/f" 0 "... until its holder closes"
 for m in "$M1" "$M2"; do
     expect_true "umount $m" umount "$m"
 done

@@ -33,10 +33,11 @@ KDC_REALM=SMBQUIC.TEST
 kdc_require() {
     local tool
     for tool in krb5kdc kdb5_util kadmin.local kinit klist kdestroy; do
-        command -v "$tool" >/dev/null 2>&1 || skip "$tool not installed (krb5-kdc, krb5-admin-server, krb5-user)"
+        command -v "$tool" >/dev/null 2>&1 ||
+            skip "$tool not installed (krb5-kdc, krb5-admin-server, krb5-user)"
     done
     /usr/bin/python3 -c 'import kdcproxy' 2>/dev/null || skip "python3-kdcproxy not installed"
-    [ -e /usr/lib/x86_64-linux-gnu/krb5/plugins/tls/k5tls.so ] || compgen -G '/usr/lib/*/krb5/plugins/tls/k5tls.so' >/dev/null ||
+    compgen -G '/usr/lib/*/krb5/plugins/tls/k5tls.so' >/dev/null ||
         skip "krb5-k5tls not installed (MIT krb5's HTTPS transport for KDC proxies)"
 }
 
