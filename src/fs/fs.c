@@ -935,9 +935,9 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 static void run_parked(struct parked *p);
 
 /* ---- retry ----
- * Reads, attribute queries, lookups, statfs, listings and opens of existing files and
- * directories change nothing on the server (an open's handle died with the lost session, a
- * truncating open truncates again; a listing starts over on the reopened directory), so one that
+ * Reads, attribute queries, lookups, statfs, listings, FLUSH (fsync) and opens of existing
+ * files and directories change nothing on the server (an open's handle died with the lost session,
+ * a truncating open truncates again; a listing starts over on the reopened directory), so one that
  * the connection's loss failed is run again once reconnected (after the handles are back and the
  * kept WRITEs were sent again, see "write-behind") instead of failing with EIO: a hard mount waits
  * through the loss for them as it does for the requests that came after it (see "reconnect"), and a
@@ -967,7 +967,8 @@ static bool retry_later(struct call *c, int err)
                          .ino = c->ino,
                          .fi = c->fi,
                          .off = (off_t)c->offset,
-                         .size = c->size};
+                         .size = c->size,
+                         .flags = c->flags};
     if (c->retry_op == PARK_LOOKUP) {
         const char *slash = strrchr(c->path, '/');
         if (!(p->data = strdup(slash ? slash + 1 : c->path))) {
@@ -995,10 +996,11 @@ static void run_retries(struct fs *fs)
     }
     if (count) {
         fs->requests_retried += count;
-        sq_log(SQ_LOG_INFO,
-               "ran again %zu requests (reads, lookups, attributes, opens, listings) the lost "
-               "connection had in flight",
-               count);
+        sq_log(
+            SQ_LOG_INFO,
+            "ran again %zu requests (reads, lookups, attributes, opens, listings, fsyncs) the lost "
+            "connection had in flight",
+            count);
     }
 }
 
@@ -2591,6 +2593,12 @@ static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
         return;
     }
     struct call *c = call_new(fs, req, reply_status_done);
+    if (c) { /* FLUSH changes nothing: lost with the connection, it is sent again */
+        c->ino = ino;
+        c->fi = *fi;
+        c->flags = datasync;
+        c->retry_op = PARK_FSYNC;
+    }
     struct smb2_request r;
     int rc = c ? smb2_request_init(&r, SMB2_FLUSH, 0) : SQ_ERR_NOMEM;
     if (!rc)

@@ -5,7 +5,8 @@
 # the old session and its opens, while the mount notices (echo_interval=2) and reconnects once
 # the path is back. What was written while the path was silent returned at once (write-behind)
 # and its WRITEs died with the connection: the mount sends them again after the reconnect;
-# a read, an open and a directory listing started then wait through the loss and run again.
+# a read, an open, a directory listing and an fsync started then wait through the loss and
+# run again.
 # The new session names the old one (PreviousSessionId) and the mount keeps
 # its ClientGuid, so the server ends the old session and the mount reclaims the durable opens
 # themselves (`smbquic status`: durable_reclaims, none opened by name): the descriptors read
@@ -61,6 +62,11 @@ src2 = os.open(os.path.join(m, "ref2.bin"), os.O_RDONLY)
 # Opened now, listed only while the path is silent (its listing then dies with the connection
 # and starts over on the reopened directory).
 many = os.open(os.path.join(m, "many"), os.O_RDONLY | os.O_DIRECTORY)
+# Written and synced now, synced again while the path is silent (a FLUSH dies with the
+# connection).
+synced = os.open(os.path.join(m, "synced.bin"), os.O_WRONLY | os.O_CREAT, 0o644)
+os.write(synced, b"synced\n")
+os.fsync(synced)
 # Created by this open: its lease and durable handle are asked for before its inode number
 # is known.
 dst = os.open(os.path.join(m, "written.bin"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -84,17 +90,18 @@ def list_many():
         raise OSError(errno.EILSEQ, "the listing of many/ is not 2000 names")
 looker = threading.Thread(target=step, args=(t, "loststat", cat_small))
 lister = threading.Thread(target=step, args=(t, "lostlist", list_many))
-looker.start()
-lister.start()
+syncer = threading.Thread(target=step, args=(t, "lostfsync", lambda: os.fsync(synced)))
+for th in (looker, lister, syncer):
+    th.start()
 step(t, "lostread", lambda: copy_part(src2, os.path.join(t, "lostread.bin"), 1 << 40))
-looker.join()
-lister.join()
+for th in (looker, lister, syncer):
+    th.join()
 wait_go(t, "first")
 step(t, "part2", lambda: (copy_part(src, os.path.join(t, "read2.bin"), 2 << 20),
                           os.fsync(dst)))
 wait_go(t, "second")
 step(t, "part3", lambda: copy_part(src, os.path.join(t, "read3.bin"), 1 << 40))
-for fd in (src, src2, dst, many):
+for fd in (src, src2, dst, many, synced):
     os.close(fd)
 open(os.path.join(t, "holder.done"), "w").write("done\n")
 PY
@@ -103,7 +110,7 @@ rig_cleanup_add "kill $holder_pid 2>/dev/null || true"
 wait_for_file "$TEST_TMP/silent.ready" || die "the first part did not finish"
 expect_eq "$(cat "$TEST_TMP/holder.part1")" ok "first part read, written and synced"
 run "$SMBQUIC" status "$M"
-expect_eq "$(field durable_handles)" 3 "status: the three open files are durable"
+expect_eq "$(field durable_handles)" 4 "status: the four open files are durable"
 expect_eq "$(opens_of ref.bin):$(opens_of written.bin)" 1:1 "the server holds one open of each"
 
 # ---- a silent outage: the server keeps the old connection ----
@@ -125,8 +132,8 @@ iptables -D INPUT "${port_match[@]}" -j DROP && iptables -D INPUT "${port_back[@
     die "iptables -D"
 wait_log "$log" "reconnected to" 1 30 || die "no reconnect: $(cat "$log")"
 run "$SMBQUIC" status "$M"
-expect_eq "$(field durable_reclaims):$(field reopens_by_name)" 3:1 \
-    "status: the three durable handles reclaimed, only the directory opened by name"
+expect_eq "$(field durable_reclaims):$(field reopens_by_name)" 4:1 \
+    "status: the four durable handles reclaimed, only the directory opened by name"
 replayed=$(field writes_replayed)
 expect_true "status: the WRITEs the lost connection had in flight were sent again ($replayed)" \
     test "$replayed" -gt 0
@@ -137,6 +144,8 @@ expect_eq "$(cat "$TEST_TMP/holder.lostread")" ok \
 expect_eq "$(sha256 "$TEST_TMP/lostread.bin")" "$want" "... and read the whole file intact"
 expect_eq "$(cat "$TEST_TMP/holder.loststat")" ok \
     "a file opened and read while the path is silent waits, then reads right"
+expect_eq "$(cat "$TEST_TMP/holder.lostfsync")" ok \
+    "an fsync while the path is silent waits and succeeds"
 expect_eq "$(cat "$TEST_TMP/holder.lostlist")" ok "a directory listed while the path is \
 silent waits, then lists all 2000 names $(cat "$TEST_TMP/lostlist.count" 2>/dev/null)"
 expect_true "status: the READs the lost connection had in flight were run again" \
@@ -159,8 +168,8 @@ victims=$(ss -Htnp state established "( sport = :$SAMBA_PORT )" |
 kill -KILL $victims
 wait_log "$log" "reconnected to" 2 30 || die "no second reconnect: $(cat "$log")"
 run "$SMBQUIC" status "$M"
-expect_eq "$(field durable_reclaims):$(field reopens_by_name)" 3:5 \
-    "status: after smbd died, the three files (and the directory again) opened by name"
+expect_eq "$(field durable_reclaims):$(field reopens_by_name)" 4:6 \
+    "status: after smbd died, the four files (and the directory again) opened by name"
 expect_true "the mount says the server did not keep the durable handle" \
     grep -q "the server did not keep the durable handle of ref.bin" "$log"
 echo second >"$TEST_TMP/second.go"
