@@ -78,6 +78,7 @@ open(sys.argv[2], "w").write("%.1f\n" % (time.monotonic() - start))
 os.close(fd)
 PY
 waiter=$!
+rig_cleanup_add "kill $waiter 2>/dev/null || true"
 sleep 1.5
 expect_true "a blocking flock through the other mount waits" kill -0 "$waiter"
 release a "$a"
