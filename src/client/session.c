@@ -723,12 +723,11 @@ int sq_session_open_observed(const struct sq_options *user_options, struct sq_se
         sq_policy_free(&policy);
         return sq_fail(f, SQ_STAGE_CONNECT, "connect", rc, 0, NULL);
     }
-#define OBSERVE(stage)                                                                          \
-    do {                                                                                        \
-        if (!rc && observer)                                                                    \
-            observer(arg, (stage), s);                                                          \
+#define OBSERVE(stage)                                                                             \
+    do {                                                                                           \
+        if (!rc && observer)                                                                       \
+            observer(arg, (stage), s);                                                             \
     } while (0)
-    bool refused = false; /* the failure is explained as a refused handshake already */
     rc = connect_transport(s, o, observer != NULL, f);
     OBSERVE(SQ_STAGE_CONNECT);
     if (!rc && strcmp(s->info.transport, "quic") == 0)
@@ -740,10 +739,8 @@ int sq_session_open_observed(const struct sq_options *user_options, struct sq_se
          * connect would, not as a negotiate failure. */
         enum transport_quic_stage qstage;
         char refusal[512];
-        if (rc && transport_quic_refused(s->transport, &qstage, refusal, sizeof(refusal))) {
+        if (rc && transport_quic_refused(s->transport, &qstage, refusal, sizeof(refusal)))
             rc = quic_stage_fail(f, qstage, rc, refusal);
-            refused = true;
-        }
     }
     OBSERVE(SQ_STAGE_NEGOTIATE);
     if (!rc)
@@ -756,9 +753,11 @@ int sq_session_open_observed(const struct sq_options *user_options, struct sq_se
     OBSERVE(SQ_STAGE_TREE_CONNECT);
 #undef OBSERVE
     /* A QUIC server (or a gateway before the SMB server) that ends the connection says why
-     * in its CONNECTION_CLOSE: "SMB server unreachable" tells more than a bare close. */
+     * in its CONNECTION_CLOSE: "SMB server unreachable" tells more than a bare close. Only
+     * for a failed SMB stage: a refused handshake (a connect or certificate stage) has said
+     * so in its own words already. */
     char closed_why[200];
-    if (rc == SQ_ERR_CLOSED && !refused &&
+    if (rc == SQ_ERR_CLOSED && f->stage >= SQ_STAGE_NEGOTIATE &&
         transport_quic_peer_closed(s->transport, closed_why, sizeof(closed_why)))
         sq_fail(f, f->stage, f->stage_name, rc, 0, "%s", closed_why);
     if (rc)

@@ -2471,9 +2471,10 @@ static void flock_interrupted(fuse_req_t req, void *data)
 
 static void flock_send(struct call *c, int type, bool nb);
 
+/* Answering a request frees it with its interrupt callback (libfuse clears it): nothing is
+ * unregistered here. */
 static void flock_done(struct call *c)
 {
-    fuse_req_interrupt_func(c->req, NULL, NULL);
     int err = call_errno(c, 1);
     struct fs_handle *h = c->handle;
     bool unlock = c->flags == LOCK_UN;
@@ -2525,24 +2526,9 @@ static void flock_send(struct call *c, int type, bool nb)
      * once it is sent (all ones, reserved for breaks by 2.2.1, until then). */
     c->message_id = UINT64_MAX;
     r.message_id_out = &c->message_id;
-    bool may_wait = type != LOCK_UN && !nb;
-    if (may_wait)
+    if (type != LOCK_UN && !nb)
         fuse_req_interrupt_func(c->req, flock_interrupted, c);
-    r.tree_id = sq_session_tree_id(c->fs->session);
-    r.cb = call_reply_cb;
-    r.arg = c;
-    c->count = 1;
-    if (c->fs->closing) {
-        writer_free(&r.msg);
-        rc = SQ_ERR_CLOSED;
-    } else {
-        rc = smb2_conn_submit(c->fs->conn, &r, 1);
-    }
-    if (rc) {
-        fuse_req_interrupt_func(c->req, NULL, NULL);
-        fuse_reply_err(c->req, rc == SQ_ERR_NOMEM ? ENOMEM : EIO);
-        call_free(c);
-    }
+    call_submit(c, &r, 1);
 }
 
 static void fs_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op)
