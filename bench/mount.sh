@@ -13,7 +13,8 @@
 #   requests    SMB requests the mount sends (`smbquic status`, `requests:` after minus before,
 #               and by command) for: stat of a file just created on the server side, `ls -l`
 #               of a directory of BENCH_DIR_ENTRIES files made on the server side (fresh
-#               mount), cat of a small file; each on a fresh mount.
+#               mount), cat of a small file, `cp -a` of a tree of 200 small files in 10
+#               directories (checked with diff -r on the server's disk); each on a fresh mount.
 # Prints two tables and the targets of issue 4 with the ratios measured: mount throughput >= 80%
 # of smbquic get/put and >= 3x smbnetfs; ls -l of 5,000 entries in no more than 20 requests.
 #
@@ -387,6 +388,18 @@ is_small() { cmp -s "$work/small.bin" -; }
 count_op "stat of a file new on the server" is_new_stat stat -c '%s %F' "$M/new.txt"
 count_op "ls -l of $entries entries (cold)" is_listing ls -l "$M/big"
 count_op "cat of a 1000-byte file" is_small cat "$M/small.bin"
+# A source tree copied in: 10 directories of 20 files of 1000 bytes (cp -a: create, write,
+# mode, timestamps, close for each), then compared on the server's disk.
+mkdir -p "$work/tree"
+for ((d = 0; d < 10; d++)); do
+    mkdir "$work/tree/d$d"
+    for ((f = 0; f < 20; f++)); do
+        cp "$work/small.bin" "$work/tree/d$d/f$f.c"
+    done
+done
+copy_tree() { cp -a "$work/tree" "$M/tree" && diff -r "$work/tree" "$SAMBA_SHARE_DIR/tree"; }
+is_empty() { ! grep -q .; }
+count_op "cp -a of 200 files in 10 directories" is_empty copy_tree
 
 for t in $transports; do
     bench_transport "$t"

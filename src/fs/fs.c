@@ -1414,6 +1414,14 @@ static void setattr_attributes_known(struct call *c)
     uint32_t now = all.basic.file_attributes & SETTABLE_FILE_ATTRIBUTES;
     uint32_t want = (a->attr.st_mode & 0222) ? now & ~FILE_ATTRIBUTE_READONLY
                                              : now | FILE_ATTRIBUTE_READONLY;
+    /* A chmod that leaves READONLY as it is (chmod 644 of a writable file; cp -a and rsync -a
+     * of every writable file) changes nothing on the server: the attributes just read are the
+     * reply, and a second round trip is saved. Owner and group were checked to be no-ops. */
+    int only_mode = FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID;
+    if (want == now && !(a->to_set & ~only_mode)) {
+        getattr_done(c);
+        return;
+    }
     if (want == 0)
         want = FILE_ATTRIBUTE_NORMAL; /* 0 would mean "leave unchanged" */
     struct fuse_file_info fi = a->fi;
@@ -1453,7 +1461,9 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
             a->fi = *fi;
         c->data = (uint8_t *)a;
         c->ino = ino;
-        query_all_info(c, attr_handle(fs, ino, fi, false));
+        /* fchmod of an open file (cp -a) reads through its handle: one request, not three. */
+        struct fs_handle *h = attr_handle(fs, ino, fi, false);
+        query_all_info(c, h ? h : open_handle_of(fs, ino, false));
         return;
     }
     setattr_submit(req, ino, attr, to_set, fi, 0);
