@@ -157,6 +157,9 @@ struct fs {
      * "write-behind"), and how many were sent again so far. */
     struct call *replays;
     uint64_t writes_replayed;
+    /* Kept WRITEs given up (a soft mount's wait ended, or the mount ended disconnected):
+     * their descriptors report EIO. */
+    uint64_t writes_not_sent;
     /* Requests the lost connection failed, to run again once reconnected (see "retry"). */
     struct parked *retries, **retries_tail;
     uint64_t requests_retried;
@@ -2323,10 +2326,27 @@ static void fail_replays(struct fs *fs)
 {
     struct call *c = fs->replays;
     fs->replays = NULL;
+    size_t count = 0;
+    uint64_t bytes = 0;
     for (struct call *next; c; c = next) {
         next = c->next_replay;
+        count++;
+        bytes += c->size;
+        /* The kernel may still cache what was written (pages, and the size under a lease):
+         * the server will not have it. */
+        if (c->handle)
+            invalidate_cache(fs, c->handle->ino, false);
         write_behind_done(c, EIO);
         call_free(c);
+    }
+    if (count) {
+        /* Data the application was told was written: never dropped without a word. */
+        fs->writes_not_sent += count;
+        sq_log(SQ_LOG_ERROR,
+               "gave up on %zu writes (%llu bytes) the lost connection had in "
+               "flight: the connection did not come back in time; their files report EIO at "
+               "the next write, fsync or close",
+               count, (unsigned long long)bytes);
     }
 }
 
@@ -4305,6 +4325,7 @@ static char *status_text(struct fs *fs, size_t *len)
     fprintf(out, "durable_reclaims: %llu\n", (unsigned long long)fs->durable_reclaims);
     fprintf(out, "reopens_by_name: %llu\n", (unsigned long long)fs->reopens_by_name);
     fprintf(out, "writes_replayed: %llu\n", (unsigned long long)fs->writes_replayed);
+    fprintf(out, "writes_not_sent: %llu\n", (unsigned long long)fs->writes_not_sent);
     fprintf(out, "requests_retried: %llu\n", (unsigned long long)fs->requests_retried);
     fprintf(out, "requests_in_flight: %zu\n", smb2_conn_pending_count(fs->conn));
     uint64_t total = 0;

@@ -183,4 +183,92 @@ umount "$M" || die "umount $M"
 wait "$mount_pid"
 expect_eq "$?" 0 "the helper exits 0 after the unmount"
 expect_eq "$(opens_of ref.bin):$(opens_of written.bin)" 0:0 "no open is left on the server"
+
+# ---- a soft mount whose path stays silent past its wait ----
+# Written behind while the path is silent, again, but the path stays silent: a soft mount
+# (the default) gives up 30 s after the loss. What it could not send must not be dropped
+# without a word: the fsync after the write fails with EIO then (not before, and it does not
+# hang), the mount logs and counts what it gave up, and once the path is back the same
+# descriptor writes again.
+new_mount_dir
+S=$MNT
+mount_fg "$S" "$TEST_TMP/soft.log" echo_interval=2
+soft_pid=$MOUNT_PID
+python3 - "$S" "$TEST_TMP" "$MOUNT_LIB_DIR" <<'PY' &
+import errno, os, sys, time
+m, t = sys.argv[1], sys.argv[2]
+sys.path.insert(0, sys.argv[3])
+from holder import step, wait_go
+fd = os.open(os.path.join(m, "given-up.bin"), os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+step(t, "soft_before", lambda: (os.write(fd, b"before\n"), os.fsync(fd)))
+wait_go(t, "soft_silent")
+lost = os.urandom(1 << 20)
+step(t, "soft_behind", lambda: os.write(fd, lost))
+start = time.monotonic()
+step(t, "soft_fsync", lambda: os.fsync(fd))
+# Still disconnected: reading the range given up must not return it from the kernel's cache
+# (the server does not have it). The mount has the cache dropped as it gives up (on a thread
+# of its own, so allow it a moment); the read then goes to the mount, which cannot answer.
+def reread():
+    for _ in range(30):
+        # A whole page of it (the first one is partly "before"): one the kernel caches.
+        if os.pread(fd, 4096, 4096) != lost[4096 - 7:2 * 4096 - 7]:
+            return
+        time.sleep(0.1)
+    raise OSError(errno.EEXIST, "the data given up is still read back")
+step(t, "soft_reread", reread)
+with open(os.path.join(t, "soft_fsync.secs"), "w") as f:
+    f.write("%d\n" % (time.monotonic() - start))
+wait_go(t, "soft_back")
+# After the range given up: the server has a hole there, the kernel's cache its data.
+step(t, "soft_after", lambda: (os.pwrite(fd, b"after\n", 7 + (1 << 20)), os.fsync(fd),
+                               os.close(fd)))
+open(os.path.join(t, "soft.done"), "w").write("done\n")
+PY
+soft_holder=$!
+rig_cleanup_add "kill $soft_holder 2>/dev/null || true"
+wait_for_file "$TEST_TMP/soft_silent.ready" || die "the soft mount's holder did not start"
+expect_eq "$(cat "$TEST_TMP/holder.soft_before")" ok "soft: a first write and fsync"
+iptables -I INPUT "${port_match[@]}" -j DROP && iptables -I INPUT "${port_back[@]}" -j DROP ||
+    die "iptables"
+echo go >"$TEST_TMP/soft_silent.go"
+wait_for_file "$TEST_TMP/holder.soft_behind" || die "the write while silent did not return"
+expect_eq "$(cat "$TEST_TMP/holder.soft_behind")" ok \
+    "soft: a write while the path is silent returns at once"
+wait_log "$TEST_TMP/soft.log" "connection to the server lost" 1 15 ||
+    die "the soft mount did not notice the loss: $(cat "$TEST_TMP/soft.log")"
+for ((i = 0; i < 600; i++)); do # the soft wait is 30 s
+    [ -s "$TEST_TMP/soft_fsync.secs" ] && break
+    sleep 0.1
+done
+[ -s "$TEST_TMP/soft_fsync.secs" ] || die "the fsync after it did not return in 60 s"
+expect_eq "$(cat "$TEST_TMP/holder.soft_fsync")" EIO \
+    "soft: the fsync after it fails with EIO once the mount gives up"
+expect_eq "$(cat "$TEST_TMP/holder.soft_reread")" EIO \
+    "soft: reading what was given up fails while disconnected (not served from the cache)"
+fsync_secs=$(cat "$TEST_TMP/soft_fsync.secs")
+expect_true "soft: ... about 30 s after the loss, not before (${fsync_secs} s after the write)" \
+    test "$fsync_secs" -ge 28 -a "$fsync_secs" -le 45
+expect_true "soft: the mount logs the writes it gave up" \
+    grep -q "gave up on [0-9]* writes ([0-9]* bytes)" "$TEST_TMP/soft.log"
+run "$SMBQUIC" status "$S"
+expect_true "soft: status counts them (writes_not_sent: $(field writes_not_sent))" \
+    test "$(field writes_not_sent)" -gt 0
+iptables -D INPUT "${port_match[@]}" -j DROP && iptables -D INPUT "${port_back[@]}" -j DROP ||
+    die "iptables -D"
+wait_log "$TEST_TMP/soft.log" "reconnected to" 1 30 ||
+    die "no reconnect: $(cat "$TEST_TMP/soft.log")"
+echo go >"$TEST_TMP/soft_back.go"
+wait_for_file "$TEST_TMP/soft.done" || die "the write after the reconnect did not finish"
+wait "$soft_holder"
+expect_eq "$(cat "$TEST_TMP/holder.soft_after")" ok \
+    "soft: once reconnected, the same descriptor writes and syncs again"
+{ printf 'before\n' && head -c 1048576 /dev/zero && printf 'after\n'; } >"$TEST_TMP/given-up.want"
+expect_true "soft: the server has what was written before and after, nothing of what was given up" \
+    cmp -s "$TEST_TMP/given-up.want" "$SAMBA_SHARE_DIR/given-up.bin"
+expect_true "soft: so has the mount (what was given up is not served from the kernel's cache)" \
+    cmp -s "$TEST_TMP/given-up.want" "$S/given-up.bin"
+umount "$S" || die "umount $S"
+wait "$soft_pid"
+expect_eq "$?" 0 "soft: the helper exits 0 after the unmount"
 test_done
