@@ -12,8 +12,10 @@
 # themselves (`smbquic status`: durable_reclaims, none opened by name): the descriptors read
 # and write on, and the server holds one open of each file, not a second one of the dead
 # session's. Then the server itself loses the opens (the smbd process is killed): the reclaim
-# is refused and the mount opens the files by name instead. The test runs in a network
-# namespace of its own, so its iptables rules touch nothing else.
+# is refused and the mount opens the files by name instead. Last, a soft mount whose path
+# stays silent past its 30 s wait: what it wrote behind is given up with EIO at the fsync, a
+# log line and a count (writes_not_sent), and is neither read back nor on the server. The
+# test runs in a network namespace of its own, so its iptables rules touch nothing else.
 # shellcheck source=mountlib.sh
 . "$(dirname "$0")/mountlib.sh"
 own_netns "$@"
