@@ -873,6 +873,15 @@ enum park_op {
 };
 
 /* A FUSE request waiting until its file has no write-behind WRITE in flight. */
+/* A setattr's arguments, carried by its calls: from reading the attributes to setting them
+ * (a mode change), and to running it again after a lost connection (see "retry"). */
+struct setattr_args {
+    struct stat attr;
+    int to_set;
+    bool has_fi;
+    struct fuse_file_info fi;
+};
+
 struct parked {
     struct parked *next;
     enum park_op op;
@@ -944,8 +953,10 @@ static void run_parked(struct parked *p);
  * the connection's loss failed is run again once reconnected (after the handles are back and the
  * kept WRITEs were sent again, see "write-behind") instead of failing with EIO: a hard mount waits
  * through the loss for them as it does for the requests that came after it (see "reconnect"), and a
- * soft one gives up on them when it gives up waiting. Requests that change something (create,
- * rename, unlink, ...) are not run twice: the lost connection may have carried them out. */
+ * soft one gives up on them when it gives up waiting. So is a setattr: setting the same times,
+ * size and attributes a second time changes nothing more. Requests whose second run would
+ * differ from the first (create, rename, unlink, ...) are not run twice: the lost connection
+ * may have carried them out. */
 
 /* The connection was lost and the mount reconnects: err (a call's first connection error)
  * does not have to be the request's outcome. */
@@ -972,6 +983,12 @@ static bool retry_later(struct call *c, int err)
                          .off = (off_t)c->offset,
                          .size = c->size,
                          .flags = c->flags};
+    if (c->retry_op == PARK_SETATTR) {
+        const struct setattr_args *a = (const struct setattr_args *)c->data;
+        p->attr = a->attr;
+        p->flags = a->to_set;
+        p->fi = a->has_fi ? a->fi : (struct fuse_file_info){0};
+    }
     if (c->retry_op == PARK_LOOKUP) {
         const char *slash = strrchr(c->path, '/');
         if (!(p->data = strdup(slash ? slash + 1 : c->path))) {
@@ -1391,14 +1408,6 @@ static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
      FILE_ATTRIBUTE_ARCHIVE | FILE_ATTRIBUTE_TEMPORARY | FILE_ATTRIBUTE_OFFLINE |             \
      FILE_ATTRIBUTE_NOT_CONTENT_INDEXED)
 
-/* What a setattr that changes the mode carries from reading the attributes to setting them. */
-struct setattr_args {
-    struct stat attr;
-    int to_set;
-    bool has_fi;
-    struct fuse_file_info fi;
-};
-
 static void setattr_submit(fuse_req_t req, fuse_ino_t ino, const struct stat *attr, int to_set,
                            struct fuse_file_info *fi, uint32_t new_attributes);
 
@@ -1464,6 +1473,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
             a->fi = *fi;
         c->data = (uint8_t *)a;
         c->ino = ino;
+        c->retry_op = PARK_SETATTR;
         /* fchmod of an open file (cp -a) reads through its handle: one request, not three. */
         struct fs_handle *h = attr_handle(fs, ino, fi, false);
         query_all_info(c, h ? h : open_handle_of(fs, ino, false));
@@ -1480,6 +1490,18 @@ static void setattr_submit(fuse_req_t req, fuse_ino_t ino, const struct stat *at
     struct call *c = begin_op(req, ino, NULL, true, getattr_done);
     if (!c)
         return;
+    /* What running it again after a lost connection needs (see "retry"). */
+    struct setattr_args *a = calloc(1, sizeof(*a));
+    if (!a) {
+        fail_build(req, c, NULL, 0, SQ_ERR_NOMEM);
+        return;
+    }
+    *a = (struct setattr_args){.attr = *attr, .to_set = to_set, .has_fi = fi != NULL};
+    if (fi)
+        a->fi = *fi;
+    c->data = (uint8_t *)a;
+    c->ino = ino;
+    c->retry_op = PARK_SETATTR;
     struct fs_handle *h = attr_handle(fs, ino, (to_set & FUSE_SET_ATTR_SIZE) ? fi : NULL, true);
     /* Times go through a handle of ours that writes the file, when there is one: the server
      * sets the write time of a file at the close of a handle that wrote to it unless times

@@ -5,8 +5,8 @@
 # the old session and its opens, while the mount notices (echo_interval=2) and reconnects once
 # the path is back. What was written while the path was silent returned at once (write-behind)
 # and its WRITEs died with the connection: the mount sends them again after the reconnect;
-# a read, an open, a directory listing and an fsync started then wait through the loss and
-# run again.
+# a read, an open, a directory listing, an fsync and a truncate started then wait through the
+# loss and run again.
 # The new session names the old one (PreviousSessionId) and the mount keeps
 # its ClientGuid, so the server ends the old session and the mount reclaims the durable opens
 # themselves (`smbquic status`: durable_reclaims, none opened by name): the descriptors read
@@ -32,6 +32,7 @@ head -c $((8 * 1048576)) /dev/urandom >"$TEST_TMP/src.bin"
 cp "$TEST_TMP/src.bin" "$SAMBA_SHARE_DIR/ref.bin"
 cp "$TEST_TMP/src.bin" "$SAMBA_SHARE_DIR/ref2.bin"
 printf 'small\n' >"$SAMBA_SHARE_DIR/small.txt"
+printf 'stamped\n' >"$SAMBA_SHARE_DIR/stamped.txt"
 # A directory whose listing takes several QUERY_DIRECTORY round trips.
 mkdir "$SAMBA_SHARE_DIR/many"
 (cd "$SAMBA_SHARE_DIR/many" && seq -f 'entry-with-a-longish-name-%g' 1 2000 | xargs touch)
@@ -72,6 +73,9 @@ os.fsync(synced)
 # Created by this open: its lease and durable handle are asked for before its inode number
 # is known.
 dst = os.open(os.path.join(m, "written.bin"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+# Truncated and given a time while the path is silent: a setattr dies with the connection
+# and runs again.
+stamped = os.open(os.path.join(m, "stamped.txt"), os.O_WRONLY)
 step(t, "part1", lambda: (copy_part(src, os.path.join(t, "read1.bin"), 2 << 20),
                           write_file(dst, os.path.join(t, "half1.bin"))))
 # Written while the path is silent and before the mount notices: the writes return at once
@@ -93,17 +97,19 @@ def list_many():
 looker = threading.Thread(target=step, args=(t, "loststat", cat_small))
 lister = threading.Thread(target=step, args=(t, "lostlist", list_many))
 syncer = threading.Thread(target=step, args=(t, "lostfsync", lambda: os.fsync(synced)))
-for th in (looker, lister, syncer):
+stamper = threading.Thread(target=step, args=(t, "lostsetattr", lambda: (
+    os.ftruncate(stamped, 5), os.utime(stamped, (1000000000, 1000000000)))))
+for th in (looker, lister, syncer, stamper):
     th.start()
 step(t, "lostread", lambda: copy_part(src2, os.path.join(t, "lostread.bin"), 1 << 40))
-for th in (looker, lister, syncer):
+for th in (looker, lister, syncer, stamper):
     th.join()
 wait_go(t, "first")
 step(t, "part2", lambda: (copy_part(src, os.path.join(t, "read2.bin"), 2 << 20),
                           os.fsync(dst)))
 wait_go(t, "second")
 step(t, "part3", lambda: copy_part(src, os.path.join(t, "read3.bin"), 1 << 40))
-for fd in (src, src2, dst, many, synced):
+for fd in (src, src2, dst, many, synced, stamped):
     os.close(fd)
 open(os.path.join(t, "holder.done"), "w").write("done\n")
 PY
@@ -112,7 +118,7 @@ rig_cleanup_add "kill $holder_pid 2>/dev/null || true"
 wait_for_file "$TEST_TMP/silent.ready" || die "the first part did not finish"
 expect_eq "$(cat "$TEST_TMP/holder.part1")" ok "first part read, written and synced"
 run "$SMBQUIC" status "$M"
-expect_eq "$(field durable_handles)" 4 "status: the four open files are durable"
+expect_eq "$(field durable_handles)" 5 "status: the five open files are durable"
 expect_eq "$(opens_of ref.bin):$(opens_of written.bin)" 1:1 "the server holds one open of each"
 
 # ---- a silent outage: the server keeps the old connection ----
@@ -134,8 +140,8 @@ iptables -D INPUT "${port_match[@]}" -j DROP && iptables -D INPUT "${port_back[@
     die "iptables -D"
 wait_log "$log" "reconnected to" 1 30 || die "no reconnect: $(cat "$log")"
 run "$SMBQUIC" status "$M"
-expect_eq "$(field durable_reclaims):$(field reopens_by_name)" 4:1 \
-    "status: the four durable handles reclaimed, only the directory opened by name"
+expect_eq "$(field durable_reclaims):$(field reopens_by_name)" 5:1 \
+    "status: the five durable handles reclaimed, only the directory opened by name"
 replayed=$(field writes_replayed)
 expect_true "status: the WRITEs the lost connection had in flight were sent again ($replayed)" \
     test "$replayed" -gt 0
@@ -150,6 +156,10 @@ expect_eq "$(cat "$TEST_TMP/holder.lostfsync")" ok \
     "an fsync while the path is silent waits and succeeds"
 expect_eq "$(cat "$TEST_TMP/holder.lostlist")" ok "a directory listed while the path is \
 silent waits, then lists all 2000 names $(cat "$TEST_TMP/lostlist.count" 2>/dev/null)"
+expect_eq "$(cat "$TEST_TMP/holder.lostsetattr")" ok \
+    "a truncate and a time set while the path is silent wait and succeed"
+expect_eq "$(cat "$SAMBA_SHARE_DIR/stamped.txt"):$(stat -c %Y "$SAMBA_SHARE_DIR/stamped.txt")" \
+    "stamp:1000000000" "... and the server has them"
 expect_true "status: the READs the lost connection had in flight were run again" \
     test "$(field requests_retried)" -gt 0
 echo first >"$TEST_TMP/first.go"
@@ -170,8 +180,8 @@ victims=$(ss -Htnp state established "( sport = :$SAMBA_PORT )" |
 kill -KILL $victims
 wait_log "$log" "reconnected to" 2 30 || die "no second reconnect: $(cat "$log")"
 run "$SMBQUIC" status "$M"
-expect_eq "$(field durable_reclaims):$(field reopens_by_name)" 4:6 \
-    "status: after smbd died, the four files (and the directory again) opened by name"
+expect_eq "$(field durable_reclaims):$(field reopens_by_name)" 5:7 \
+    "status: after smbd died, the five files (and the directory again) opened by name"
 expect_true "the mount says the server did not keep the durable handle" \
     grep -q "the server did not keep the durable handle of ref.bin" "$log"
 echo second >"$TEST_TMP/second.go"
