@@ -872,7 +872,6 @@ enum park_op {
     PARK_READDIRPLUS
 };
 
-/* A FUSE request waiting until its file has no write-behind WRITE in flight. */
 /* A setattr's arguments, carried by its calls: from reading the attributes to setting them
  * (a mode change), and to running it again after a lost connection (see "retry"). */
 struct setattr_args {
@@ -882,6 +881,7 @@ struct setattr_args {
     struct fuse_file_info fi;
 };
 
+/* A FUSE request waiting until its file has no write-behind WRITE in flight. */
 struct parked {
     struct parked *next;
     enum park_op op;
