@@ -568,6 +568,9 @@ struct call {
     /* The operation to run again (with ino, fi, offset, size) when the connection's loss
      * fails the call (see "retry"); 0 for one that must not run twice. */
     int retry_op;
+    /* unlink, rmdir: a run again after a lost connection, which may have removed the name:
+     * finding it gone then is success (see "retry"). */
+    bool rerun;
     struct call *next_replay; /* fs->replays */
     /* flock: the LOCK's MessageId (for CANCEL), and the lock to take once a conversion's
      * unlock is done (0: none), failing at once when flock_nb. */
@@ -869,7 +872,9 @@ enum park_op {
     PARK_OPENDIR,
     PARK_STATFS,
     PARK_READDIR,
-    PARK_READDIRPLUS
+    PARK_READDIRPLUS,
+    PARK_UNLINK,
+    PARK_RMDIR
 };
 
 /* A setattr's arguments, carried by its calls: from reading the attributes to setting them
@@ -944,6 +949,8 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 static void fs_statfs(fuse_req_t req, fuse_ino_t ino);
 static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                            struct fuse_file_info *fi, bool plus);
+static void remove_common(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir,
+                          bool rerun);
 static void run_parked(struct parked *p);
 
 /* ---- retry ----
@@ -954,9 +961,12 @@ static void run_parked(struct parked *p);
  * kept WRITEs were sent again, see "write-behind") instead of failing with EIO: a hard mount waits
  * through the loss for them as it does for the requests that came after it (see "reconnect"), and a
  * soft one gives up on them when it gives up waiting. So is a setattr: setting the same times,
- * size and attributes a second time changes nothing more. Requests whose second run would
- * differ from the first (create, rename, unlink, ...) are not run twice: the lost connection
- * may have carried them out. */
+ * size and attributes a second time changes nothing more. So are unlink and rmdir of a name
+ * not open here: the lost connection may have removed it already, so a second run that finds
+ * the name gone reports success (what an NFS client does with a retransmitted REMOVE: the
+ * name is gone either way). Requests whose second run would differ from the first (create,
+ * mkdir, rename: a lock taken with O_EXCL, mkdir or rename must not be taken twice) are not
+ * run twice: the lost connection may have carried them out. */
 
 /* The connection was lost and the mount reconnects: err (a call's first connection error)
  * does not have to be the request's outcome. */
@@ -989,7 +999,7 @@ static bool retry_later(struct call *c, int err)
         p->flags = a->to_set;
         p->fi = a->has_fi ? a->fi : (struct fuse_file_info){0};
     }
-    if (c->retry_op == PARK_LOOKUP) {
+    if (c->retry_op == PARK_LOOKUP || c->retry_op == PARK_UNLINK || c->retry_op == PARK_RMDIR) {
         const char *slash = strrchr(c->path, '/');
         if (!(p->data = strdup(slash ? slash + 1 : c->path))) {
             free(p);
@@ -1016,11 +1026,10 @@ static void run_retries(struct fs *fs)
     }
     if (count) {
         fs->requests_retried += count;
-        sq_log(
-            SQ_LOG_INFO,
-            "ran again %zu requests (reads, lookups, attributes, opens, listings, fsyncs) the lost "
-            "connection had in flight",
-            count);
+        sq_log(SQ_LOG_INFO,
+               "ran again %zu requests (reads, lookups, attributes, opens, listings, fsyncs, "
+               "unlinks) the lost connection had in flight",
+               count);
     }
 }
 
@@ -1078,6 +1087,10 @@ static void run_parked(struct parked *p)
         break;
     case PARK_LOOKUP:
         fs_lookup(p->req, p->ino, p->data);
+        break;
+    case PARK_UNLINK:
+    case PARK_RMDIR:
+        remove_common(p->req, p->ino, p->data, p->op == PARK_RMDIR, true);
         break;
     case PARK_OPENDIR:
         open_common(p->req, p->ino, fi, true);
@@ -2942,6 +2955,8 @@ static void remove_readonly_submit(struct call *c)
 static void remove_file_done(struct call *c)
 {
     int err = call_errno(c, c->count);
+    if (err == ENOENT && c->rerun)
+        err = 0; /* the lost connection's run removed it (see "retry") */
     if (!err)
         nodes_name_gone(c->fs, c->path);
     fuse_reply_err(c->req, err);
@@ -2997,21 +3012,27 @@ static void remove_done(struct call *c)
         remove_file_done(c);
         return;
     }
-    fuse_reply_err(c->req, call_errno(c, c->count));
+    int err = call_errno(c, c->count);
+    fuse_reply_err(c->req, err == ENOENT && c->rerun ? 0 : err);
 }
 
-static void remove_common(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir)
+/* rerun: run again after a lost connection (see "retry"). */
+static void remove_common(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir, bool rerun)
 {
     struct call *c = begin_op(req, parent, name, true, remove_done);
     if (!c)
         return;
     c->flags = dir;
+    c->rerun = rerun;
     kept_close_at(c->fs, c->path);
     struct fs_node *open_node = dir ? NULL : open_node_at(c->fs, c->path);
     if (open_node) {
         unlink_open(c, open_node);
         return;
     }
+    /* Not an open file's (its hidden rename is not run twice): run again if lost. */
+    c->ino = parent;
+    c->retry_op = dir ? PARK_RMDIR : PARK_UNLINK;
     struct set_item disp = {.info_class = FILE_DISPOSITION_INFORMATION};
     writer_init(&disp.buf);
     int rc = smb2_file_disposition_info_encode(&disp.buf, true);
@@ -3021,12 +3042,12 @@ static void remove_common(fuse_req_t req, fuse_ino_t parent, const char *name, b
 
 static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-    remove_common(req, parent, name, false);
+    remove_common(req, parent, name, false, false);
 }
 
 static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-    remove_common(req, parent, name, true);
+    remove_common(req, parent, name, true, false);
 }
 
 /* ---- rename: CREATE(DELETE) + SET_INFO(FileRenameInformation) + CLOSE ---- */

@@ -14,8 +14,10 @@
 # session's. Then the server itself loses the opens (the smbd process is killed): the reclaim
 # is refused and the mount opens the files by name instead. Last, a soft mount whose path
 # stays silent past its 30 s wait: what it wrote behind is given up with EIO at the fsync, a
-# log line and a count (writes_not_sent), and is neither read back nor on the server. The
-# test runs in a network namespace of its own, so its iptables rules touch nothing else.
+# log line and a count (writes_not_sent), and is neither read back nor on the server. And
+# an unlink and an rmdir whose answers are lost (only the server's packets dropped): run again
+# after the reconnect, they find their names gone and succeed. The test runs in a network
+# namespace of its own, so its iptables rules touch nothing else.
 # shellcheck source=mountlib.sh
 . "$(dirname "$0")/mountlib.sh"
 own_netns "$@"
@@ -283,4 +285,48 @@ expect_true "soft: so has the mount (what was given up is not served from the ke
 umount "$S" || die "umount $S"
 wait "$soft_pid"
 expect_eq "$?" 0 "soft: the helper exits 0 after the unmount"
+
+# ---- the answers lost, not the requests: an unlink runs again and finds its work done ----
+# Only the server's packets are dropped: the mount's requests reach the server and are
+# carried out, their answers never come back. unlink and rmdir then remove their names on the
+# server while the mount, hearing nothing, gives the connection up; once reconnected it runs
+# them again, finds the names gone, and both succeed (not EIO, not ENOENT).
+# In two directories: the kernel holds the directory's lock while it waits for an answer,
+# so a second removal from the same one would not be sent before the reconnect.
+mkdir "$SAMBA_SHARE_DIR/files" "$SAMBA_SHARE_DIR/doomed.dir"
+printf 'doomed\n' >"$SAMBA_SHARE_DIR/files/doomed.txt"
+as_share_owner "$SAMBA_SHARE_DIR"
+new_mount_dir
+R=$MNT
+# actimeo=30: what is looked up before the silence stays known through it.
+mount_fg "$R" "$TEST_TMP/rerun.log" echo_interval=2,actimeo=30
+rerun_pid=$MOUNT_PID
+# Looked up now, and the directory's attributes too (the kernel checks the permission to
+# remove from it), so that unlink and rmdir send their own requests first.
+stat "$R" "$R/files" "$R/files/doomed.txt" "$R/doomed.dir" >/dev/null ||
+    die "the names to remove are not there"
+iptables -I INPUT "${port_back[@]}" -j DROP || die "iptables"
+# unlink(1), not rm: rm stats the file first, and that request would be the one lost.
+unlink "$R/files/doomed.txt" 2>"$TEST_TMP/rm.err" &
+rm_pid=$!
+rmdir "$R/doomed.dir" 2>"$TEST_TMP/rmdir.err" &
+rmdir_pid=$!
+wait_log "$TEST_TMP/rerun.log" "connection to the server lost" 1 15 ||
+    die "the mount did not notice the silence: $(cat "$TEST_TMP/rerun.log")"
+expect_true "the unlink and the rmdir reached the server (both names are gone there)" \
+    test ! -e "$SAMBA_SHARE_DIR/files/doomed.txt" -a ! -e "$SAMBA_SHARE_DIR/doomed.dir"
+iptables -D INPUT "${port_back[@]}" -j DROP || die "iptables -D"
+wait_log "$TEST_TMP/rerun.log" "reconnected to" 1 30 ||
+    die "no reconnect: $(cat "$TEST_TMP/rerun.log")"
+wait "$rm_pid"
+expect_eq "$?" 0 \
+    "unlink, whose answer was lost, succeeds once reconnected ($(cat "$TEST_TMP/rm.err"))"
+wait "$rmdir_pid"
+expect_eq "$?" 0 "so does rmdir ($(cat "$TEST_TMP/rmdir.err"))"
+run "$SMBQUIC" status "$R"
+expect_true "status: both were run again (requests_retried: $(field requests_retried))" \
+    test "$(field requests_retried)" -ge 2
+umount "$R" || die "umount $R"
+wait "$rerun_pid"
+expect_eq "$?" 0 "the helper exits 0 after the unmount"
 test_done
