@@ -874,7 +874,8 @@ enum park_op {
     PARK_READDIR,
     PARK_READDIRPLUS,
     PARK_UNLINK,
-    PARK_RMDIR
+    PARK_RMDIR,
+    PARK_CREATE
 };
 
 /* A setattr's arguments, carried by its calls: from reading the attributes to setting them
@@ -951,6 +952,8 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
                            struct fuse_file_info *fi, bool plus);
 static void remove_common(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir,
                           bool rerun);
+static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                      struct fuse_file_info *fi);
 static void run_parked(struct parked *p);
 
 /* ---- retry ----
@@ -964,9 +967,10 @@ static void run_parked(struct parked *p);
  * size and attributes a second time changes nothing more. So are unlink and rmdir of a name
  * not open here: the lost connection may have removed it already, so a second run that finds
  * the name gone reports success (what an NFS client does with a retransmitted REMOVE: the
- * name is gone either way). Requests whose second run would differ from the first (create,
- * mkdir, rename: a lock taken with O_EXCL, mkdir or rename must not be taken twice) are not
- * run twice: the lost connection may have carried them out. */
+ * name is gone either way). So is a create without O_EXCL: it opens what the lost run
+ * created (truncating it again with O_TRUNC). Requests whose second run would differ from the
+ * first (a create with O_EXCL, mkdir, rename: a lock taken with one of them must not be
+ * taken twice) are not run twice: the lost connection may have carried them out. */
 
 /* The connection was lost and the mount reconnects: err (a call's first connection error)
  * does not have to be the request's outcome. */
@@ -999,7 +1003,8 @@ static bool retry_later(struct call *c, int err)
         p->flags = a->to_set;
         p->fi = a->has_fi ? a->fi : (struct fuse_file_info){0};
     }
-    if (c->retry_op == PARK_LOOKUP || c->retry_op == PARK_UNLINK || c->retry_op == PARK_RMDIR) {
+    if (c->retry_op == PARK_LOOKUP || c->retry_op == PARK_UNLINK || c->retry_op == PARK_RMDIR ||
+        c->retry_op == PARK_CREATE) {
         const char *slash = strrchr(c->path, '/');
         if (!(p->data = strdup(slash ? slash + 1 : c->path))) {
             free(p);
@@ -1028,7 +1033,7 @@ static void run_retries(struct fs *fs)
         fs->requests_retried += count;
         sq_log(SQ_LOG_INFO,
                "ran again %zu requests (reads, lookups, attributes, opens, listings, fsyncs, "
-               "unlinks) the lost connection had in flight",
+               "unlinks, creates) the lost connection had in flight",
                count);
     }
 }
@@ -1091,6 +1096,9 @@ static void run_parked(struct parked *p)
     case PARK_UNLINK:
     case PARK_RMDIR:
         remove_common(p->req, p->ino, p->data, p->op == PARK_RMDIR, true);
+        break;
+    case PARK_CREATE:
+        fs_create(p->req, p->ino, p->data, (mode_t)p->size, fi);
         break;
     case PARK_OPENDIR:
         open_common(p->req, p->ino, fi, true);
@@ -1312,6 +1320,18 @@ static void finish_entry(struct call *c, const struct stat *st)
 
 static void lookup_done(struct call *c)
 {
+    /* A name that is not there is known as such for actimeo=, as the names that are (a
+     * negative entry; cache=none keeps none): repeated probes of missing files (a shell's
+     * PATH, a build's include paths) cost no round trip each, and an O_CREAT right after
+     * goes to the server as one CREATE. */
+    double timeout = attr_timeout(c->fs);
+    if (timeout > 0 && call_errno(c, 2) == ENOENT) {
+        struct fuse_entry_param e;
+        memset(&e, 0, sizeof(e)); /* ino 0: the name does not exist */
+        e.entry_timeout = timeout;
+        fuse_reply_entry(c->req, &e);
+        return;
+    }
     reply_entry_from(c, 1);
 }
 
@@ -2755,6 +2775,11 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
     if (!c)
         return;
     c->fi = *fi;
+    if (!(fi->flags & O_EXCL)) { /* see "retry" */
+        c->ino = parent;
+        c->size = mode;
+        c->retry_op = PARK_CREATE;
+    }
     uint32_t disposition = (fi->flags & O_EXCL)    ? FILE_CREATE
                            : (fi->flags & O_TRUNC) ? FILE_OVERWRITE_IF
                                                    : FILE_OPEN_IF;

@@ -15,8 +15,8 @@
 # is refused and the mount opens the files by name instead. Last, a soft mount whose path
 # stays silent past its 30 s wait: what it wrote behind is given up with EIO at the fsync, a
 # log line and a count (writes_not_sent), and is neither read back nor on the server. And
-# an unlink and an rmdir whose answers are lost (only the server's packets dropped): run again
-# after the reconnect, they find their names gone and succeed. The test runs in a network
+# an unlink, an rmdir and a create whose answers are lost (only the server's packets
+# dropped): run again after the reconnect, they succeed. The test runs in a network
 # namespace of its own, so its iptables rules touch nothing else.
 # shellcheck source=mountlib.sh
 . "$(dirname "$0")/mountlib.sh"
@@ -289,11 +289,12 @@ expect_eq "$?" 0 "soft: the helper exits 0 after the unmount"
 # ---- the answers lost, not the requests: an unlink runs again and finds its work done ----
 # Only the server's packets are dropped: the mount's requests reach the server and are
 # carried out, their answers never come back. unlink and rmdir then remove their names on the
-# server while the mount, hearing nothing, gives the connection up; once reconnected it runs
-# them again, finds the names gone, and both succeed (not EIO, not ENOENT).
-# In two directories: the kernel holds the directory's lock while it waits for an answer,
-# so a second removal from the same one would not be sent before the reconnect.
-mkdir "$SAMBA_SHARE_DIR/files" "$SAMBA_SHARE_DIR/doomed.dir"
+# server, and a create makes its file, while the mount, hearing nothing, gives the connection
+# up; once reconnected it runs them again: the removals find their names gone and succeed
+# (not EIO, not ENOENT), the create opens the file the first run made.
+# In three directories: the kernel holds the directory's lock while it waits for an answer,
+# so a second request in the same one would not be sent before the reconnect.
+mkdir "$SAMBA_SHARE_DIR/files" "$SAMBA_SHARE_DIR/doomed.dir" "$SAMBA_SHARE_DIR/made"
 printf 'doomed\n' >"$SAMBA_SHARE_DIR/files/doomed.txt"
 as_share_owner "$SAMBA_SHARE_DIR"
 new_mount_dir
@@ -303,18 +304,25 @@ mount_fg "$R" "$TEST_TMP/rerun.log" echo_interval=2,actimeo=30
 rerun_pid=$MOUNT_PID
 # Looked up now, and the directory's attributes too (the kernel checks the permission to
 # remove from it), so that unlink and rmdir send their own requests first.
-stat "$R" "$R/files" "$R/files/doomed.txt" "$R/doomed.dir" >/dev/null ||
+stat "$R" "$R/files" "$R/files/doomed.txt" "$R/doomed.dir" "$R/made" >/dev/null ||
     die "the names to remove are not there"
+# And the name to create is known not to be there (a negative entry), so that its CREATE too
+# is sent at once.
+! stat "$R/made/new.txt" 2>/dev/null || die "made/new.txt is there already"
 iptables -I INPUT "${port_back[@]}" -j DROP || die "iptables"
 # unlink(1), not rm: rm stats the file first, and that request would be the one lost.
 unlink "$R/files/doomed.txt" 2>"$TEST_TMP/rm.err" &
 rm_pid=$!
 rmdir "$R/doomed.dir" 2>"$TEST_TMP/rmdir.err" &
 rmdir_pid=$!
+# A create without O_EXCL (the shell's >): run again, it opens what the first run made.
+sh -c 'echo made >"$1"' sh "$R/made/new.txt" 2>"$TEST_TMP/create.err" &
+create_pid=$!
 wait_log "$TEST_TMP/rerun.log" "connection to the server lost" 1 15 ||
     die "the mount did not notice the silence: $(cat "$TEST_TMP/rerun.log")"
 expect_true "the unlink and the rmdir reached the server (both names are gone there)" \
     test ! -e "$SAMBA_SHARE_DIR/files/doomed.txt" -a ! -e "$SAMBA_SHARE_DIR/doomed.dir"
+expect_true "so did the create (the file is there)" test -e "$SAMBA_SHARE_DIR/made/new.txt"
 iptables -D INPUT "${port_back[@]}" -j DROP || die "iptables -D"
 wait_log "$TEST_TMP/rerun.log" "reconnected to" 1 30 ||
     die "no reconnect: $(cat "$TEST_TMP/rerun.log")"
@@ -323,9 +331,12 @@ expect_eq "$?" 0 \
     "unlink, whose answer was lost, succeeds once reconnected ($(cat "$TEST_TMP/rm.err"))"
 wait "$rmdir_pid"
 expect_eq "$?" 0 "so does rmdir ($(cat "$TEST_TMP/rmdir.err"))"
+wait "$create_pid"
+expect_eq "$?:$(cat "$SAMBA_SHARE_DIR/made/new.txt")" "0:made" \
+    "and the create, and the write after it ($(cat "$TEST_TMP/create.err"))"
 run "$SMBQUIC" status "$R"
-expect_true "status: both were run again (requests_retried: $(field requests_retried))" \
-    test "$(field requests_retried)" -ge 2
+expect_true "status: the three were run again (requests_retried: $(field requests_retried))" \
+    test "$(field requests_retried)" -ge 3
 umount "$R" || die "umount $R"
 wait "$rerun_pid"
 expect_eq "$?" 0 "the helper exits 0 after the unmount"
