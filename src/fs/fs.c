@@ -1444,6 +1444,30 @@ static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 static void setattr_submit(fuse_req_t req, fuse_ino_t ino, const struct stat *attr, int to_set,
                            struct fuse_file_info *fi, uint32_t new_attributes);
 
+/* A call of a setattr, carrying its arguments (struct setattr_args in data): for the second
+ * step of a mode change, and to run it again after a lost connection (see "retry"). NULL
+ * when the request was answered (failed). */
+static struct call *begin_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *attr,
+                                  int to_set, const struct fuse_file_info *fi,
+                                  void (*done)(struct call *))
+{
+    struct call *c = begin_op(req, ino, NULL, true, done);
+    if (!c)
+        return NULL;
+    struct setattr_args *a = calloc(1, sizeof(*a));
+    if (!a) {
+        fail_build(req, c, NULL, 0, SQ_ERR_NOMEM);
+        return NULL;
+    }
+    *a = (struct setattr_args){.attr = *attr, .to_set = to_set, .has_fi = fi != NULL};
+    if (fi)
+        a->fi = *fi;
+    c->data = (uint8_t *)a;
+    c->ino = ino;
+    c->retry_op = PARK_SETATTR;
+    return c;
+}
+
 /* The current attributes arrived: the mode's write bits decide READONLY, the rest stays. */
 static void setattr_attributes_known(struct call *c)
 {
@@ -1493,20 +1517,9 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
                                          .attr = *attr, .flags = to_set}))
         return;
     if ((to_set & FUSE_SET_ATTR_MODE) && S_ISREG(attr->st_mode)) {
-        struct call *c = begin_op(req, ino, NULL, true, setattr_attributes_known);
+        struct call *c = begin_setattr(req, ino, attr, to_set, fi, setattr_attributes_known);
         if (!c)
             return;
-        struct setattr_args *a = calloc(1, sizeof(*a));
-        if (!a) {
-            fail_build(req, c, NULL, 0, SQ_ERR_NOMEM);
-            return;
-        }
-        *a = (struct setattr_args){.attr = *attr, .to_set = to_set, .has_fi = fi != NULL};
-        if (fi)
-            a->fi = *fi;
-        c->data = (uint8_t *)a;
-        c->ino = ino;
-        c->retry_op = PARK_SETATTR;
         /* fchmod of an open file (cp -a) reads through its handle: one request, not three. */
         struct fs_handle *h = attr_handle(fs, ino, fi, false);
         query_all_info(c, h ? h : open_handle_of(fs, ino, false));
@@ -1520,21 +1533,9 @@ static void setattr_submit(fuse_req_t req, fuse_ino_t ino, const struct stat *at
                            struct fuse_file_info *fi, uint32_t new_attributes)
 {
     struct fs *fs = fuse_req_userdata(req);
-    struct call *c = begin_op(req, ino, NULL, true, getattr_done);
+    struct call *c = begin_setattr(req, ino, attr, to_set, fi, getattr_done);
     if (!c)
         return;
-    /* What running it again after a lost connection needs (see "retry"). */
-    struct setattr_args *a = calloc(1, sizeof(*a));
-    if (!a) {
-        fail_build(req, c, NULL, 0, SQ_ERR_NOMEM);
-        return;
-    }
-    *a = (struct setattr_args){.attr = *attr, .to_set = to_set, .has_fi = fi != NULL};
-    if (fi)
-        a->fi = *fi;
-    c->data = (uint8_t *)a;
-    c->ino = ino;
-    c->retry_op = PARK_SETATTR;
     struct fs_handle *h = attr_handle(fs, ino, (to_set & FUSE_SET_ATTR_SIZE) ? fi : NULL, true);
     /* Times go through a handle of ours that writes the file, when there is one: the server
      * sets the write time of a file at the close of a handle that wrote to it unless times
