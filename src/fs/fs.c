@@ -2978,11 +2978,17 @@ static void remove_readonly_submit(struct call *c)
 }
 
 /* A file's name removed: nodes that went by it switch to another of their names. */
-static void remove_file_done(struct call *c)
+/* The errno of a removal: a run again after a lost connection that finds the name gone
+ * succeeded, since the lost connection's run removed it (see "retry"). */
+static int remove_errno(const struct call *c)
 {
     int err = call_errno(c, c->count);
-    if (err == ENOENT && c->rerun)
-        err = 0; /* the lost connection's run removed it (see "retry") */
+    return err == ENOENT && c->rerun ? 0 : err;
+}
+
+static void remove_file_done(struct call *c)
+{
+    int err = remove_errno(c);
     if (!err)
         nodes_name_gone(c->fs, c->path);
     fuse_reply_err(c->req, err);
@@ -3038,8 +3044,7 @@ static void remove_done(struct call *c)
         remove_file_done(c);
         return;
     }
-    int err = call_errno(c, c->count);
-    fuse_reply_err(c->req, err == ENOENT && c->rerun ? 0 : err);
+    fuse_reply_err(c->req, remove_errno(c));
 }
 
 /* rerun: run again after a lost connection (see "retry"). */

@@ -251,11 +251,8 @@ expect_eq "$(cat "$TEST_TMP/holder.soft_behind")" ok \
     "soft: a write while the path is silent returns at once"
 wait_log "$TEST_TMP/soft.log" "connection to the server lost" 1 15 ||
     die "the soft mount did not notice the loss: $(cat "$TEST_TMP/soft.log")"
-for ((i = 0; i < 600; i++)); do # the soft wait is 30 s
-    [ -s "$TEST_TMP/soft_fsync.secs" ] && break
-    sleep 0.1
-done
-[ -s "$TEST_TMP/soft_fsync.secs" ] || die "the fsync after it did not return in 60 s"
+# The soft wait is 30 s.
+wait_for_file "$TEST_TMP/soft_fsync.secs" 60 || die "the fsync after it did not return in 60 s"
 expect_eq "$(cat "$TEST_TMP/holder.soft_fsync")" EIO \
     "soft: the fsync after it fails with EIO once the mount gives up"
 expect_eq "$(cat "$TEST_TMP/holder.soft_reread")" EIO \

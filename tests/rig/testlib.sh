@@ -367,11 +367,12 @@ regex_escape() {
     sed -e 's/[][]/\\&/g' -e 's/\./\\./g' <<<"$1"
 }
 
-# wait_for_file FILE: waits up to 10 s (a loaded sanitizer run starts helpers slowly) for
-# FILE to exist and be non-empty (a helper's ready or port file); returns 1 if it never does.
+# wait_for_file FILE [SECONDS]: waits up to SECONDS (default 10: a loaded sanitizer run
+# starts helpers slowly) for FILE to exist and be non-empty (a helper's ready or port file);
+# returns 1 if it never does.
 wait_for_file() {
     local i
-    for ((i = 0; i < 500; i++)); do
+    for ((i = 0; i < ${2:-10} * 50; i++)); do
         [ -s "$1" ] && return 0
         sleep 0.02
     done
